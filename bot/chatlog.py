@@ -1,0 +1,298 @@
+"""SQLite log of group-chat text messages, per-chat summary state and digest subscriptions."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    chat_id    INTEGER NOT NULL,
+    message_id INTEGER NOT NULL,
+    user_id    INTEGER NOT NULL,
+    sender     TEXT    NOT NULL,
+    ts         REAL    NOT NULL,   -- UTC epoch seconds of the original message
+    text       TEXT    NOT NULL,
+    reply_to   INTEGER,
+    edited     INTEGER NOT NULL DEFAULT 0,
+    edit_ts    REAL,
+    PRIMARY KEY (chat_id, message_id)
+);
+CREATE INDEX IF NOT EXISTS messages_chat_ts ON messages (chat_id, ts);
+CREATE TABLE IF NOT EXISTS chat_state (
+    chat_id                 INTEGER PRIMARY KEY,
+    last_summary_message_id INTEGER NOT NULL,
+    last_summary_ts         REAL    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS subscriptions (
+    chat_id    INTEGER PRIMARY KEY,
+    at         TEXT    NOT NULL,   -- "HH:MM", China time
+    created_ts REAL    NOT NULL
+);
+"""
+
+_HHMM = re.compile(r"^(\d{1,2})(?::(\d{2}))?$")
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One logged group text message; `time` is timezone-aware UTC."""
+
+    chat_id: int
+    message_id: int
+    user_id: int
+    sender: str
+    time: datetime
+    text: str
+    reply_to: int | None = None
+    edited: bool = False
+
+
+def normalize_hhmm(value: str) -> str:
+    """Return "HH:MM" for inputs like "8", "8:00", "08:30", or raise ValueError."""
+    m = _HHMM.match(value.strip().replace("：", ":"))
+    if not m:
+        raise ValueError(f"时间格式应为 HH:MM，例如 08:00（收到 {value!r}）")
+    hour, minute = int(m.group(1)), int(m.group(2) or 0)
+    if hour > 23 or minute > 59:
+        raise ValueError(f"时间超出范围：{value!r}（00:00–23:59）")
+    return f"{hour:02d}:{minute:02d}"
+
+
+def _epoch(t: datetime) -> float:
+    # Naive datetimes are taken as UTC, the convention of the whole log.
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC)
+    return t.timestamp()
+
+
+def _row_to_message(row: sqlite3.Row) -> ChatMessage:
+    return ChatMessage(
+        chat_id=row["chat_id"],
+        message_id=row["message_id"],
+        user_id=row["user_id"],
+        sender=row["sender"],
+        time=datetime.fromtimestamp(row["ts"], UTC),
+        text=row["text"],
+        reply_to=row["reply_to"],
+        edited=bool(row["edited"]),
+    )
+
+
+class ChatLog:
+    """Per-chat message log in one SQLite file (WAL mode, one commit per write).
+
+    One connection guarded by a lock, so methods may be called from
+    `asyncio.to_thread` workers; each call is short and never holds the lock across awaits.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._conn.row_factory = sqlite3.Row
+        with self._lock:
+            # WAL lets a reader (e.g. a backup) run while the bot writes; NORMAL is durable
+            # enough for a chat log and avoids an fsync per message.
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA busy_timeout=5000")
+            self._conn.executescript(_SCHEMA)
+            self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> ChatLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def journal_mode(self) -> str:
+        """Return SQLite's journal mode ("wal" when WAL is on)."""
+        return self._query("PRAGMA journal_mode")[0][0]
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _write(self, sql: str, params: tuple = ()) -> int:
+        with self._lock:
+            with self._conn:  # one transaction, committed on exit
+                return self._conn.execute(sql, params).rowcount
+
+    def _query(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    # -- messages --------------------------------------------------------------------------
+
+    def add(self, msg: ChatMessage) -> bool:
+        """Log a group message; return False if it was already logged."""
+        # Private chats have positive ids; refusing them here backs up the handler's filter.
+        if msg.chat_id > 0:
+            raise ValueError(f"refusing to log private chat {msg.chat_id}")
+        n = self._write(
+            "INSERT OR IGNORE INTO messages"
+            " (chat_id, message_id, user_id, sender, ts, text, reply_to, edited)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                msg.chat_id,
+                msg.message_id,
+                msg.user_id,
+                msg.sender,
+                _epoch(msg.time),
+                msg.text,
+                msg.reply_to,
+                int(msg.edited),
+            ),
+        )
+        return n == 1
+
+    def edit(self, chat_id: int, message_id: int, text: str, edit_time: datetime) -> bool:
+        """Replace a logged message's text; return False if it is not in the log."""
+        n = self._write(
+            "UPDATE messages SET text = ?, edited = 1, edit_ts = ? WHERE chat_id = ? AND message_id = ?",
+            (text, _epoch(edit_time), chat_id, message_id),
+        )
+        return n == 1
+
+    def count(self, chat_id: int) -> int:
+        """Return how many messages of the chat are logged."""
+        return self._query("SELECT COUNT(*) FROM messages WHERE chat_id = ?", (chat_id,))[0][0]
+
+    def chats(self) -> list[int]:
+        """Return the ids of chats with logged messages."""
+        return [r[0] for r in self._query("SELECT DISTINCT chat_id FROM messages ORDER BY chat_id")]
+
+    def last(self, chat_id: int, n: int) -> list[ChatMessage]:
+        """Return the chat's newest `n` messages, oldest first."""
+        rows = self._query(
+            "SELECT * FROM messages WHERE chat_id = ? ORDER BY message_id DESC LIMIT ?",
+            (chat_id, max(n, 0)),
+        )
+        return [_row_to_message(r) for r in reversed(rows)]
+
+    def since(self, chat_id: int, since: datetime, limit: int = 2000) -> list[ChatMessage]:
+        """Return messages sent at or after `since`, oldest first, at most the newest `limit`."""
+        rows = self._query(
+            "SELECT * FROM messages WHERE chat_id = ? AND ts >= ? ORDER BY message_id DESC LIMIT ?",
+            (chat_id, _epoch(since), max(limit, 0)),
+        )
+        return [_row_to_message(r) for r in reversed(rows)]
+
+    def since_last_summary(self, chat_id: int, default_n: int = 200, limit: int = 2000) -> list[ChatMessage]:
+        """Return messages after the last summary, or the newest `default_n` if there was none."""
+        state = self.last_summary(chat_id)
+        if state is None:
+            return self.last(chat_id, default_n)
+        rows = self._query(
+            "SELECT * FROM messages WHERE chat_id = ? AND message_id > ? ORDER BY message_id DESC LIMIT ?",
+            (chat_id, state[0], max(limit, 0)),
+        )
+        return [_row_to_message(r) for r in reversed(rows)]
+
+    def select(
+        self,
+        chat_id: int,
+        *,
+        count: int | None = None,
+        since: datetime | None = None,
+        default_n: int = 200,
+        limit: int = 2000,
+    ) -> list[ChatMessage]:
+        """Return the window a /summary asked for: last `count`, since a time, or the default."""
+        if count is not None:
+            return self.last(chat_id, min(count, limit))
+        if since is not None:
+            return self.since(chat_id, since, limit)
+        return self.since_last_summary(chat_id, default_n, limit)
+
+    # -- summary state ---------------------------------------------------------------------
+
+    def mark_summarized(self, chat_id: int, message_id: int, time: datetime) -> None:
+        """Record that the chat was summarized up to `message_id` at `time`."""
+        self._write(
+            "INSERT INTO chat_state (chat_id, last_summary_message_id, last_summary_ts) VALUES (?, ?, ?)"
+            " ON CONFLICT(chat_id) DO UPDATE SET"
+            " last_summary_message_id = excluded.last_summary_message_id,"
+            " last_summary_ts = excluded.last_summary_ts",
+            (chat_id, message_id, _epoch(time)),
+        )
+
+    def last_summary(self, chat_id: int) -> tuple[int, datetime] | None:
+        """Return (message id, time) of the chat's last summary, or None."""
+        rows = self._query(
+            "SELECT last_summary_message_id, last_summary_ts FROM chat_state WHERE chat_id = ?", (chat_id,)
+        )
+        if not rows:
+            return None
+        return rows[0][0], datetime.fromtimestamp(rows[0][1], UTC)
+
+    # -- deletion --------------------------------------------------------------------------
+
+    def forget(self, chat_id: int) -> int:
+        """Delete the chat's whole log and summary state; return the number of messages deleted."""
+        with self._lock:
+            with self._conn:
+                n = self._conn.execute("DELETE FROM messages WHERE chat_id = ?", (chat_id,)).rowcount
+                self._conn.execute("DELETE FROM chat_state WHERE chat_id = ?", (chat_id,))
+        logger.info("forgot %d messages of chat %s", n, chat_id)
+        return n
+
+    def prune(self, now: datetime, max_days: float, max_messages: int) -> int:
+        """Delete messages older than `max_days` and all but each chat's newest `max_messages`."""
+        cutoff = _epoch(now - timedelta(days=max_days))
+        with self._lock:
+            with self._conn:
+                old = self._conn.execute("DELETE FROM messages WHERE ts < ?", (cutoff,)).rowcount
+                extra = self._conn.execute(
+                    "DELETE FROM messages WHERE (chat_id, message_id) IN ("
+                    " SELECT chat_id, message_id FROM ("
+                    "  SELECT chat_id, message_id, ROW_NUMBER() OVER"
+                    "   (PARTITION BY chat_id ORDER BY message_id DESC) AS rn FROM messages)"
+                    " WHERE rn > ?)",
+                    (max(max_messages, 0),),
+                ).rowcount
+        if old or extra:
+            logger.info("pruned %d expired and %d surplus messages", old, extra)
+        return old + extra
+
+    # -- digest subscriptions --------------------------------------------------------------
+
+    def subscribe(self, chat_id: int, at: str, now: datetime | None = None) -> str:
+        """Subscribe the chat to the daily digest at China-time `at`; return the normalized "HH:MM"."""
+        hhmm = normalize_hhmm(at)
+        self._write(
+            "INSERT INTO subscriptions (chat_id, at, created_ts) VALUES (?, ?, ?)"
+            " ON CONFLICT(chat_id) DO UPDATE SET at = excluded.at",
+            (chat_id, hhmm, _epoch(now or datetime.now(UTC))),
+        )
+        return hhmm
+
+    def unsubscribe(self, chat_id: int) -> bool:
+        """Remove the chat's digest subscription; return False if it had none."""
+        return self._write("DELETE FROM subscriptions WHERE chat_id = ?", (chat_id,)) == 1
+
+    def subscriptions(self) -> list[tuple[int, str]]:
+        """Return all (chat_id, "HH:MM") subscriptions, ordered by chat id."""
+        return [(r[0], r[1]) for r in self._query("SELECT chat_id, at FROM subscriptions ORDER BY chat_id")]
+
+    def subscription(self, chat_id: int) -> str | None:
+        """Return the chat's digest time, or None."""
+        rows = self._query("SELECT at FROM subscriptions WHERE chat_id = ?", (chat_id,))
+        return rows[0][0] if rows else None

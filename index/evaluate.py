@@ -1,0 +1,191 @@
+"""Retrieval evaluation on a SQuAD-style file: Recall@k and MRR per leg, fusion tuning, threshold calibration."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import rank
+from .build import build_index
+from .config import IndexConfig, RetrievalConfig
+from .lexical import tokenize
+from .models import PARAGRAPH
+from .retriever import Retriever
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Question:
+    """A question and the id of the context (article) that answers it."""
+
+    text: str
+    gold: str
+
+
+def load_squad(path: Path) -> tuple[list[dict], list[Question]]:
+    """Contexts as JSONL-ready articles, and questions with their gold context id."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    articles, questions, seen = [], [], {}
+    for doc in data["data"]:
+        for para in doc["paragraphs"]:
+            ctx = para["context"].strip()
+            if ctx not in seen:
+                seen[ctx] = f"ctx-{len(seen)}"
+                articles.append({"id": seen[ctx], "title": doc.get("title") or seen[ctx], "published_at": None,
+                                 "source": Path(path).name, "url": None, "body": ctx})
+            questions += [Question(qa["question"], seen[ctx]) for qa in para["qas"]]
+    return articles, questions
+
+
+def write_corpus(articles: list[dict], folder: Path) -> Path:
+    """Write contexts as a JSONL seed file, so evaluation goes through the real ingest."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "corpus.jsonl"
+    with open(path, "w", encoding="utf-8") as f:
+        for a in articles:
+            f.write(json.dumps(a, ensure_ascii=False) + "\n")
+    return path
+
+
+def gold_ranks(retriever: Retriever, questions: list[Question], legs: dict, n: int = 100,
+               progress: bool = True) -> dict[str, np.ndarray]:
+    """For each named leg setting, the 1-based rank of each question's gold context (0 = not found)."""
+    out = {name: np.zeros(len(questions), dtype=np.int32) for name in legs}
+    for qi, q in enumerate(tqdm(questions, desc="questions", disable=not progress)):
+        rows, lex, cos, has = retriever.legs(q.text, n)
+        for name, (use_lex, weight) in legs.items():
+            fused = rank.fuse(lex if use_lex else np.zeros_like(lex), cos, has, weight)
+            out[name][qi] = _gold_rank(retriever, rows, fused, q.gold)
+    return out
+
+
+def _gold_rank(retriever: Retriever, rows: np.ndarray, fused: np.ndarray, gold: str) -> int:
+    order = np.argsort(-fused, kind="stable")
+    seen: list[str] = []
+    for i in order:
+        if fused[i] <= 0:
+            break
+        p = retriever.passages[int(rows[i])]
+        if p.kind != PARAGRAPH or p.article_id in seen:
+            continue
+        seen.append(p.article_id)
+        if p.article_id == gold:
+            return len(seen)
+        if len(seen) >= 10:
+            break
+    return 0
+
+
+def metrics(ranks: np.ndarray) -> dict[str, float]:
+    """Recall@1/5/10 and MRR@10 from gold ranks."""
+    found = ranks > 0
+    return {
+        "R@1": float(np.mean(found & (ranks <= 1))),
+        "R@5": float(np.mean(found & (ranks <= 5))),
+        "R@10": float(np.mean(found & (ranks <= 10))),
+        "MRR@10": float(np.mean(np.where(found & (ranks <= 10), 1.0 / np.maximum(ranks, 1), 0.0))),
+    }
+
+
+def markdown_table(rows: dict[str, dict[str, float]]) -> str:
+    """A Markdown table of metric rows."""
+    cols = list(next(iter(rows.values())).keys())
+    lines = ["| retriever | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+    for name, m in rows.items():
+        lines.append(f"| {name} | " + " | ".join(f"{m[c]:.3f}" for c in cols) + " |")
+    return "\n".join(lines)
+
+
+def evaluate(squad: Path, encoder, index_config: IndexConfig, retrieval: RetrievalConfig,
+             work_dir: Path | None = None, limit: int | None = None, tune: bool = True,
+             calibrate: bool = True, progress: bool = True) -> dict:
+    """Index the file's contexts, ask every question, report each leg; optionally tune and calibrate."""
+    articles, questions = load_squad(squad)
+    if limit:
+        questions = questions[:limit]
+    work_dir = Path(work_dir or tempfile.mkdtemp(prefix="newsbot-eval-"))
+    corpus = write_corpus(articles, work_dir / "corpus")
+    build_index([corpus], work_dir / "index", encoder, index_config, progress=progress)
+    retriever = Retriever.load(work_dir / "index", encoder, retrieval)
+    result: dict = {"contexts": len(articles), "questions": len(questions), "vectors": retriever.vectors}
+    weights = [round(w, 2) for w in np.arange(0.0, 1.0001, 0.05)] if tune else [retrieval.dense_weight]
+    legs = {"lexical": (True, 0.0), "dense": (False, 1.0)}
+    legs |= {f"hybrid w={w}": (True, w) for w in weights}
+    ranks = gold_ranks(retriever, questions, legs, progress=progress)
+    table = {"lexical (BM25)": metrics(ranks["lexical"]), "dense": metrics(ranks["dense"])}
+    if tune:
+        # Tune the weight on even-numbered questions, report it on all of them (and on the odd half).
+        even = np.arange(len(questions)) % 2 == 0
+        def score(name: str, mask: np.ndarray) -> tuple[float, float]:
+            m = metrics(ranks[name][mask])
+            return (m["MRR@10"], m["R@1"])
+        best = max(weights, key=lambda w: score(f"hybrid w={w}", even))
+        result["tuned_dense_weight"] = best
+        result["held_out_half"] = metrics(ranks[f"hybrid w={best}"][~even])
+        result["weights"] = {w: metrics(ranks[f"hybrid w={w}"]) for w in weights}
+    else:
+        best = retrieval.dense_weight
+    table[f"hybrid (w={best})"] = metrics(ranks[f"hybrid w={best}"])
+    result["table"] = table
+    retriever.close()
+    if calibrate:
+        result["calibration"] = calibrate_threshold(articles, questions, encoder, index_config,
+                                                    RetrievalConfig(**{**retrieval.__dict__, "dense_weight": best}),
+                                                    work_dir, progress)
+    return result
+
+
+def calibrate_threshold(articles, questions, encoder, index_config, retrieval, work_dir: Path,
+                        progress: bool = True, seed: int = 0) -> dict:
+    """Choose the relevance threshold on questions whose answer is in the corpus vs questions whose is not.
+
+    Half the contexts (chosen at random) are indexed; questions on them are positives, questions on the
+    other half negatives. Reports, per blend weight of the cosine, the threshold with the best balanced
+    accuracy, for hybrid hits and for lexical-only hits.
+    """
+    rng = random.Random(seed)
+    ids = sorted({a["id"] for a in articles})
+    kept = set(rng.sample(ids, len(ids) // 2))
+    corpus = write_corpus([a for a in articles if a["id"] in kept], work_dir / "half")
+    build_index([corpus], work_dir / "half-index", encoder, index_config, progress=progress)
+    retriever = Retriever.load(work_dir / "half-index", encoder, retrieval)
+    sample = rng.sample(questions, min(len(questions), 1500))
+    labels, covers, cosines = [], [], []
+    for q in tqdm(sample, desc="calibration", disable=not progress):
+        cands = retriever.rank(q.text)
+        words = rank.content_words(tokenize(q.text))
+        labels.append(q.gold in kept)
+        if not cands:
+            covers.append(0.0)
+            cosines.append(0.0)
+            continue
+        top = cands[0]
+        covers.append(rank.coverage(words, retriever._tokens(top.row), retriever.lexical.idf))
+        cosines.append(top.cosine if top.cosine is not None else 0.0)
+    retriever.close()
+    labels_a = np.array(labels)
+    covers_a, cos_a = np.array(covers), np.array(cosines)
+    out = {"questions": len(sample), "positives": int(labels_a.sum()), "negatives": int((~labels_a).sum())}
+    grid = np.round(np.arange(0.2, 0.96, 0.01), 2)
+    for name, blends in (("lexical", [0.0]), ("hybrid", [0.0, 0.25, 0.5, 0.75, 1.0])):
+        best = None
+        for b in blends:
+            scores = (1 - b) * covers_a + b * cos_a
+            for t in grid:
+                pred = scores >= t
+                tpr = float(np.mean(pred[labels_a])) if labels_a.any() else 0.0
+                tnr = float(np.mean(~pred[~labels_a])) if (~labels_a).any() else 0.0
+                bal = (tpr + tnr) / 2
+                if best is None or bal > best["balanced_accuracy"]:
+                    best = {"blend": b, "threshold": float(t), "balanced_accuracy": bal,
+                            "answerable_kept": tpr, "unanswerable_refused": tnr}
+        out[name] = best
+    return out

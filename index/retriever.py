@@ -1,0 +1,239 @@
+"""Answer questions from a built index: hybrid (BM25 + dense) ranking, relevance threshold, quotes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import rank, store
+from .clean import normalize_for_search
+from .config import RetrievalConfig
+from .lexical import LexicalIndex, tokenize
+from .models import HEADLINE, Article, Headline, Hit, Passage, SearchResult
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One passage in a question's fused ranking, before the threshold."""
+
+    row: int
+    fused: float
+    lexical: float
+    cosine: float | None
+
+
+class Retriever:
+    """Search one published version of an index. Immutable once loaded; safe to share across threads."""
+
+    def __init__(self, version: Path, manifest: dict, encoder=None, config: RetrievalConfig | None = None):
+        self.version = version
+        self.manifest = manifest
+        self.encoder = encoder
+        self.config = config or RetrievalConfig()
+        self._db = store.open_db(version / store.DB)
+        self._db_lock = threading.Lock()
+        self.passages: list[Passage] = [
+            Passage(
+                id=r["row"], article_id=r["article_id"], position=r["position"], kind=r["kind"], text=r["text"],
+                title=r["title"], published_at=r["published_at"], source=r["source"], url=r["url"], tag=r["tag"],
+            )
+            for r in self._db.execute(
+                "SELECT row, article_id, position, kind, text, title, published_at, source, url, tag FROM passages ORDER BY row"
+            )
+        ]
+        self.lexical = LexicalIndex.load(version / store.LEXICAL)
+        if self.lexical.n_docs != max(len(self.passages), 1):
+            raise store.CorruptIndexError(
+                f"{version}: the lexical index has {self.lexical.n_docs} rows but there are {len(self.passages)} "
+                "passages; rebuild with `python -m index build --rebuild`"
+            )
+        self._faiss = None
+        self._vector_of_row = np.full(len(self.passages), -1, dtype=np.int64)
+        if (version / store.VECTORS).is_file():
+            import faiss
+
+            self._faiss = store.read_vectors(version / store.VECTORS)
+            ids = faiss.vector_to_array(self._faiss.id_map)
+            if len(ids) and (ids.max() >= len(self.passages) or ids.min() < 0):
+                raise store.CorruptIndexError(f"{version}: vector ids do not match the passages; rebuild the index")
+            self._vector_of_row[ids] = np.arange(len(ids))
+            flat = faiss.downcast_index(self._faiss.index)
+            self._xb = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
+        self._latest = self._sorted_headlines()
+
+    @classmethod
+    def load(cls, index_dir: Path, encoder=None, config: RetrievalConfig | None = None, verify: bool = True) -> "Retriever":
+        """Load the current version; refuse one written by another model, or damaged files."""
+        version = store.require_version(Path(index_dir))
+        manifest = store.read_manifest(version)
+        store.check_model(manifest, getattr(encoder, "name", None), getattr(encoder, "dim", None), version)
+        store.verify_files(version, manifest, hashes=verify)
+        return cls(version, manifest, encoder, config)
+
+    def close(self) -> None:
+        """Release the database handle."""
+        self._db.close()
+
+    # --- ranking ---------------------------------------------------------------------------------
+
+    @property
+    def vectors(self) -> int:
+        """How many passages have a vector."""
+        return 0 if self._faiss is None else int(self._faiss.ntotal)
+
+    def legs(self, query: str, n: int, lexical: bool = True, dense: bool = True):
+        """Candidates from each leg, merged: (rows, BM25 scores, cosines, has-vector mask)."""
+        tokens = tokenize(query) if lexical else []
+        cand: dict[int, None] = {}
+        lex_all = None
+        if tokens:
+            lex_all = self.lexical.scores(tokens)
+            rows, _ = self.lexical.top(tokens, n)
+            cand.update(dict.fromkeys(rows.tolist()))
+        qvec = None
+        if dense and self.encoder is not None and self.vectors > 0 and normalize_for_search(query).strip():
+            # The passages are stored in Simplified script; folding the question the same way makes a
+            # Traditional question land on the same vectors.
+            qvec = self.encoder.encode_queries([normalize_for_search(query)])[0].astype(np.float32)
+            _, ids = self._faiss.search(qvec[None, :], min(n, self.vectors))
+            cand.update(dict.fromkeys(int(i) for i in ids[0] if i >= 0))
+        rows = np.fromiter(cand, dtype=np.int64, count=len(cand))
+        lex = lex_all[rows] if lex_all is not None else np.zeros(len(rows), dtype=np.float32)
+        pos = self._vector_of_row[rows]
+        has = (pos >= 0) if qvec is not None else np.zeros(len(rows), dtype=bool)
+        cos = np.zeros(len(rows), dtype=np.float32)
+        if has.any():
+            cos[has] = self._xb[pos[has]] @ qvec
+        return rows, lex, cos, has
+
+    def rank(self, query: str, n: int | None = None, lexical: bool = True, dense: bool = True,
+             dense_weight: float | None = None) -> list[Candidate]:
+        """Fused ranking of the best passages for a question (no threshold): lexical, dense or both legs."""
+        n = n or self.config.candidates
+        rows, lex, cos, has = self.legs(query, n, lexical, dense)
+        if not len(rows):
+            return []
+        weight = self.config.dense_weight if dense_weight is None else dense_weight
+        fused = rank.fuse(lex, cos, has, weight if lexical else 1.0)
+        order = np.argsort(-fused, kind="stable")[:n]
+        return [
+            Candidate(int(rows[i]), float(fused[i]), float(lex[i]), float(cos[i]) if has[i] else None)
+            for i in order
+        ]
+
+    def search(self, query: str, k: int = 3) -> SearchResult:
+        """The k most relevant passages above the relevance threshold, each with its best sentence."""
+        query = query.strip()
+        candidates = self.rank(query) if normalize_for_search(query).strip() else []
+        words = rank.content_words(tokenize(query))
+        hits: list[Hit] = []
+        for c in candidates[: max(3 * k, 10)]:
+            score = self._relevance(c, words)
+            threshold = self.config.min_score if c.cosine is not None else self.config.min_score_lexical
+            if score < threshold:
+                continue
+            p = self.passages[c.row]
+            best = rank.best_sentence(p.text, words, tokenize, self.lexical.idf)
+            hits.append(Hit(len(hits) + 1, score, p, best, c.lexical, c.cosine))
+            if len(hits) == k:
+                break
+        if hits:
+            return SearchResult(query, hits, True)
+        return SearchResult(query, [], False, self._nearest_headlines(candidates, 3))
+
+    def _relevance(self, c: Candidate, words: list[str]) -> float:
+        cover = rank.coverage(words, self._tokens(c.row), self.lexical.idf)
+        return rank.relevance(cover, c.cosine, self.config.relevance_dense_weight)
+
+    def _tokens(self, row: int) -> set[str]:
+        with self._db_lock:
+            (tokens,) = self._db.execute("SELECT tokens FROM passages WHERE row = ?", (row,)).fetchone()
+        return set(tokens.split(" "))
+
+    def _nearest_headlines(self, candidates: list[Candidate], n: int) -> list[Headline]:
+        """Headlines closest to the question, for a "not found" answer; the newest when nothing is close."""
+        out: list[Headline] = []
+        seen: set[str] = set()
+        for c in candidates:
+            p = self.passages[c.row]
+            if p.title not in seen:
+                seen.add(p.title)
+                out.append(self._headline(p))
+            if len(out) == n:
+                return out
+        for h in self._latest:
+            if h.title not in seen:
+                seen.add(h.title)
+                out.append(h)
+            if len(out) == n:
+                break
+        return out
+
+    # --- headlines and articles ------------------------------------------------------------------
+
+    @staticmethod
+    def _headline(p: Passage) -> Headline:
+        return Headline(p.title, p.published_at, p.tag, p.source, p.url, p.article_id)
+
+    def _sorted_headlines(self) -> list[Headline]:
+        heads = [self._headline(p) for p in self.passages if p.kind == HEADLINE]
+        # Newest first; undated ones after every dated one, in page order.
+        dated = sorted((h for h in heads if h.published_at), key=lambda h: _epoch(h.published_at), reverse=True)
+        return dated + [h for h in heads if not h.published_at]
+
+    def latest(self, n: int = 10, keyword: str | None = None) -> list[Headline]:
+        """The newest headlines, newest first (undated last), optionally only those matching a keyword."""
+        heads = self._latest
+        if keyword:
+            kw = normalize_for_search(keyword).strip()
+            heads = [h for h in heads if kw in normalize_for_search(h.title) or (h.tag and kw in normalize_for_search(h.tag))]
+        return heads[: max(n, 0)]
+
+    def article(self, article_id: str) -> Article | None:
+        """The whole cleaned article."""
+        with self._db_lock:
+            r = self._db.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
+        if r is None:
+            return None
+        return Article(
+            id=r["id"], title=r["title"], paragraphs=json.loads(r["paragraphs"]), published_at=r["published_at"],
+            source=r["source"], url=r["url"], meta=json.loads(r["meta"]), origin=r["origin"] or "",
+        )
+
+    def related(self, text: str, n: int = 3) -> list[Headline]:
+        """Headlines of indexed articles that a piece of text (a discussion, say) is about."""
+        out, seen = [], set()
+        for hit in self.search(text, k=3 * n).hits:
+            if hit.passage.title not in seen:
+                seen.add(hit.passage.title)
+                out.append(self._headline(hit.passage))
+        return out[:n]
+
+    def stats(self) -> dict:
+        """Figures for /start and /stats."""
+        counts = self.manifest.get("counts", {})
+        dates = [p.published_at for p in self.passages if p.published_at]
+        epochs = [_epoch(d) for d in dates]
+        return {
+            "articles": counts.get("articles", 0),
+            "passages": counts.get("passages", len(self.passages)),
+            "headlines": counts.get("headlines", 0),
+            "vectors": self.vectors,
+            "date_min": dates[int(np.argmin(epochs))] if dates else None,
+            "date_max": dates[int(np.argmax(epochs))] if dates else None,
+            "model": self.manifest.get("model"),
+            "version": self.version.name,
+        }
+
+
+def _epoch(iso: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(iso).timestamp()

@@ -1,0 +1,301 @@
+"""The index on disk: immutable version folders behind an atomically swapped `current` link.
+
+Layout of an index folder:
+    current -> versions/<name>      the version readers load (swapped with one rename)
+    versions/<name>/manifest.json   format, model, dimension, counts, file sizes and hashes
+    versions/<name>/passages.sqlite articles, passages (with their jieba tokens), source files
+    versions/<name>/lexical/        the BM25 index (bm25s files), row i = passage row i
+    versions/<name>/vectors.faiss   the dense vectors, FAISS ids = passage rows (absent: none yet)
+    embeddings/<model>.sqlite       content-hash -> vector cache; makes embedding incremental and resumable
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import sqlite3
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from .errors import CorruptIndexError, IndexNotBuiltError, ModelMismatchError
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+DB = "passages.sqlite"
+LEXICAL = "lexical"
+VECTORS = "vectors.faiss"
+KEEP_VERSIONS = 2  # the current one and the one before it, for readers still holding it
+
+SCHEMA = """
+CREATE TABLE articles (
+    id TEXT PRIMARY KEY, title TEXT NOT NULL, published_at TEXT, source TEXT, url TEXT,
+    meta TEXT NOT NULL, paragraphs TEXT NOT NULL, content_hash TEXT NOT NULL, origin TEXT, file TEXT
+);
+CREATE TABLE passages (
+    row INTEGER PRIMARY KEY, article_id TEXT, position INTEGER NOT NULL, kind TEXT NOT NULL,
+    text TEXT NOT NULL, index_text TEXT NOT NULL, title TEXT NOT NULL, published_at TEXT,
+    source TEXT, url TEXT, tag TEXT, hash TEXT NOT NULL, tokens TEXT NOT NULL, file TEXT
+);
+CREATE INDEX passages_article ON passages(article_id);
+CREATE TABLE files (path TEXT PRIMARY KEY, sha256 TEXT NOT NULL, format TEXT, skipped TEXT NOT NULL, unused TEXT NOT NULL);
+CREATE TABLE excluded (article_id TEXT PRIMARY KEY);
+"""
+
+
+def model_slug(model: str) -> str:
+    """A file-name-safe form of a model spec."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", model).strip("_") or "model"
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def current_version(index_dir: Path) -> Path | None:
+    """The version folder `current` points at, or None when nothing was published yet."""
+    link = Path(index_dir) / "current"
+    if not link.exists():
+        return None
+    return link.resolve()
+
+
+@contextlib.contextmanager
+def write_lock(index_dir: Path):
+    """Hold the index folder's writer lock: one build at a time."""
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def new_version_dir(index_dir: Path) -> Path:
+    """A fresh temporary folder to write a version into (renamed on publish)."""
+    versions = Path(index_dir) / "versions"
+    versions.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    tmp = versions / f".tmp-{stamp}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    return tmp
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for p in folder.rglob("*"):
+        if p.is_file():
+            with open(p, "rb") as f:
+                os.fsync(f.fileno())
+    _fsync_dir(folder)
+
+
+def write_manifest(version: Path, model: str, dim: int | None, counts: dict, extra: dict | None = None) -> dict:
+    """Write manifest.json with the sizes and hashes of every file of the version."""
+    files = {}
+    for p in sorted(version.rglob("*")):
+        if p.is_file() and p.name != MANIFEST:
+            files[str(p.relative_to(version))] = {"size": p.stat().st_size, "sha256": file_sha256(p)}
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "model": model,
+        "dim": dim,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "counts": counts,
+        "files": files,
+        **(extra or {}),
+    }
+    (version / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    return manifest
+
+
+def publish(index_dir: Path, tmp_version: Path) -> Path:
+    """Make a fully written version current with one atomic rename, then drop old versions."""
+    index_dir = Path(index_dir)
+    _fsync_tree(tmp_version)
+    final = tmp_version.with_name(tmp_version.name.removeprefix(".tmp-"))
+    os.rename(tmp_version, final)
+    link_tmp = index_dir / f".current-{uuid.uuid4().hex[:8]}"
+    os.symlink(Path("versions") / final.name, link_tmp)
+    os.replace(link_tmp, index_dir / "current")  # atomic: readers see the old or the new version
+    _fsync_dir(index_dir)
+    _prune_versions(index_dir, keep=final)
+    logger.info("published %s", final.name)
+    return final
+
+
+def _prune_versions(index_dir: Path, keep: Path) -> None:
+    versions = Path(index_dir) / "versions"
+    done = sorted((p for p in versions.iterdir() if not p.name.startswith(".")), key=lambda p: p.name)
+    for old in done[:-KEEP_VERSIONS]:
+        if old != keep:
+            shutil.rmtree(old, ignore_errors=True)
+    # Leftovers of builds that died half way.
+    for tmp in versions.glob(".tmp-*"):
+        if time.time() - tmp.stat().st_mtime > 60:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def read_manifest(version: Path) -> dict:
+    """Read and sanity-check a version's manifest."""
+    path = Path(version) / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CorruptIndexError(f"{path} is missing; rebuild with `python -m index build`") from None
+    except ValueError as e:
+        raise CorruptIndexError(f"{path} is not valid JSON ({e}); rebuild with `python -m index build`") from None
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise CorruptIndexError(
+            f"{path}: index format {manifest.get('format_version')} is not {FORMAT_VERSION}; "
+            "rebuild with `python -m index build --rebuild`"
+        )
+    return manifest
+
+
+def verify_files(version: Path, manifest: dict, hashes: bool = True) -> None:
+    """Check every file against the manifest: present, same size, same SHA-256."""
+    for name, info in manifest.get("files", {}).items():
+        p = Path(version) / name
+        if not p.is_file():
+            raise CorruptIndexError(f"{p} is missing; rebuild with `python -m index build --rebuild`")
+        if p.stat().st_size != info["size"]:
+            raise CorruptIndexError(
+                f"{p} is {p.stat().st_size} bytes, the manifest says {info['size']} (truncated or replaced); "
+                "rebuild with `python -m index build --rebuild`"
+            )
+        if hashes and file_sha256(p) != info["sha256"]:
+            raise CorruptIndexError(f"{p} does not match its checksum; rebuild with `python -m index build --rebuild`")
+
+
+def check_model(manifest: dict, model: str | None, dim: int | None, where: Path) -> None:
+    """Refuse an index whose vectors come from another model or dimension."""
+    if model is None or not manifest.get("counts", {}).get("vectors"):
+        return
+    if manifest.get("model") != model or (dim is not None and manifest.get("dim") != dim):
+        raise ModelMismatchError(
+            f"the index at {where} was built with model {manifest.get('model')!r} (dim {manifest.get('dim')}), "
+            f"but the configured model is {model!r} (dim {dim}). Rebuild it for this model with "
+            "`python -m index build --rebuild`, or set [index] model back in config.toml."
+        )
+
+
+def open_db(path: Path, readonly: bool = True) -> sqlite3.Connection:
+    """Open a version's SQLite file; read-only versions are immutable, so no locking is needed."""
+    if readonly:
+        conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+    else:
+        conn = sqlite3.connect(path)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def require_version(index_dir: Path) -> Path:
+    """The current version folder, or a clear error when the index was never built."""
+    version = current_version(index_dir)
+    if version is None or not version.is_dir():
+        raise IndexNotBuiltError(f"no index at {index_dir}; build it with `python -m index build`")
+    return version
+
+
+# --- vectors -------------------------------------------------------------------------------------
+
+def write_vectors(path: Path, rows: np.ndarray, vectors: np.ndarray) -> None:
+    """Write vectors to a FAISS file, with the passage rows as ids."""
+    import faiss
+
+    dim = vectors.shape[1]
+    index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+    index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(rows, dtype=np.int64))
+    faiss.write_index(index, str(path))
+
+
+def read_vectors(path: Path):
+    """Read a FAISS file written by write_vectors; a damaged file becomes a CorruptIndexError."""
+    import faiss
+
+    try:
+        return faiss.read_index(str(path))
+    except RuntimeError as e:
+        raise CorruptIndexError(
+            f"{path} cannot be read by FAISS ({str(e).splitlines()[0][:200]}); "
+            "rebuild with `python -m index build --rebuild`"
+        ) from None
+
+
+class EmbeddingCache:
+    """Vectors by content hash for one model, committed per batch (so embedding can resume)."""
+
+    def __init__(self, index_dir: Path, model: str):
+        folder = Path(index_dir) / "embeddings"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / f"{model_slug(model)}.sqlite"
+        self.conn = sqlite3.connect(self.path, check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("CREATE TABLE IF NOT EXISTS vectors (hash TEXT PRIMARY KEY, vec BLOB NOT NULL)")
+        self.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+        self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('model', ?)", (model,))
+        self.conn.commit()
+
+    def dim(self) -> int | None:
+        """The vector dimension recorded by the first embedding run, if any."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'dim'").fetchone()
+        return int(row[0]) if row else None
+
+    def set_dim(self, dim: int) -> None:
+        """Record the vector dimension."""
+        self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('dim', ?)", (str(dim),))
+        self.conn.commit()
+
+    def hashes(self) -> set[str]:
+        """Hashes that have a vector."""
+        return {h for (h,) in self.conn.execute("SELECT hash FROM vectors")}
+
+    def put(self, hashes: list[str], vectors: np.ndarray) -> None:
+        """Store a batch of vectors and commit."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO vectors VALUES (?, ?)", [(h, v.tobytes()) for h, v in zip(hashes, vectors)]
+        )
+        self.conn.commit()
+
+    def get(self, hashes: list[str], dim: int) -> tuple[list[int], np.ndarray]:
+        """Vectors for the hashes that have one: (positions in `hashes`, matrix)."""
+        found: dict[str, bytes] = {}
+        for i in range(0, len(hashes), 900):
+            chunk = hashes[i : i + 900]
+            q = f"SELECT hash, vec FROM vectors WHERE hash IN ({','.join('?' * len(chunk))})"
+            found.update(self.conn.execute(q, chunk).fetchall())
+        positions = [i for i, h in enumerate(hashes) if h in found]
+        matrix = np.empty((len(positions), dim), dtype=np.float32)
+        for j, i in enumerate(positions):
+            matrix[j] = np.frombuffer(found[hashes[i]], dtype=np.float32)
+        return positions, matrix
+
+    def close(self) -> None:
+        self.conn.close()
