@@ -1,0 +1,218 @@
+"""Building, updating and loading the index: incremental work, atomic versions, refusals."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from index import (
+    CorruptIndexError, IndexConfig, IndexNotBuiltError, ModelMismatchError, Retriever, build_index, embed_missing,
+    index_is_stale,
+)
+from index.encoder import HashEncoder
+from index import store
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+
+
+class CountingEncoder(HashEncoder):
+    """The hash encoder, counting what it was asked to embed."""
+
+    def __init__(self, dim: int = 64):
+        super().__init__(dim)
+        self.embedded: list[str] = []
+
+    def encode_passages(self, texts, batch_size=16, show_progress=False):
+        self.embedded += list(texts)
+        return super().encode_passages(texts, batch_size=batch_size, show_progress=show_progress)
+
+
+def jsonl(path: Path, articles: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in articles), encoding="utf-8")
+    return path
+
+
+def article(i: int, body: str | None = None, **kw) -> dict:
+    return {"id": f"n{i}", "title": f"第{i}号新闻标题", "published_at": f"2020-03-{i:02d}T10:00:00+08:00",
+            "source": "测试社", "url": None, "body": body or f"这是第{i}条新闻的第一段。\n第{i}条新闻的第二段讲了别的事。", **kw}
+
+
+@pytest.fixture
+def seeds(tmp_path):
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    shutil.copy(SEEDS / "000_eb63601c10643f4d.txt", folder)
+    shutil.copy(SEEDS / "000_eb63601c10643f4d.meta.json", folder)
+    jsonl(folder / "news.jsonl", [article(i) for i in range(1, 6)])
+    return folder
+
+
+def test_build_then_rebuild_embeds_nothing(seeds, tmp_path):
+    enc = CountingEncoder()
+    first = build_index([seeds], tmp_path / "idx", enc, progress=False)
+    assert first.articles == 6 and first.vectors == first.passages > 40
+    assert len(enc.embedded) == first.passages
+    enc.embedded.clear()
+    second = build_index([seeds], tmp_path / "idx", enc, progress=False)
+    assert enc.embedded == []
+    assert second.unchanged and second.passages == first.passages
+    assert not index_is_stale([seeds], tmp_path / "idx", IndexConfig(model=enc.name))
+
+
+def test_changed_file_embeds_only_new_passages(seeds, tmp_path):
+    enc = CountingEncoder()
+    build_index([seeds], tmp_path / "idx", enc, progress=False)
+    enc.embedded.clear()
+    jsonl(seeds / "news.jsonl", [article(i) for i in range(1, 6)] + [article(6, "全新的一段报道。")])
+    assert index_is_stale([seeds], tmp_path / "idx", IndexConfig(model=enc.name))
+    report = build_index([seeds], tmp_path / "idx", enc, progress=False)
+    assert sorted(enc.embedded) == sorted(["第6号新闻标题", "全新的一段报道。"])
+    assert report.articles == 7 and report.vectors == report.passages
+
+
+def test_removed_article_leaves_the_index(seeds, tmp_path):
+    enc = HashEncoder()
+    build_index([seeds], tmp_path / "idx", enc, progress=False)
+    jsonl(seeds / "news.jsonl", [article(i) for i in range(1, 5)])  # n5 dropped from the seeds
+    build_index([seeds], tmp_path / "idx", enc, progress=False)
+    r = Retriever.load(tmp_path / "idx", enc)
+    assert r.article("n5") is None and r.article("n4") is not None
+    assert "第5号新闻标题" not in {h.title for h in r.latest(100)}
+
+
+def test_duplicates_stored_once_and_add_remove(seeds, tmp_path):
+    enc = HashEncoder()
+    build_index([seeds], tmp_path / "idx", enc, progress=False)
+    extra = jsonl(tmp_path / "extra.jsonl", [article(3, id="copy-of-n3"), article(9)])
+    report = build_index([extra], tmp_path / "idx", enc, add=True, progress=False)
+    assert report.duplicates == 1 and report.articles == 7
+    r = Retriever.load(tmp_path / "idx", enc)
+    assert r.article("n9") is not None and r.article("copy-of-n3") is None
+    assert r.article("000_eb63601c10643f4d-bb0c61cbffa4") is not None  # add keeps what was there
+    report = build_index([], tmp_path / "idx", None, add=True, remove=["n9"], embed=False, progress=False)
+    assert report.removed == 1
+    assert Retriever.load(tmp_path / "idx", enc).article("n9") is None
+
+
+def test_bad_input_is_reported_and_the_rest_goes_on(seeds, tmp_path):
+    (seeds / "broken.jsonl").write_text('{"id": "b1", "title": "好", "body": "正文。"}\n{oops\n', encoding="utf-8")
+    (seeds / "gbk.txt").write_bytes("标题\n正文".encode("gbk"))
+    (seeds / "empty.txt").write_text("", encoding="utf-8")
+    report = build_index([seeds], tmp_path / "idx", None, embed=False, progress=False)
+    skipped = [str(s) for s in report.skipped]
+    assert any("broken.jsonl:2" in s and "malformed JSON" in s for s in skipped)
+    assert any("gbk.txt" in s and "not UTF-8" in s for s in skipped)
+    assert any("empty.txt" in s and "empty file" in s for s in skipped)
+    assert report.articles == 7  # seed page + 5 + b1
+    assert "broken.jsonl:2" in report.summary()
+
+
+def test_lexical_first_then_embed(seeds, tmp_path):
+    enc = CountingEncoder()
+    report = build_index([seeds], tmp_path / "idx", None, IndexConfig(model=enc.name), embed=False, progress=False)
+    assert report.vectors == 0
+    r = Retriever.load(tmp_path / "idx", enc)
+    hits = r.search("社区防控要突出什么").hits
+    assert hits and all(h.dense_score is None for h in hits)  # searchable with the lexical leg only
+    assert embed_missing(tmp_path / "idx", enc, progress=False) == report.passages
+    assert Retriever.load(tmp_path / "idx", enc).vectors == report.passages
+    assert embed_missing(tmp_path / "idx", enc, progress=False) == 0
+
+
+def test_model_mismatch_is_refused(seeds, tmp_path):
+    build_index([seeds], tmp_path / "idx", HashEncoder(64), progress=False)
+    with pytest.raises(ModelMismatchError, match="python -m index build --rebuild"):
+        Retriever.load(tmp_path / "idx", HashEncoder(32))
+    with pytest.raises(ModelMismatchError):
+        embed_missing(tmp_path / "idx", HashEncoder(32), progress=False)
+    # A rebuild for the new model works and is then accepted.
+    build_index([seeds], tmp_path / "idx", HashEncoder(32), rebuild=True, progress=False)
+    assert Retriever.load(tmp_path / "idx", HashEncoder(32)).vectors > 0
+
+
+def test_missing_and_corrupt_index(seeds, tmp_path):
+    with pytest.raises(IndexNotBuiltError, match="python -m index build"):
+        Retriever.load(tmp_path / "nothing")
+    build_index([seeds], tmp_path / "idx", HashEncoder(), progress=False)
+    version = store.current_version(tmp_path / "idx")
+    vectors = version / store.VECTORS
+    data = vectors.read_bytes()
+    os.unlink(vectors)  # versions share files by hard link: replace, don't write through
+    vectors.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CorruptIndexError, match="truncated"):
+        Retriever.load(tmp_path / "idx", HashEncoder())
+    os.unlink(vectors)
+    vectors.write_bytes(data[:-8] + b"\0" * 8)
+    with pytest.raises(CorruptIndexError, match="checksum"):
+        Retriever.load(tmp_path / "idx", HashEncoder())
+    # Even unverified, FAISS's own failure becomes a clear error.
+    os.unlink(vectors)
+    vectors.write_bytes(b"garbage" * 10)
+    with pytest.raises(CorruptIndexError):
+        Retriever.load(tmp_path / "idx", HashEncoder(), verify=False)
+
+
+KILLER = textwrap.dedent("""
+    import os, sys
+    from pathlib import Path
+    from index import build_index, store
+    from index import build as build_mod
+    from index.encoder import HashEncoder
+    point = sys.argv[3]
+    def die(*a, **k):
+        os.kill(os.getpid(), 9)
+    if point == "lexical":
+        build_mod.LexicalIndex.save = die
+    elif point == "publish":
+        real = os.replace
+        def replace(src, dst):
+            if str(dst).endswith("current"):
+                die()
+            return real(src, dst)
+        os.replace = replace
+    elif point == "embedding":
+        enc_cls = HashEncoder
+        calls = []
+        real_encode = enc_cls.encode_passages
+        def encode(self, texts, **kw):
+            calls.append(1)
+            if len(calls) == 2:
+                die()
+            return real_encode(self, texts, **kw)
+        enc_cls.encode_passages = encode
+    elif point == "manifest":
+        store.write_manifest = die
+    build_index([Path(sys.argv[1])], Path(sys.argv[2]), HashEncoder(), progress=False)
+""")
+
+
+@pytest.mark.parametrize("point", ["lexical", "manifest", "publish", "embedding"])
+def test_killed_build_leaves_previous_index_loadable(seeds, tmp_path, point):
+    idx = tmp_path / "idx"
+    build_index([seeds], idx, HashEncoder(), progress=False)
+    before = Retriever.load(idx, HashEncoder()).stats()
+    # Many new passages, so that embedding takes more than one batch.
+    jsonl(seeds / "more.jsonl", [article(i, f"第{i}条补充报道的内容。") for i in range(10, 400)])
+    proc = subprocess.run([sys.executable, "-c", KILLER, str(seeds), str(idx), point], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    r = Retriever.load(idx, HashEncoder())  # verifies every file against the manifest
+    after = r.stats()
+    if point == "embedding":
+        # The lexical version was published before embedding started: new articles, some vectors.
+        assert after["articles"] == before["articles"] + 390 and after["vectors"] < after["passages"]
+    else:
+        assert after == before
+    assert r.search("社区防控要突出什么").found
+    # The next build finishes the job, reusing what the killed one embedded.
+    report = build_index([seeds], idx, HashEncoder(), progress=False)
+    assert report.vectors == report.passages == Retriever.load(idx, HashEncoder()).stats()["passages"]

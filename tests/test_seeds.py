@@ -1,0 +1,125 @@
+"""The seed parser on the real seed page, JSONL and text files, and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from index.clean import clean_text, count_pinyin, strip_pinyin
+from index.seeds import detect_format, read_seed_file
+
+SEED = Path(__file__).resolve().parents[1] / "seeds" / "000_eb63601c10643f4d.txt"
+
+
+@pytest.fixture(scope="module")
+def seed():
+    return read_seed_file(SEED)
+
+
+def test_seed_article(seed):
+    assert seed.format == "page"
+    assert len(seed.articles) == 1
+    a = seed.articles[0]
+    assert a.title == "【央视快评】筑牢基层社区疫情防控的严密防线"
+    assert a.published_at == "2020-02-09T23:26:08+08:00"
+    assert len(a.paragraphs) == 6
+    # The first paragraph shares its line with the 最后更新 time.
+    assert a.paragraphs[0].startswith("新冠肺炎疫情发生以来,习近平总书记作出一系列重要指示")
+    assert a.paragraphs[-1].endswith("筑牢保护城乡居民健康安全的坚实屏障。")
+    # Original title and editor are metadata, not body.
+    assert a.meta == {"original_title": "【央视快评】筑牢基层社区疫情防控的严密防线", "editor": "黄涛"}
+    assert not any("责任编辑" in p or "原标题" in p for p in a.paragraphs)
+    assert a.source == "观察者网 guancha.cn"  # from the sidecar seeds/…meta.json
+
+
+def test_seed_headline_list(seed):
+    dated = [h for h in seed.headlines if h.published_at]
+    assert len(dated) == 20
+    assert dated[0].title == "陈焕春:新型冠状病毒属于SARS病毒系口误"
+    assert dated[0].published_at == "2020-02-09T23:16:00+08:00" and dated[0].tag is None
+    second = dated[1]
+    assert second.title == clean_text("湖北省委書記:確保所有在家未收治患者人數(shù)清零")
+    assert second.title == "湖北省委书记:确保所有在家未收治患者人数清零"
+    assert (second.published_at, second.tag) == ("2020-02-09T23:11:00+08:00", "新冠肺炎抗疫战")
+    assert dated[5].tag == "中国红会"
+    assert dated[-1].title == "发改委:发挥政府储备作用,支持应对疫情紧缺物资增产增供"
+    # Listed in page order, which is newest first.
+    assert [h.published_at for h in dated] == sorted((h.published_at for h in dated), reverse=True)
+
+
+def test_seed_related_and_hot_lists(seed):
+    undated = [h.title for h in seed.headlines if not h.published_at]
+    assert undated[0] == "被当面打脸,日铁急了"
+    assert undated[1] == "“中国在非洲真正赢得了民心,就连斯威士兰…”"
+    assert "“沙特曾多次警告德国提防嫌疑人”" in undated
+    assert undated[-1] == "泽连斯基骂普京“傻子”,俄方怒斥"
+    assert not any("评论" in t or "Hot" in t for t in undated)
+    assert seed.unused["comment counts"] == 2
+    assert seed.unused["section markers"] == 2  # 相关推荐, 最新闻 Hot
+    assert seed.unused["separator lines"] > 0
+
+
+def test_no_pinyin_left(seed):
+    raw = SEED.read_text(encoding="utf-8")
+    assert count_pinyin(raw) > 100
+    a = seed.articles[0]
+    texts = [a.title, *a.paragraphs, *a.meta.values(), *(h.title for h in seed.headlines), *(h.tag or "" for h in seed.headlines)]
+    for t in texts:
+        assert count_pinyin(t) == 0, t
+        assert "(" not in t or "SARS" in t, t
+
+
+def test_strip_pinyin_keeps_real_brackets():
+    assert strip_pinyin("社區(qū)") == "社區"
+    assert clean_text("社區(qū)") == "社区"
+    assert clean_text("發(fā)生") == "发生"
+    assert strip_pinyin("新冠肺炎(COVID-19)疫情(2020)") == "新冠肺炎(COVID-19)疫情(2020)"
+    assert strip_pinyin("世卫(who)") == "世卫(who)"  # not a pinyin syllable
+
+
+def _write(path: Path, text: str | bytes) -> Path:
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_jsonl_and_bad_lines(tmp_path):
+    good = {"id": "a1", "title": "測試標題", "published_at": "2020-01-01T19:00:00+08:00", "source": "央视网",
+            "url": "https://example.org/a1", "body": "第一段。\n第二段。"}
+    lines = [json.dumps(good, ensure_ascii=False), "{not json", json.dumps({**good, "id": "a2", "body": ""}),
+             "", json.dumps([1, 2]), json.dumps({**good, "id": "a3", "published_at": "2020-02-01 08:00"})]
+    batch = read_seed_file(_write(tmp_path / "x.jsonl", "\n".join(lines)))
+    assert batch.format == "jsonl"
+    assert [a.id for a in batch.articles] == ["a1", "a3"]
+    a = batch.articles[0]
+    assert (a.title, a.paragraphs, a.source, a.url) == ("测试标题", ["第一段。", "第二段。"], "央视网", "https://example.org/a1")
+    assert batch.articles[1].published_at == "2020-02-01T08:00:00+08:00"  # no zone: China time
+    reasons = {str(s).split(": ", 1)[0].rsplit(":", 1)[1]: s.reason for s in batch.skipped}
+    assert reasons["2"].startswith("malformed JSON")
+    assert reasons["3"] == "no body"
+    assert reasons["5"] == "not a JSON object"
+
+
+def test_txt_and_unreadable_files(tmp_path):
+    batch = read_seed_file(_write(tmp_path / "a.txt", "標題\n\n第一段。\n第二段。\n"))
+    assert batch.format == "txt"
+    assert (batch.articles[0].title, batch.articles[0].paragraphs) == ("标题", ["第一段。", "第二段。"])
+    for name, content, reason in [
+        ("latin1.txt", "标题\n正文".encode("gbk"), "not UTF-8"),
+        ("empty.txt", "  \n", "empty file"),
+        ("title-only.txt", "只有标题\n", "no body"),
+    ]:
+        batch = read_seed_file(_write(tmp_path / name, content))
+        assert not batch.articles
+        assert len(batch.skipped) == 1 and reason in batch.skipped[0].reason
+        assert name in batch.skipped[0].origin
+
+
+def test_detect_format():
+    assert detect_format('{"id": 1}\n') == "jsonl"
+    assert detect_format("-\n标题\n最后更新: 2020-02-09 23:26:08正文") == "page"
+    assert detect_format("标题\n正文") == "txt"
