@@ -11,7 +11,13 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from index.models import Hit
+from index.models import HEADLINE, Hit
+
+
+def drop_redundant_headlines(hits: tuple[Hit, ...] | list[Hit]) -> tuple[Hit, ...]:
+    """Drop an article's headline hit when its paragraphs are quoted too: the title is shown anyway."""
+    quoted = {h.passage.article_id for h in hits if h.passage.kind != HEADLINE and h.passage.article_id}
+    return tuple(h for h in hits if not (h.passage.kind == HEADLINE and h.passage.article_id in quoted))
 
 
 @dataclass(frozen=True)

@@ -86,16 +86,13 @@ def add_handlers(application: Application) -> None:
     )
     # Note: Order matters! Commands first; plain text only in private chats, or in groups when it
     # is addressed to the bot. Other group chatter matches nothing and gets no reply.
-    application.add_handler(CommandHandler("start", handlers.start))
-    application.add_handler(CommandHandler("help", handlers.help_command))
-    application.add_handler(CommandHandler("ask", handlers.ask_command))
-    application.add_handler(CommandHandler("latest", handlers.latest))
-    application.add_handler(
-        MessageHandler(private_text & filters.UpdateType.MESSAGE, handlers.ask_private)
-    )
-    application.add_handler(
-        MessageHandler(group_text_for_bot & filters.UpdateType.MESSAGE, handlers.ask_group)
-    )
+    new = filters.UpdateType.MESSAGE  # an edited question is not asked again
+    application.add_handler(CommandHandler("start", handlers.start, filters=new))
+    application.add_handler(CommandHandler("help", handlers.help_command, filters=new))
+    application.add_handler(CommandHandler("ask", handlers.ask_command, filters=new))
+    application.add_handler(CommandHandler("latest", handlers.latest, filters=new))
+    application.add_handler(MessageHandler(private_text & new, handlers.ask_private))
+    application.add_handler(MessageHandler(group_text_for_bot & new, handlers.ask_group))
     application.add_handler(CallbackQueryHandler(handlers.more, pattern=r"^more:\w+:\d+$"))
     application.add_handler(CallbackQueryHandler(handlers.full_article, pattern=r"^full:\w+:\d+$"))
     application.add_error_handler(errors.error_handler)

@@ -8,7 +8,7 @@ parse mode, and the ones that return ``list[str]`` return messages that each fit
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -69,17 +69,22 @@ def quote_passage(text: str, best_sentence: str | None) -> str:
 
 
 def attribution(
-    title: str, published_at: str | None, source: str | None, url: str | None, tag: str | None = None
+    title: str | None,
+    published_at: str | None,
+    source: str | None,
+    url: str | None,
+    tag: str | None = None,
 ) -> str:
-    """Return the lines under a quote: bold title, then time · source · link."""
+    """Return the lines under a quote: the bold title (if given), then time · source · link."""
     details = [format_time(published_at)]
     if source:
         details.append(esc(source))
-    elif tag:
+    if tag:
         details.append(esc(tag))
     if url:
         details.append(_link(url, "原文链接"))
-    return f"—— <b>{esc(title)}</b>\n" + " · ".join(details)
+    line = " · ".join(details)
+    return f"—— <b>{esc(title)}</b>\n{line}" if title else line
 
 
 def group_hits(hits: Sequence[Hit]) -> list[list[Hit]]:
@@ -112,8 +117,15 @@ def format_hits(hits: Sequence[Hit], *, limit: int = MAX_MESSAGE_CHARS) -> list[
                 lines.append(f"<blockquote><b>{esc(hit.passage.text)}</b></blockquote>")
             else:
                 lines.append(quote_passage(hit.passage.text, hit.best_sentence))
+        only_headline = all(h.passage.kind == HEADLINE and h.passage.text == first.title for h in group)
         lines.append(
-            attribution(first.title, first.published_at, first.source, first.url, first.tag)
+            attribution(
+                None if only_headline else first.title,
+                first.published_at,
+                first.source,
+                first.url,
+                first.tag,
+            )
         )
         blocks.append("\n".join(lines))
     return split_message("\n\n".join(blocks), limit)
@@ -340,6 +352,8 @@ def split_message(html: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
             open_tags = new_tags
             if not is_tag:
                 breaks[_break_strength(tokens, j)] = (j + 1, list(open_tags), len(parts), size)
+            elif token.startswith("</"):
+                breaks[_CHAR] = (j + 1, list(open_tags), len(parts), size)
             j += 1
         if j >= len(tokens):
             text = _drop_empty_elements("".join(parts) + _closing(open_tags)).strip()

@@ -16,7 +16,7 @@ from telegram.constants import ChatAction
 from telegram.ext import ContextTypes, filters
 
 from . import formatting
-from .answers import Answer, AnswerStore
+from .answers import Answer, AnswerStore, drop_redundant_headlines
 from .config import BotConfig
 
 logger = logging.getLogger(__name__)
@@ -151,7 +151,7 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: s
     """Search for ``question`` and reply with quoted passages, or with the nearest headlines."""
     message = update.effective_message
     config = _config(context)
-    await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
+    await message.reply_chat_action(ChatAction.TYPING)
     # Encoding the question takes a while: keep it off the event loop so other chats go on.
     result = await asyncio.to_thread(
         context.bot_data["retriever"].search, question, config.max_passages
@@ -162,7 +162,7 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: s
         await _send(context, message.chat_id, messages, reply_to=reply_to)
         return
     store: AnswerStore = context.bot_data["answers"]
-    kept = Answer(question, tuple(result.hits), config.passages)
+    kept = Answer(question, drop_redundant_headlines(result.hits), config.passages)
     key = store.add(kept)
     await _send_page(context, message.chat_id, key, kept, 0, reply_to=reply_to)
 

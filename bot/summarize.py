@@ -9,13 +9,19 @@ from __future__ import annotations
 import logging
 import math
 import re
+import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import jieba
-import jieba.analyse
+
+with warnings.catch_warnings():
+    # jieba 0.42.1 reads its IDF table without closing the file; don't let that ResourceWarning
+    # fail test runs that turn warnings into errors.
+    warnings.simplefilter("ignore", ResourceWarning)
+    import jieba.analyse
 
 from bot.chatlog import ChatMessage
 
@@ -29,6 +35,8 @@ __all__ = [
     "USAGE",
     "summarize",
     "keywords",
+    "select_messages",
+    "split_sentences",
     "representative_sentence",
     "parse_window",
     "message_link",
@@ -53,6 +61,7 @@ _STOPWORDS = frozenset(
     时候 东西 事情 样子 地方 出来 起来 过来 回来 下来 上来 不行 不错 好吧 好啊 好了 行吧 是吗 吗吗 多少 怎么样
     大家 别人 人家 咱们 为什么 为啥 干嘛 的话 之后 之前 每次 有些 还在 还没 太多 太好 那种 这种 哪里 哪个 谁的
     小时 分钟 一天 一次 不能 不了 了解 需要 希望 告诉 看看 试试 下次 今年 明天 昨天 刚才 刚刚 马上 突然 估计
+    我要 你要 还好 肯定 一定 不用 没什么 好多 那边 这边 有人 有的 觉得 反正 不然 居然 竟然 而是 只有 最近
     """.split()
 )
 # Single characters too common to make two messages similar.
@@ -64,6 +73,8 @@ _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _CONTENT = re.compile(r"[\w]", re.UNICODE)
 _KEYWORD_SHAPE = re.compile(r"^(?=.*[^\W\d_])\w+$")  # word characters only, not only digits
 # A sentence: text up to a run of terminators, plus any closing quotes after them.
+# News datelines such as "央视网消息（新闻联播）：" or "新华社北京1月1日电 " say nothing about the story.
+_DATELINE = re.compile(r"^[^。！？：:\n]{0,30}?(?:消息|电)(?:（[^）]{0,20}）)?[：:\s]+|^（[^）]{0,30}）\s*")
 _SENTENCE = re.compile(r"[^。！？!?；;…\n]+(?:[。！？!?；;…]+[”’」』）)\"']*)?")
 
 _WINDOW_RE = re.compile(r"^(\d+)\s*(h|hr|hrs|hour|hours|小时|个小时|m|min|mins|minute|minutes|分钟|分|d|day|days|天)?$", re.I)
@@ -240,7 +251,7 @@ def select_messages(
     messages: Sequence[ChatMessage],
     n: int = 5,
     *,
-    diversity: float = 0.4,
+    diversity: float = 0.5,
     min_chars: int = 4,
     thread_similarity: float = 0.5,
     duplicate_jaccard: float = DUPLICATE_JACCARD,
@@ -267,7 +278,7 @@ def select_messages(
 
     candidates = [i for i, m in enumerate(messages) if _is_candidate(m, min_chars)]
     if len(candidates) < n:
-        candidates = [i for i, m in enumerate(messages) if _content(m.text)]
+        candidates = [i for i, m in enumerate(messages) if _is_candidate(m, 1)]
     grams = {i: _bigrams(texts[i]) for i in candidates}
 
     picked: list[int] = []
@@ -308,7 +319,7 @@ def summarize(
     n_keywords: int = 8,
     related: Callable[[str], list] | None = None,
     max_related: int = 3,
-    diversity: float = 0.4,
+    diversity: float = 0.5,
 ) -> Summary:
     """Summarize a window of chat messages: keywords, `n` quoted messages, counts, related news.
 
@@ -360,7 +371,8 @@ def representative_sentence(paragraphs: list[str], title: str | None = None, min
     """Return the article sentence most central to it (LexRank-style degree, plus title overlap).
 
     Centrality is the mean cosine similarity to the other sentences; a title, when given, adds
-    the sentence's similarity to it. Ties go to the earlier sentence.
+    half the sentence's similarity to it. Ties go to the earlier sentence. A leading news
+    dateline ("新华社北京1月1日电") is cut from the returned sentence.
     """
     sentences = split_sentences(paragraphs)
     if not sentences:
@@ -368,7 +380,7 @@ def representative_sentence(paragraphs: list[str], title: str | None = None, min
     # Datelines and captions are short; score only real sentences when there are any.
     pool = [s for s in sentences if len(_content(s)) >= min_chars] or sentences
     if len(pool) == 1:
-        return pool[0]
+        return _strip_dateline(pool[0])
     texts = pool + ([title] if title else [])
     vecs = _vectors(texts)
     sent_vecs, title_vec = vecs[: len(pool)], (vecs[-1] if title else None)
@@ -376,10 +388,15 @@ def representative_sentence(paragraphs: list[str], title: str | None = None, min
     for i, v in enumerate(sent_vecs):
         score = sum(_cos(v, w) for j, w in enumerate(sent_vecs) if j != i) / (len(pool) - 1)
         if title_vec is not None:
-            score += _cos(v, title_vec)
+            score += 0.5 * _cos(v, title_vec)
         if score > best_score + 1e-12:
             best, best_score = i, score
-    return pool[best]
+    return _strip_dateline(pool[best])
+
+
+def _strip_dateline(sentence: str) -> str:
+    stripped = _DATELINE.sub("", sentence, count=1).strip()
+    return stripped if len(_content(stripped)) >= 4 else sentence
 
 
 # -- /summary arguments and links ------------------------------------------------------------

@@ -60,7 +60,11 @@ def clean_text(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")
+
+
 def normalize_for_search(text: str) -> str:
-    """Fold text for matching: NFKC (full-width to half-width), lower case, Simplified script."""
-    text = unicodedata.normalize("NFKC", _INVISIBLE.sub("", text)).lower()
+    """Fold text for matching: markup dropped, NFKC (full-width to half-width), lower case, Simplified script."""
+    text = unicodedata.normalize("NFKC", _INVISIBLE.sub("", text))
+    text = _TAG.sub(" ", text).lower()
     return to_simplified(strip_pinyin(text))

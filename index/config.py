@@ -30,10 +30,10 @@ class RetrievalConfig:
     """
 
     candidates: int = 100
-    dense_weight: float = 0.3  # weight of the dense leg in the fused ranking
-    relevance_dense_weight: float = 0.5  # weight of the cosine in the absolute relevance score
-    min_score: float = 0.62  # relevance threshold when the hit has a vector
-    min_score_lexical: float = 0.5  # relevance threshold for lexical-only hits
+    dense_weight: float = 0.6  # weight of the dense leg in the fused ranking
+    relevance_dense_weight: float = 0.75  # weight of the cosine in the absolute relevance score
+    min_score: float = 0.78  # relevance threshold when the hit has a vector
+    min_score_lexical: float = 0.48  # relevance threshold for lexical-only hits
 
 
 @dataclass(frozen=True)

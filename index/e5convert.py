@@ -225,7 +225,7 @@ def bert_state_dict(m: E5Bin) -> dict[str, np.ndarray]:
         raise ConversionError(f"unexpected tensor set: missing {missing[:5]}, unknown {extra[:5]}")
 
     state: dict[str, np.ndarray] = {}
-    for src in tqdm(names, desc="dequantise", unit="tensor", leave=False):
+    for src in tqdm(names, desc="dequantise", unit="tensor", leave=False, disable=None):
         dst, shape = names[src]
         arr = m.tensor(src)
         if arr.size != int(np.prod(shape)):

@@ -69,8 +69,10 @@ class SentenceTransformerEncoder:
         self.name = name
         started = time.perf_counter()
         try:
-            self._model = SentenceTransformer(model_path, device="cpu")
-        except OSError as e:
+            # A local folder never needs the hub; without this a missing file would mean a network timeout.
+            local = Path(model_path).is_dir()
+            self._model = SentenceTransformer(model_path, device="cpu", local_files_only=local)
+        except (OSError, ValueError) as e:  # hub errors: not found / invalid repo id
             raise EncoderError(
                 f"cannot load model {model_path!r}: not a local folder and not in the Hugging Face cache "
                 f"(no network?): {e}"
@@ -78,7 +80,6 @@ class SentenceTransformerEncoder:
         # The model's own limit (512 for E5) caps the configured one: longer would index past its positions.
         limit = self._model.max_seq_length or max_seq_length
         self._model.max_seq_length = min(max_seq_length, limit)
-        self.max_seq_length = self._model.max_seq_length
         get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         prompts = dict(getattr(self._model, "prompts", None) or {})
         self._query_prompt = _pick_prompt(prompts, ["query"])
@@ -92,6 +93,20 @@ class SentenceTransformerEncoder:
             name, model_path, time.perf_counter() - started, self.dim, self.max_seq_length,
             self._query_prompt, self._passage_prompt,
         )
+
+    @property
+    def model(self):
+        """The underlying ``SentenceTransformer`` (for benchmarks and diagnostics)."""
+        return self._model
+
+    @property
+    def max_seq_length(self) -> int:
+        """Tokens per text; longer texts are truncated."""
+        return int(self._model.max_seq_length)
+
+    @max_seq_length.setter
+    def max_seq_length(self, value: int) -> None:
+        self._model.max_seq_length = value
 
     def _encode(self, texts: Sequence[str], prompt: str | None, batch_size: int, progress: bool) -> np.ndarray:
         texts = list(texts)

@@ -135,57 +135,52 @@ def evaluate(squad: Path, encoder, index_config: IndexConfig, retrieval: Retriev
         best = retrieval.dense_weight
     table[f"hybrid (w={best})"] = metrics(ranks[f"hybrid w={best}"])
     result["table"] = table
-    retriever.close()
     if calibrate:
-        result["calibration"] = calibrate_threshold(articles, questions, encoder, index_config,
-                                                    RetrievalConfig(**{**retrieval.__dict__, "dense_weight": best}),
-                                                    work_dir, progress)
+        retriever.config = RetrievalConfig(**{**retrieval.__dict__, "dense_weight": best})
+        result["calibration"] = calibrate_threshold(retriever, articles, questions, progress)
+    retriever.close()
     return result
 
 
-def calibrate_threshold(articles, questions, encoder, index_config, retrieval, work_dir: Path,
-                        progress: bool = True, seed: int = 0) -> dict:
+def calibrate_threshold(retriever: Retriever, articles, questions, progress: bool = True, seed: int = 0) -> dict:
     """Choose the relevance threshold on questions whose answer is in the corpus vs questions whose is not.
 
-    Half the contexts (chosen at random) are indexed; questions on them are positives, questions on the
-    other half negatives. Reports, per blend weight of the cosine, the threshold with the best balanced
-    accuracy, for hybrid hits and for lexical-only hits.
+    Half the contexts (chosen at random) are hidden from the ranking; questions on the other half are
+    positives, questions on the hidden half negatives (their answer is not in what can be found).
+    Reports the threshold with the best balanced accuracy, for hybrid hits (blend of coverage and
+    cosine, per blend weight) and for lexical-only hits.
     """
     rng = random.Random(seed)
     ids = sorted({a["id"] for a in articles})
     kept = set(rng.sample(ids, len(ids) // 2))
-    corpus = write_corpus([a for a in articles if a["id"] in kept], work_dir / "half")
-    build_index([corpus], work_dir / "half-index", encoder, index_config, progress=progress)
-    retriever = Retriever.load(work_dir / "half-index", encoder, retrieval)
     sample = rng.sample(questions, min(len(questions), 1500))
-    labels, covers, cosines = [], [], []
+    labels, covers, cosines, lex_covers = [], [], [], []
     for q in tqdm(sample, desc="calibration", disable=not progress):
-        cands = retriever.rank(q.text)
         words = rank.content_words(tokenize(q.text))
         labels.append(q.gold in kept)
-        if not cands:
-            covers.append(0.0)
-            cosines.append(0.0)
-            continue
-        top = cands[0]
-        covers.append(rank.coverage(words, retriever._tokens(top.row), retriever.lexical.idf))
-        cosines.append(top.cosine if top.cosine is not None else 0.0)
-    retriever.close()
+        for dense, out_cover, out_cos in ((True, covers, cosines), (False, lex_covers, None)):
+            cands = [c for c in retriever.rank(q.text, dense=dense) if retriever.passages[c.row].article_id in kept]
+            top = cands[0] if cands else None
+            out_cover.append(rank.coverage(words, retriever._tokens(top.row), retriever.lexical.idf) if top else 0.0)
+            if out_cos is not None:
+                out_cos.append(top.cosine if top is not None and top.cosine is not None else 0.0)
     labels_a = np.array(labels)
-    covers_a, cos_a = np.array(covers), np.array(cosines)
     out = {"questions": len(sample), "positives": int(labels_a.sum()), "negatives": int((~labels_a).sum())}
     grid = np.round(np.arange(0.2, 0.96, 0.01), 2)
-    for name, blends in (("lexical", [0.0]), ("hybrid", [0.0, 0.25, 0.5, 0.75, 1.0])):
+    for name, cover, cos, blends in (
+        ("hybrid", np.array(covers), np.array(cosines), [0.0, 0.25, 0.5, 0.75, 1.0]),
+        ("lexical", np.array(lex_covers), np.zeros(len(lex_covers)), [0.0]),
+    ):
         best = None
         for b in blends:
-            scores = (1 - b) * covers_a + b * cos_a
+            scores = (1 - b) * cover + b * cos
             for t in grid:
                 pred = scores >= t
                 tpr = float(np.mean(pred[labels_a])) if labels_a.any() else 0.0
                 tnr = float(np.mean(~pred[~labels_a])) if (~labels_a).any() else 0.0
                 bal = (tpr + tnr) / 2
-                if best is None or bal > best["balanced_accuracy"]:
-                    best = {"blend": b, "threshold": float(t), "balanced_accuracy": bal,
-                            "answerable_kept": tpr, "unanswerable_refused": tnr}
+                if best is None or bal > best["balanced_accuracy"] + 1e-9:
+                    best = {"blend": b, "threshold": float(t), "balanced_accuracy": round(bal, 4),
+                            "answerable_kept": round(tpr, 4), "unanswerable_refused": round(tnr, 4)}
         out[name] = best
     return out

@@ -12,7 +12,8 @@ from .split import split_sentences
 
 def content_words(tokens: Sequence[str]) -> list[str]:
     """The question's topic words: its tokens without question and function words (kept if nothing else is left)."""
-    words = [t for t in dict.fromkeys(tokens) if t not in QUESTION_WORDS]
+    # Single Latin letters or digits carry no topic ("a", "i") but would weigh as unseen words.
+    words = [t for t in dict.fromkeys(tokens) if t not in QUESTION_WORDS and not (len(t) == 1 and t.isascii())]
     return words or list(dict.fromkeys(tokens))
 
 

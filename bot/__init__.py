@@ -1,0 +1,1 @@
+"""The Telegram side of the news bot: handlers, formatting and wiring on top of the index library."""

@@ -1,0 +1,94 @@
+"""Run the news bot.
+
+Usage:
+    TELEGRAM_BOT_TOKEN=123:abc python -m bot      # a Telegram bot (polling, or webhook if configured)
+    python -m bot                                 # no token: chat in the terminal
+    echo 社区防控要突出什么 | python -m bot        # one question, answer on stdout
+
+It reads config.toml (``--config`` to pick another), builds the index from the seeds when it is
+missing or stale, loads it, and starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import sys
+from pathlib import Path
+
+from .config import TOKEN_ENV, ConfigError, load_bot_config
+
+logger = logging.getLogger("bot")
+
+
+def _load_retriever(cfg):
+    """Build the index if it is missing or stale, then load it with the configured encoder."""
+    from index import Retriever, build_index, index_is_stale
+    from index.encoder import load_encoder
+
+    encoder = load_encoder(cfg.index.model, max_seq_length=cfg.index.max_seq_length)
+    if index_is_stale(cfg.index.seeds, cfg.index.dir, cfg.index):
+        logger.info("index at %s is missing or stale: building it from %s", cfg.index.dir,
+                    ", ".join(map(str, cfg.index.seeds)))
+        report = build_index(cfg.index.seeds, cfg.index.dir, encoder, config=cfg.index, progress=False)
+        logger.info("index built: %d articles, %d passages", report.articles, report.passages)
+    return Retriever.load(cfg.index.dir, encoder=encoder, config=cfg.retrieval)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start the bot (or the terminal chat when TELEGRAM_BOT_TOKEN is unset)."""
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", type=Path, default=Path("config.toml"), help="config file")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(
+        format="%(asctime)s - %(name)s - %(levelname)s - %(message)s", level=logging.INFO
+    )
+    # Set a higher logging level for httpx to avoid all GET and POST requests (and with them the
+    # token in their URLs) being logged.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+    from index import NewsIndexError, load_config
+
+    from . import app, console, errors
+
+    try:
+        cfg = load_config(args.config)
+        bot_config = load_bot_config(cfg.raw.get("telegram"), os.environ)
+    except (ConfigError, ValueError, OSError) as e:
+        print(f"config error: {e}", file=sys.stderr)
+        return 2
+    # The token must not reach the logs, even in a URL inside a traceback.
+    errors.redact_logs(bot_config.token, bot_config.webhook_secret)
+    if not bot_config.token:
+        # A terminal chat prints replies on stdout: keep the library chatter to warnings.
+        logging.getLogger("telegram").setLevel(logging.WARNING)
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        logging.getLogger("faiss").setLevel(logging.WARNING)
+
+    try:
+        retriever = _load_retriever(cfg)
+    except NewsIndexError as e:
+        logger.error("cannot load the index: %s", e)
+        return 1
+
+    try:
+        if not bot_config.token:
+            logger.info("%s is not set: starting a terminal chat", TOKEN_ENV)
+            console_config = dataclasses.replace(bot_config, token=console.CONSOLE_TOKEN)
+            console.main_console(
+                lambda request: app.build_application(
+                    console_config, retriever, request=request, get_updates_request=request
+                )
+            )
+        else:
+            app.run(app.build_application(bot_config, retriever), bot_config)
+    finally:
+        retriever.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

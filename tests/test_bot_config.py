@@ -1,0 +1,81 @@
+"""Bot settings from config.toml and the environment, and the token-redacting log filter."""
+
+from __future__ import annotations
+
+import io
+import logging
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from bot.config import DEFAULT_BASE_URL, BotConfig, ConfigError, load_bot_config
+from bot.errors import RedactingFilter
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "123456789:AAsecretTokenValue"
+
+
+def test_project_config_has_a_valid_telegram_table():
+    table = tomllib.loads((ROOT / "config.toml").read_text(encoding="utf-8"))["telegram"]
+    config = load_bot_config(table, {})
+    assert config.token is None and not config.webhook
+    assert config.base_url == DEFAULT_BASE_URL
+    assert 1 <= config.passages <= 3 and config.latest_max >= config.latest_default
+
+
+def test_token_and_secret_come_only_from_the_environment():
+    env = {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_WEBHOOK_SECRET": "s3cret"}
+    config = load_bot_config({"webhook_url": "https://bot.example.com/telegram"}, env)
+    assert config.token == TOKEN and config.webhook_secret == "s3cret" and config.webhook
+    with pytest.raises(ConfigError, match="environment"):
+        load_bot_config({"token": TOKEN}, {})
+
+
+def test_environment_overrides_base_url_and_webhook_url():
+    env = {"TELEGRAM_BASE_URL": "http://localhost:8081/bot", "TELEGRAM_WEBHOOK_URL": "https://h/telegram",
+           "TELEGRAM_WEBHOOK_SECRET": "x"}
+    config = load_bot_config({"base_url": "https://other/bot", "webhook_url": ""}, env)
+    assert config.base_url == "http://localhost:8081/bot"
+    assert config.webhook_url == "https://h/telegram"
+
+
+@pytest.mark.parametrize(
+    "table, needle",
+    [
+        ({"webhook_url": "https://h/telegram"}, "TELEGRAM_WEBHOOK_SECRET"),
+        ({"passages": 5}, "passages"),
+        ({"passages": "3"}, "integer"),
+        ({"latest_default": 80}, "latest_default"),
+        ({"colour": "red"}, "unknown"),
+    ],
+)
+def test_bad_settings_are_refused(table, needle):
+    with pytest.raises(ConfigError, match=needle):
+        load_bot_config(table, {})
+
+
+def test_blank_webhook_url_means_polling():
+    assert not load_bot_config({"webhook_url": "  "}, {}).webhook
+    assert BotConfig().webhook_path == "telegram"
+
+
+def test_redacting_filter_hides_the_token_in_messages_args_and_tracebacks():
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter(TOKEN))
+    logger = logging.getLogger("test.redaction")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning("POST https://api.telegram.org/bot%s/getMe", TOKEN)
+        try:
+            raise RuntimeError(f"failed: https://api.telegram.org/bot{TOKEN}/sendMessage")
+        except RuntimeError:
+            logger.exception("request failed")
+    finally:
+        logger.removeHandler(handler)
+    out = stream.getvalue()
+    assert TOKEN not in out
+    assert out.count("<TOKEN>") == 2
+    assert "RuntimeError" in out

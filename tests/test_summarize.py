@@ -1,0 +1,251 @@
+"""Tests for bot.summarize and bot.summary_format on real Chinese dialogue (LCCC toy sample)."""
+
+from __future__ import annotations
+
+import html
+import json
+import random
+import re
+from datetime import UTC, datetime, timedelta
+from itertools import combinations
+from pathlib import Path
+
+import pytest
+
+from bot.chatlog import ChatMessage
+from bot.summarize import (
+    DUPLICATE_JACCARD,
+    USAGE,
+    Summary,
+    bigram_jaccard,
+    message_link,
+    parse_window,
+    representative_sentence,
+    summarize,
+)
+from bot.summary_format import MAX_MESSAGE_CHARS, format_summary
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+LCCC = SHARED / "data" / "lccc-toy" / "lccc-toy-dialogues.jsonl"
+CHAT = -1001234567890
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def dialogues() -> list[list[str]]:
+    if not LCCC.exists():
+        pytest.skip(f"{LCCC} is absent (../shared not checked out)")
+    with LCCC.open(encoding="utf-8") as f:
+        rows = [json.loads(line)["turns"] for line in f]
+    return [turns for turns in rows if 4 <= len(turns) <= 8]
+
+
+def mixed_chat(dialogues: list[list[str]], k: int, seed: int) -> tuple[list[ChatMessage], dict[int, int]]:
+    """Interleave k real dialogues into one group chat; return messages and message_id -> dialogue.
+
+    The LCCC turns are real, but the corpus has no speakers or times: the senders, user ids,
+    message ids and timestamps here are made up (two invented people per dialogue, a message
+    a minute).
+    """
+    rng = random.Random(seed)
+    chosen = rng.sample(dialogues, k)
+    order = [d for d, turns in enumerate(chosen) for _ in turns]
+    rng.shuffle(order)
+    pos = [0] * k
+    msgs, label = [], {}
+    for mid, d in enumerate(order, start=1):
+        speaker = 2 * d + pos[d] % 2
+        msgs.append(
+            ChatMessage(CHAT, mid, 500 + speaker, f"用户{speaker}", T0 + timedelta(minutes=mid), chosen[d][pos[d]])
+        )
+        label[mid] = d
+        pos[d] += 1
+    return msgs, label
+
+
+class TestSummarize:
+    def test_returns_requested_number_of_distinct_messages(self, dialogues):
+        msgs, _ = mixed_chat(dialogues, 4, seed=1)
+        for n in (3, 5, 7):
+            s = summarize(msgs, n, min_messages=5)
+            ids = [m.message_id for m in s.picks]
+            assert len(ids) == n
+            assert len(set(ids)) == n
+            assert ids == sorted(ids)  # chronological
+            assert all(m in msgs for m in s.picks)
+
+    def test_covers_more_than_one_dialogue(self, dialogues):
+        for seed in range(10):
+            msgs, label = mixed_chat(dialogues, 4, seed)
+            s = summarize(msgs, 5, min_messages=5)
+            assert len({label[m.message_id] for m in s.picks}) >= 2, seed
+
+    @pytest.mark.parametrize("diversity", [0.0, 0.5])
+    def test_never_picks_near_duplicates(self, dialogues, diversity):
+        msgs, _ = mixed_chat(dialogues, 3, seed=7)
+        # Repost every longer message verbatim and with a small change. With diversity 0 the
+        # ranking is pure relevance and picks both copies of the most central messages (6
+        # near-duplicate pairs without the cut), so only the hard Jaccard cut prevents it.
+        extra, mid = [], len(msgs) + 1
+        for m in msgs:
+            if len(m.text) >= 6:
+                for text in (m.text, m.text + "！！"):
+                    extra.append(ChatMessage(CHAT, mid, 999, "复读机", T0 + timedelta(hours=1, minutes=mid), text))
+                    mid += 1
+        s = summarize(msgs + extra, 7, min_messages=5, diversity=diversity)
+        assert len(s.picks) == 7
+        for a, b in combinations(s.picks, 2):
+            assert bigram_jaccard(a.text, b.text) < DUPLICATE_JACCARD, (a.text, b.text)
+
+    def test_keywords_come_from_the_text(self, dialogues):
+        msgs, _ = mixed_chat(dialogues, 5, seed=3)
+        s = summarize(msgs, 5, min_messages=5)
+        assert s.keywords
+        lowered = [m.text.lower() for m in msgs]
+        for kw in s.keywords:
+            assert any(kw.lower() in t for t in lowered), kw
+            assert re.fullmatch(r"\w+", kw), kw  # no punctuation or emoji
+
+    def test_keywords_skip_stopwords_links_and_emoji(self):
+        texts = ["哈哈哈哈 我们觉得 https://example.com/abc 😂😂", "高铁票 抢不到 😂", "高铁票 又涨价了 @someone"]
+        msgs = [ChatMessage(CHAT, i, i, "x", T0, t) for i, t in enumerate(texts * 4)]
+        kws = summarize(msgs, 3, min_messages=1).keywords
+        assert "高铁票" in kws or "高铁" in kws
+        for bad in ("哈哈哈哈", "我们", "觉得", "https", "example", "com", "someone", "😂"):
+            assert bad not in kws
+
+    def test_counts_participants_and_messages(self, dialogues):
+        msgs, _ = mixed_chat(dialogues, 3, seed=2)
+        s = summarize(msgs, 5, min_messages=5)
+        assert s.messages_read == len(msgs)
+        assert s.participants == len({m.user_id for m in msgs})
+        assert s.first_time == msgs[0].time and s.last_time == msgs[-1].time
+
+    def test_too_few_messages(self, dialogues):
+        msgs, _ = mixed_chat(dialogues, 1, seed=0)
+        s = summarize(msgs, 5, min_messages=20)
+        assert s.too_few and not s.picks and s.messages_read == len(msgs)
+        text = format_summary(s, chat_id=CHAT)
+        assert "\n" not in text and str(len(msgs)) in text and "20" in text
+
+    def test_commands_are_not_quoted(self):
+        msgs = [ChatMessage(CHAT, 1, 1, "a", T0, "/summary 500 请总结一下最近的讨论内容")]
+        msgs += [ChatMessage(CHAT, i, i, "b", T0, f"第{i}条关于高铁票价上涨的讨论") for i in range(2, 8)]
+        s = summarize(msgs, 5, min_messages=1)
+        assert all(not m.text.startswith("/") for m in s.picks)
+
+    def test_related_news_capped_deduped_and_errors_ignored(self, dialogues):
+        msgs, _ = mixed_chat(dialogues, 3, seed=4)
+        queries = []
+
+        def related(text):
+            queries.append(text)
+            return ["新闻一", "新闻一", "新闻二", "新闻三", "新闻四"]
+
+        s = summarize(msgs, 5, min_messages=5, related=related)
+        assert s.related == ["新闻一", "新闻二", "新闻三"]
+        assert queries and s.keywords[0] in queries[0]
+
+        def broken(text):
+            raise RuntimeError("index not built")
+
+        assert summarize(msgs, 5, min_messages=5, related=broken).related == []
+
+    def test_reply_threads_spread_the_picks(self):
+        # Two threads by reply_to, texts with nothing in common: picks must come from both.
+        thread_a = [
+            ChatMessage(CHAT, i, 1, "甲", T0, f"明天早上八点的高铁票第{i}次没抢到", reply_to=1 if i > 1 else None)
+            for i in range(1, 6)
+        ]
+        thread_b = [ChatMessage(CHAT, 10, 2, "乙", T0, "周末去爬山吗天气应该很好")] + [
+            ChatMessage(CHAT, 10 + i, 3, "丙", T0, t, reply_to=10)
+            for i, t in enumerate(["可以啊几点出发", "带点水果和零食", "我开车去接你们"], start=1)
+        ]
+        s = summarize(thread_a + thread_b, 2, min_messages=1)
+        assert {m.sender for m in s.picks} & {"乙", "丙"}
+
+
+class TestRepresentativeSentence:
+    def test_prefers_the_central_sentence_over_the_first(self):
+        # The third sentence shares a topic with every other one; the first shares none.
+        paragraphs = [
+            "记者今天上午从有关部门获悉以下情况。今年高校毕业生人数创新高。",
+            "稳就业政策重点支持高校毕业生，鼓励企业扩大招聘岗位。",
+            "多地企业招聘会陆续举行，招聘岗位明显增加。各地将加快落实稳就业政策。",
+        ]
+        assert representative_sentence(paragraphs) == "稳就业政策重点支持高校毕业生，鼓励企业扩大招聘岗位。"
+
+    def test_cuts_datelines_and_handles_edge_cases(self):
+        assert representative_sentence([]) == ""
+        assert representative_sentence(["央视网消息（新闻联播）：新年第一天，天安门广场举行升国旗仪式。"]) == (
+            "新年第一天，天安门广场举行升国旗仪式。"
+        )
+
+    def test_returns_a_sentence_of_the_article(self):
+        paragraphs = ["第一段说了一件事。第二句话补充细节！", "第二段又讲了同一件事；还有结尾"]
+        assert representative_sentence(paragraphs) in {
+            "第一段说了一件事。", "第二句话补充细节！", "第二段又讲了同一件事；", "还有结尾"
+        }
+
+
+class TestParseWindow:
+    NOW = datetime(2024, 5, 1, 2, 30, tzinfo=UTC)  # 10:30 in China
+
+    @pytest.mark.parametrize("arg", ["", "  "])
+    def test_default(self, arg):
+        assert parse_window(arg, self.NOW).is_default
+
+    def test_count(self):
+        w = parse_window("500", self.NOW)
+        assert (w.count, w.since) == (500, None)
+
+    @pytest.mark.parametrize(
+        ("arg", "delta"),
+        [("2h", timedelta(hours=2)), ("30m", timedelta(minutes=30)), ("3d", timedelta(days=3)),
+         ("2小时", timedelta(hours=2)), ("45 min", timedelta(minutes=45)), ("1D", timedelta(days=1))],
+    )
+    def test_durations(self, arg, delta):
+        w = parse_window(arg, self.NOW)
+        assert w.count is None and w.since == self.NOW - delta
+
+    def test_today_is_china_midnight(self):
+        w = parse_window("today", self.NOW)
+        assert w.since == datetime(2024, 4, 30, 16, 0, tzinfo=UTC)
+        assert parse_window("今天", self.NOW).since == w.since
+
+    @pytest.mark.parametrize("arg", ["abc", "-5", "0", "2x", "h", "1.5h", "9999999", "4000d", "today 2h"])
+    def test_bad_shapes_raise_with_usage(self, arg):
+        with pytest.raises(ValueError) as exc:
+            parse_window(arg, self.NOW)
+        assert USAGE in str(exc.value)
+
+
+class TestMessageLink:
+    def test_supergroup(self):
+        assert message_link(-1001234567890, 42) == "https://t.me/c/1234567890/42"
+
+    def test_public_username(self):
+        assert message_link(-1001234567890, 42, "newsfans") == "https://t.me/newsfans/42"
+
+    def test_basic_group_has_no_link(self):
+        assert message_link(-4567, 42) is None
+
+
+class TestFormatSummary:
+    def test_escapes_user_text_and_links_messages(self):
+        msgs = [
+            ChatMessage(CHAT, i, i, "<b>坏人</b>&", T0, f"高铁票<script>{i}</script> 又涨价了 {'a' * i}")
+            for i in range(1, 12)
+        ]
+        s = summarize(msgs, 3, min_messages=5, related=lambda q: ["<i>标题</i>"])
+        text = format_summary(s, chat_id=CHAT, window_label="最近 <1> 条")
+        assert "<script>" not in text and "<i>标题</i>" not in text and "<b>坏人</b>" not in text
+        assert html.escape("<b>坏人</b>&") in text
+        assert 'href="https://t.me/c/1234567890/' in text
+        assert "11 条消息" in text
+
+    def test_fits_telegram_limit(self):
+        long = "这是一段很长的讨论" * 300
+        msgs = [ChatMessage(CHAT, i, i, "名" * 200, T0, f"{i}{long}{i}") for i in range(1, 10)]
+        s = Summary(["关键词"] * 8, msgs, 9, 9, ["新闻" * 100] * 3, T0, T0)
+        assert len(format_summary(s, chat_id=CHAT)) <= MAX_MESSAGE_CHARS
