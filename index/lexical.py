@@ -80,9 +80,9 @@ class LexicalIndex:
             return np.zeros(self.n_docs, dtype=np.float32)
         return np.asarray(self.bm25.get_scores(known), dtype=np.float32)
 
-    def top(self, tokens: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
-        """The n best rows with a positive score, best first, and their scores."""
-        scores = self.scores(tokens)
+    def top(self, tokens: list[str], n: int, scores: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The n best rows with a positive score, best first, and their scores (from `scores` if given)."""
+        scores = self.scores(tokens) if scores is None else scores
         n = min(n, len(scores))
         if n <= 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)

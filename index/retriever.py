@@ -95,7 +95,7 @@ class Retriever:
         lex_all = None
         if tokens:
             lex_all = self.lexical.scores(tokens)
-            rows, _ = self.lexical.top(tokens, n)
+            rows, _ = self.lexical.top(tokens, n, lex_all)
             cand.update(dict.fromkeys(rows.tolist()))
         qvec = None
         if dense and self.encoder is not None and self.vectors > 0 and normalize_for_search(query).strip():

