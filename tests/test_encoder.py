@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from index import e5convert
+from index.store import file_sha256
 from index.encoder import (
     Encoder,
     EncoderError,
@@ -98,7 +99,7 @@ def test_converted_folder_layout(e5_model_dir: Path):
     pooling = json.loads((e5_model_dir / "1_Pooling" / "config.json").read_text())
     assert pooling["pooling_mode_mean_tokens"] and not pooling["pooling_mode_cls_token"]
     recorded = json.loads((e5_model_dir / "conversion.json").read_text())
-    assert recorded["source_sha256"] == e5convert.sha256_file(e5convert.source_path())
+    assert recorded["source_sha256"] == file_sha256(e5convert.source_path())
     assert "MIT" in (e5_model_dir / "README.md").read_text()
     for name in ("model.safetensors", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
         assert (e5_model_dir / name).is_file()
