@@ -54,9 +54,18 @@ def main(argv: list[str] | None = None) -> int:
 
     from . import app, console, errors
 
+    # jieba (imported by the group summarizer) sets its own logger to DEBUG on import.
+    logging.getLogger("jieba").setLevel(logging.WARNING)
+
     try:
         cfg = load_config(args.config)
-        bot_config = load_bot_config(cfg.raw.get("telegram"), os.environ)
+        bot_config = load_bot_config(
+            cfg.raw.get("telegram"),
+            os.environ,
+            summary=cfg.raw.get("summary"),
+            groups=cfg.raw.get("groups"),
+            base=cfg.path.resolve().parent if cfg.path else None,
+        )
     except (ConfigError, ValueError, OSError) as e:
         print(f"config error: {e}", file=sys.stderr)
         return 2
@@ -77,7 +86,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not bot_config.token:
             logger.info("%s is not set: starting a terminal chat", TOKEN_ENV)
-            console_config = dataclasses.replace(bot_config, token=console.CONSOLE_TOKEN)
+            # The terminal chat keeps its log in memory: a digest it subscribes to must not be
+            # re-scheduled, for a chat that does not exist, when the real bot starts.
+            console_config = dataclasses.replace(
+                bot_config,
+                token=console.CONSOLE_TOKEN,
+                groups=dataclasses.replace(bot_config.groups, log_path=None),
+            )
             console.main_console(
                 lambda request: app.build_application(
                     console_config, retriever, request=request, get_updates_request=request

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram import BotCommand, BotCommandScopeAllGroupChats, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
     AIORateLimiter,
@@ -14,20 +14,32 @@ from telegram.ext import (
     CommandHandler,
     Defaults,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 from telegram.request import BaseRequest
 
-from . import errors, handlers
+from . import errors, groups, handlers
 from .answers import AnswerStore
+from .chatlog import ChatLog
 from .config import BotConfig
 
 logger = logging.getLogger(__name__)
 
-# The command menu, registered with setMyCommands at start-up.
+# The command menus, registered with setMyCommands at start-up. Telegram shows the group menu
+# instead of the default one in groups, so it repeats the commands that work everywhere.
 COMMANDS = [
     BotCommand("ask", "提问：/ask 问题"),
     BotCommand("latest", "最新标题：/latest [条数|关键词]"),
+    BotCommand("digest", "新闻摘要：/digest [on 08:00 | off]"),
+    BotCommand("help", "使用说明"),
+]
+GROUP_COMMANDS = [
+    BotCommand("ask", "提问：/ask 问题"),
+    BotCommand("summary", "总结群聊：/summary [条数 | 2h | today]"),
+    BotCommand("latest", "最新标题：/latest [条数|关键词]"),
+    BotCommand("digest", "新闻摘要：/digest [on 08:00 | off]"),
+    BotCommand("forget", "删除本群的消息记录（仅管理员）"),
     BotCommand("help", "使用说明"),
 ]
 
@@ -46,7 +58,7 @@ def build_application(
 
     Args:
         config: the bot settings; ``config.token`` must be set.
-        retriever: an ``index.Retriever`` (or anything with search/latest/article/stats).
+        retriever: an ``index.Retriever`` (or anything with search/latest/article/stats/related).
         request: the HTTP layer for Bot API calls (tests and the terminal chat pass their own).
         get_updates_request: the HTTP layer for getUpdates; defaults to a second ``request``.
     """
@@ -65,6 +77,7 @@ def build_application(
         .rate_limiter(AIORateLimiter())
         .concurrent_updates(CONCURRENT_UPDATES)
         .post_init(post_init)
+        .post_shutdown(post_shutdown)
     )
     if request is not None:
         builder = builder.request(request)
@@ -74,6 +87,8 @@ def build_application(
     application.bot_data["config"] = config
     application.bot_data["retriever"] = retriever
     application.bot_data["answers"] = AnswerStore(config.answer_cache)
+    # The group message log and digest subscriptions; without a log_path, in memory only.
+    application.bot_data["chatlog"] = ChatLog(config.groups.log_path or ":memory:")
     add_handlers(application)
     return application
 
@@ -84,13 +99,27 @@ def add_handlers(application: Application) -> None:
     group_text_for_bot = (
         filters.TEXT & ~filters.COMMAND & filters.ChatType.GROUPS & handlers.ADDRESSED_TO_BOT
     )
-    # Note: Order matters! Commands first; plain text only in private chats, or in groups when it
-    # is addressed to the bot. Other group chatter matches nothing and gets no reply.
+    group_text = filters.ChatType.GROUPS & filters.TEXT & ~filters.COMMAND
+    # Note: Order matters! Group -2: a group off the allowlist stops here (refused if it addressed
+    # the bot), so nothing of it is logged or answered. Group -1: group text is logged, new or
+    # edited; logging never replies and never stops the update from reaching group 0.
+    application.add_handler(TypeHandler(Update, groups.gate), group=-2)
+    application.add_handler(
+        MessageHandler(group_text & filters.UpdateType.MESSAGE, groups.remember), group=-1
+    )
+    application.add_handler(
+        MessageHandler(group_text & filters.UpdateType.EDITED_MESSAGE, groups.remember_edit), group=-1
+    )
+    # Group 0: commands first; plain text only in private chats, or in groups when it is
+    # addressed to the bot. Other group chatter matches nothing and gets no reply.
     new = filters.UpdateType.MESSAGE  # an edited question is not asked again
     application.add_handler(CommandHandler("start", handlers.start, filters=new))
     application.add_handler(CommandHandler("help", handlers.help_command, filters=new))
     application.add_handler(CommandHandler("ask", handlers.ask_command, filters=new))
     application.add_handler(CommandHandler("latest", handlers.latest, filters=new))
+    application.add_handler(CommandHandler("summary", groups.summary, filters=new))
+    application.add_handler(CommandHandler("digest", groups.digest, filters=new))
+    application.add_handler(CommandHandler("forget", groups.forget, filters=new))
     application.add_handler(MessageHandler(private_text & new, handlers.ask_private))
     application.add_handler(MessageHandler(group_text_for_bot & new, handlers.ask_group))
     application.add_handler(CallbackQueryHandler(handlers.more, pattern=r"^more:\w+:\d+$"))
@@ -99,9 +128,16 @@ def add_handlers(application: Application) -> None:
 
 
 async def post_init(application: Application) -> None:
-    """Register the command menu once the bot is initialized."""
+    """Register the command menus and schedule the jobs once the bot is initialized."""
     await application.bot.set_my_commands(COMMANDS)
+    await application.bot.set_my_commands(GROUP_COMMANDS, scope=BotCommandScopeAllGroupChats())
+    await groups.schedule_jobs(application)
     logger.info("serving as @%s", application.bot.username)
+
+
+async def post_shutdown(application: Application) -> None:
+    """Close the message log."""
+    application.bot_data["chatlog"].close()
 
 
 def run(application: Application, config: BotConfig) -> None:

@@ -1,4 +1,4 @@
-"""Bot settings: the ``[telegram]`` table of config.toml plus the environment.
+"""Bot settings: the ``[telegram]``, ``[summary]`` and ``[groups]`` tables of config.toml, and the env.
 
 Secrets (the bot token, the webhook secret) come only from the environment; everything else can
 live in config.toml, and ``TELEGRAM_BASE_URL`` / ``TELEGRAM_WEBHOOK_URL`` override the file.
@@ -7,7 +7,8 @@ live in config.toml, and ``TELEGRAM_BASE_URL`` / ``TELEGRAM_WEBHOOK_URL`` overri
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
@@ -20,6 +21,55 @@ WEBHOOK_SECRET_ENV = "TELEGRAM_WEBHOOK_SECRET"
 
 class ConfigError(ValueError):
     """The ``[telegram]`` table or the environment holds an unusable value."""
+
+
+@dataclass(frozen=True)
+class SummaryConfig:
+    """How /summary and /digest read and pick: the ``[summary]`` table."""
+
+    default_messages: int = 200  # a bare /summary with no earlier summary reads this many
+    max_messages: int = 2000  # the largest window /summary reads
+    min_messages: int = 10  # fewer messages than this are "too few to summarize"
+    picks: int = 5  # representative messages quoted (3-7)
+    keywords: int = 8  # topic keywords shown
+    related_headlines: int = 3  # related news headlines at most (0: none)
+    duplicate_jaccard: float = 0.6  # two picks at least this alike (character bigrams) are one
+    diversity: float = 0.5  # MMR trade-off: 0 = most central messages, 1 = most varied
+    digest_hours: float = 24  # /digest covers this many hours up to the newest dated headline
+    digest_max_items: int = 10  # headlines in a digest at most
+
+    def __post_init__(self) -> None:
+        if not 3 <= self.picks <= 7:
+            raise ConfigError(f"[summary] picks must be 3-7, got {self.picks}")
+        if not 1 <= self.min_messages <= self.default_messages <= self.max_messages:
+            raise ConfigError("[summary] needs 1 <= min_messages <= default_messages <= max_messages")
+        if self.keywords < 0 or self.related_headlines < 0:
+            raise ConfigError("[summary] keywords and related_headlines must not be negative")
+        if not 0 <= self.duplicate_jaccard <= 1 or not 0 <= self.diversity <= 1:
+            raise ConfigError("[summary] duplicate_jaccard and diversity must be within 0-1")
+        if self.digest_hours <= 0 or self.digest_max_items < 1:
+            raise ConfigError("[summary] digest_hours and digest_max_items must be positive")
+
+
+@dataclass(frozen=True)
+class GroupsConfig:
+    """Who may use the group features and how long their messages are kept: the ``[groups]`` table."""
+
+    allowed_chats: frozenset[int] = frozenset()  # empty: every chat
+    log_path: Path | None = None  # the ChatLog SQLite file; None keeps it in memory (lost at exit)
+    retention_days: float = 7  # logged messages older than this are deleted
+    retention_messages: int = 5000  # per chat; older messages beyond this are deleted
+    prune_every_minutes: float = 60  # how often the deletion runs
+
+    def __post_init__(self) -> None:
+        if self.retention_days <= 0 or self.retention_messages < 1:
+            raise ConfigError("[groups] retention_days and retention_messages must be positive")
+        if self.prune_every_minutes <= 0:
+            raise ConfigError("[groups] prune_every_minutes must be positive")
+
+    def allows(self, chat_id: int) -> bool:
+        """Whether the chat may use the bot's group features (an empty allowlist allows all)."""
+        return not self.allowed_chats or chat_id in self.allowed_chats
 
 
 @dataclass(frozen=True)
@@ -38,6 +88,8 @@ class BotConfig:
     webhook_port: int = 8443
     webhook_path: str = "telegram"
     webhook_secret: str | None = None
+    summary: SummaryConfig = field(default_factory=SummaryConfig)
+    groups: GroupsConfig = field(default_factory=GroupsConfig)
 
     def __post_init__(self) -> None:
         if not 1 <= self.passages <= 3:
@@ -71,12 +123,22 @@ _STR_KEYS = ("base_url", "webhook_url", "webhook_listen", "webhook_path")
 _SECRET_KEYS = ("token", "webhook_secret")
 
 
-def load_bot_config(table: Mapping[str, Any] | None, env: Mapping[str, str]) -> BotConfig:
+def load_bot_config(
+    table: Mapping[str, Any] | None,
+    env: Mapping[str, str],
+    *,
+    summary: Mapping[str, Any] | None = None,
+    groups: Mapping[str, Any] | None = None,
+    base: Path | None = None,
+) -> BotConfig:
     """Build a BotConfig from the ``[telegram]`` table and the environment.
 
     Args:
         table: the parsed ``[telegram]`` table (or None when config.toml has none).
         env: the environment, usually ``os.environ``.
+        summary: the parsed ``[summary]`` table, if any.
+        groups: the parsed ``[groups]`` table, if any.
+        base: the folder ``[groups] log_path`` is relative to (config.toml's); default the cwd.
 
     Returns:
         The validated settings. Raises ConfigError on an unknown key, a wrong type, or a secret
@@ -114,5 +176,48 @@ def load_bot_config(table: Mapping[str, Any] | None, env: Mapping[str, str]) -> 
     return BotConfig(
         token=env.get(TOKEN_ENV, "").strip() or None,
         webhook_secret=env.get(WEBHOOK_SECRET_ENV, "").strip() or None,
+        summary=load_summary_config(summary),
+        groups=load_groups_config(groups, base),
         **values,
+    )
+
+
+def _numbers(table: Mapping[str, Any], cls: type, name: str) -> dict[str, Any]:
+    """Check a table's keys against a dataclass whose fields default to int or float numbers."""
+    defaults = {f.name: f.default for f in fields(cls)}
+    unknown = set(table) - set(defaults)
+    if unknown:
+        raise ConfigError(f"unknown [{name}] keys: {', '.join(sorted(unknown))}")
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        wanted = type(defaults[key])
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"[{name}] {key} must be a number, got {value!r}")
+        if wanted is int and not isinstance(value, int):
+            raise ConfigError(f"[{name}] {key} must be an integer, got {value!r}")
+        values[key] = value
+    return values
+
+
+def load_summary_config(table: Mapping[str, Any] | None) -> SummaryConfig:
+    """Build a SummaryConfig from the ``[summary]`` table (None: the defaults)."""
+    return SummaryConfig(**_numbers(dict(table or {}), SummaryConfig, "summary"))
+
+
+def load_groups_config(table: Mapping[str, Any] | None, base: Path | None = None) -> GroupsConfig:
+    """Build a GroupsConfig from the ``[groups]`` table; ``log_path`` is taken relative to ``base``."""
+    table = dict(table or {})
+    allowed = table.pop("allowed_chats", [])
+    log_path = table.pop("log_path", None)
+    if not isinstance(allowed, list) or any(
+        isinstance(c, bool) or not isinstance(c, int) for c in allowed
+    ):
+        raise ConfigError(f"[groups] allowed_chats must be a list of chat ids, got {allowed!r}")
+    if log_path is not None and not isinstance(log_path, str):
+        raise ConfigError(f"[groups] log_path must be a string, got {log_path!r}")
+    return GroupsConfig(
+        allowed_chats=frozenset(allowed),
+        # An empty log_path keeps the log in memory only.
+        log_path=(base or Path.cwd()) / log_path if log_path and log_path.strip() else None,
+        **_numbers(table, GroupsConfig, "groups"),
     )

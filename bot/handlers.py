@@ -29,7 +29,7 @@ def _config(context: ContextTypes.DEFAULT_TYPE) -> BotConfig:
     return context.bot_data["config"]
 
 
-async def _send(
+async def send_messages(
     context: ContextTypes.DEFAULT_TYPE,
     chat_id: int,
     messages: Sequence[str],
@@ -114,7 +114,7 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     headlines = await asyncio.to_thread(context.bot_data["retriever"].latest, n, keyword)
     message = update.effective_message
-    await _send(
+    await send_messages(
         context,
         message.chat_id,
         formatting.headline_list(headlines, keyword=keyword),
@@ -159,7 +159,7 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: s
     reply_to = _quote_in(message.chat, message)
     if not result.found:
         messages = formatting.format_not_found(question, result.nearest_headlines)
-        await _send(context, message.chat_id, messages, reply_to=reply_to)
+        await send_messages(context, message.chat_id, messages, reply_to=reply_to)
         return
     store: AnswerStore = context.bot_data["answers"]
     kept = Answer(question, drop_redundant_headlines(result.hits), config.passages)
@@ -180,7 +180,7 @@ async def _send_page(
         key, kept.next_offset(offset), kept.articles_on_page(offset)
     )
     messages = formatting.format_hits(kept.page(offset))
-    await _send(context, chat_id, messages, reply_to=reply_to, keyboard=keyboard)
+    await send_messages(context, chat_id, messages, reply_to=reply_to, keyboard=keyboard)
 
 
 # --- buttons -------------------------------------------------------------------------------------
@@ -219,4 +219,4 @@ async def full_article(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         await query.answer(EXPIRED)
         return
     await query.answer()
-    await _send(context, update.effective_chat.id, formatting.format_article(article))
+    await send_messages(context, update.effective_chat.id, formatting.format_article(article))

@@ -320,6 +320,7 @@ def summarize(
     related: Callable[[str], list] | None = None,
     max_related: int = 3,
     diversity: float = 0.5,
+    duplicate_jaccard: float = DUPLICATE_JACCARD,
 ) -> Summary:
     """Summarize a window of chat messages: keywords, `n` quoted messages, counts, related news.
 
@@ -334,7 +335,7 @@ def summarize(
     if len(msgs) < min_messages:
         return Summary([], [], participants, len(msgs), [], first, last, True, min_messages)
 
-    picks = select_messages(msgs, n, diversity=diversity)
+    picks = select_messages(msgs, n, diversity=diversity, duplicate_jaccard=duplicate_jaccard)
     kws = keywords([_clean(m.text) for m in msgs], n_keywords)
     items: list = []
     if related is not None and max_related > 0:

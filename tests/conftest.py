@@ -139,3 +139,51 @@ def make_bot(fake_bot_api):
 
     return make
 # --- end bot fixtures ---
+
+
+# --- group fixtures ---
+LCCC = SHARED / "data" / "lccc-toy" / "lccc-toy-dialogues.jsonl"
+
+
+@pytest.fixture
+def make_group_bot(make_bot, tmp_path):
+    """Return make(retriever, **BotConfig fields): ``make_bot`` with its ChatLog in tmp_path.
+
+    Unless ``groups`` is given, the log is ``tmp_path / "chatlog.sqlite"``, so a second
+    Application made in the same test opens the same file (a restart). Logs are closed at teardown.
+    """
+    from bot.config import GroupsConfig
+
+    made = []
+
+    def make(retriever, **overrides):
+        overrides.setdefault("groups", GroupsConfig(log_path=tmp_path / "chatlog.sqlite"))
+        application = make_bot(retriever, **overrides)
+        made.append(application)
+        return application
+
+    yield make
+    for application in made:
+        application.bot_data["chatlog"].close()
+
+
+@pytest.fixture
+async def group_bot(make_group_bot, seed_retriever):
+    """The bot over the real seed index with a ChatLog in tmp_path, initialized and started up."""
+    application = make_group_bot(seed_retriever)
+    async with application:
+        await application.post_init(application)
+        yield application
+
+
+@pytest.fixture(scope="session")
+def lccc_dialogues() -> list[list[str]]:
+    """Real Chinese chat dialogues (LCCC toy sample, 4-8 turns each); skipped when ../shared is absent."""
+    import json
+
+    if not LCCC.is_file():
+        pytest.skip(f"{LCCC} is absent (../shared not checked out)")
+    with LCCC.open(encoding="utf-8") as f:
+        rows = [json.loads(line)["turns"] for line in f]
+    return [turns for turns in rows if 4 <= len(turns) <= 8]
+# --- end group fixtures ---

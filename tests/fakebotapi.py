@@ -10,9 +10,11 @@ after entity parsing, well-formed Telegram HTML, callback data of 1-64 bytes). A
 Telegram's error envelope (HTTP 400) and is kept in ``violations``; the ``fake_bot_api`` fixture
 fails the test when any were recorded.
 
-Answers are spec-shaped objects (a Message has message_id, date, chat, from, text…), themselves
-checked against the spec. Every call is recorded in ``calls``; updates queued with ``enqueue`` are
-served by getUpdates (long polling honours ``offset`` and waits briefly for new updates).
+Answers are spec-shaped objects (a Message has message_id, date, chat, from, text…; getChatMember
+gives a ChatMemberOwner, ChatMemberAdministrator or ChatMemberMember by ``admins``), themselves
+checked against the spec. Members of a union type (ChatMember, BotCommandScope, …) must carry the
+discriminator their spec fixes (``status`` always "creator", ``type`` must be all_group_chats, …).
+Every call is recorded in ``calls``; updates queued with ``enqueue`` are served by getUpdates (long polling honours ``offset`` and waits briefly for new updates).
 """
 
 from __future__ import annotations
@@ -161,6 +163,12 @@ class BotApiSpec:
             return [f"{where}: matches no subtype of {type_name}"] + min(attempts, key=len)
         fields = {f["name"]: f for f in spec.get("fields", [])}
         problems = [f"{where}: unknown field {k!r} in {type_name}" for k in value if k not in fields]
+        if spec.get("subtype_of"):
+            # A member of a union is told apart by one field the spec fixes in prose.
+            for key, f in fields.items():
+                fixed = _DISCRIMINATOR.search(f.get("description", "")) if f["types"] == ["String"] else None
+                if fixed and key in value and value[key] != fixed[1]:
+                    problems.append(f"{where}: {type_name}.{key} must be {fixed[1]!r}, got {value[key]!r}")
         problems += [
             f"{where}: {type_name} lacks required field {k!r}"
             for k, f in fields.items()
@@ -176,6 +184,10 @@ class BotApiSpec:
             if not 1 <= size <= MAX_CALLBACK_DATA:
                 problems.append(f"{where}: callback_data is {size} bytes (1-64 allowed)")
         return problems
+
+
+# 'always "creator"' (ChatMemberOwner.status), 'must be all_group_chats' (BotCommandScope…type).
+_DISCRIMINATOR = re.compile(r'(?:always|must be) "?([\w-]+)"?\s*$')
 
 
 def _is_float(raw: str) -> bool:
@@ -249,6 +261,10 @@ class FakeBotApi:
         self.commands: list[dict] = []
         self.messages: dict[tuple[int, int], dict] = {}  # (chat_id, message_id) -> Message
         self.chats: dict[int, dict] = {PRIVATE_CHAT["id"]: PRIVATE_CHAT, GROUP_CHAT["id"]: GROUP_CHAT}
+        self.users: dict[int, dict] = {u["id"]: u for u in (ALICE, BOB, self.bot_user)}
+        # chat id -> {user id: "creator" | "administrator"}; everyone else is a plain member.
+        self.admins: dict[int, dict[int, str]] = {}
+        self.commands_by_scope: dict[str, list[dict]] = {}  # scope type -> the menu set for it
         self.on_call: Callable[[Call], None] | None = None  # runs after each recorded call
         self._updates: list[dict] = []
         self._new_update = asyncio.Event()
@@ -298,11 +314,16 @@ class FakeBotApi:
         user: dict = ALICE,
         entities: list[dict] | None = None,
         reply_to: dict | None = None,
+        date: int | None = None,
     ) -> dict:
-        """An update carrying a new text message (a leading /command gets its entity)."""
+        """An update carrying a new text message (a leading /command gets its entity).
+
+        ``date`` (Unix time) defaults to now.
+        """
+        self.users.setdefault(user["id"], user)
         message: dict[str, Any] = {
             "message_id": next(self._message_ids),
-            "date": int(time.time()),
+            "date": int(time.time()) if date is None else date,
             "chat": chat,
             "from": user,
             "text": text,
@@ -317,6 +338,24 @@ class FakeBotApi:
             message["reply_to_message"] = reply_to
         self.messages[(chat["id"], message["message_id"])] = message
         return self._update(message=message)
+
+    def edited_update(self, message: dict, text: str, *, edit_date: int | None = None) -> dict:
+        """An update saying a user edited ``message`` (as sent in an earlier update) to ``text``."""
+        edited = {k: v for k, v in message.items() if k != "entities"}
+        edited["text"] = text
+        edited["edit_date"] = int(time.time()) if edit_date is None else edit_date
+        command = re.match(r"/[A-Za-z0-9_]+(@\w+)?", text)
+        if command:
+            edited["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command[0])}]
+        self.messages[(message["chat"]["id"], message["message_id"])] = edited
+        return self._update(edited_message=edited)
+
+    def make_admin(self, chat_id: int, user: dict, status: str = "administrator") -> None:
+        """Make ``user`` an administrator (or, with status "creator", the owner) of the chat."""
+        if status not in ("creator", "administrator"):
+            raise ValueError(f"not an admin status: {status!r}")
+        self.users.setdefault(user["id"], user)
+        self.admins.setdefault(chat_id, {})[user["id"]] = status
 
     def mention_update(self, text: str, *, chat: dict = GROUP_CHAT, user: dict = ALICE) -> dict:
         """A group message that @mentions the bot where ``@bot`` appears in ``text``."""
@@ -429,10 +468,18 @@ class FakeBotApi:
         if name == "sendmessage":
             return self._new_bot_message(params)
         if name == "setmycommands":
-            self.commands = params["commands"]
+            scope = params.get("scope", {"type": "default"})["type"]
+            self.commands_by_scope[scope] = params["commands"]
+            if scope == "default":
+                self.commands = params["commands"]
             return True
         if name == "getmycommands":
             return self.commands
+        if name == "getchatmember":
+            return self._chat_member(int(params["chat_id"]), int(params["user_id"]))
+        if name == "getchatadministrators":
+            chat_id = int(params["chat_id"])
+            return [self._chat_member(chat_id, user_id) for user_id in self.admins.get(chat_id, {})]
         if name == "deletemycommands":
             self.commands = []
             return True
@@ -441,6 +488,23 @@ class FakeBotApi:
             # sendChatAction, answerCallbackQuery, deleteWebhook, setWebhook, close, …
             return True
         raise AssertionError(f"the fake does not implement {method}")
+
+    def _chat_member(self, chat_id: int, user_id: int) -> dict:
+        """A ChatMember in spec shape: the owner, an administrator, or a plain member."""
+        if chat_id not in self.chats:
+            raise AssertionError(f"the fake knows no chat {chat_id}")
+        user = self.users.get(user_id, {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"})
+        status = self.admins.get(chat_id, {}).get(user_id, "member")
+        if status == "creator":
+            return {"status": "creator", "user": user, "is_anonymous": False}
+        if status == "administrator":
+            rights = {
+                f["name"]: f["name"] in ("can_manage_chat", "can_delete_messages", "can_invite_users")
+                for f in self.spec.types["ChatMemberAdministrator"]["fields"]
+                if f["required"] and f["types"] == ["Boolean"]
+            }
+            return {"status": "administrator", "user": user, **rights}
+        return {"status": "member", "user": user}
 
     def _new_bot_message(self, params: dict[str, Any]) -> dict:
         chat_id = int(params["chat_id"])

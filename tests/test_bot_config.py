@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import DEFAULT_BASE_URL, BotConfig, ConfigError, load_bot_config
+from bot.config import (
+    DEFAULT_BASE_URL,
+    BotConfig,
+    ConfigError,
+    SummaryConfig,
+    load_bot_config,
+    load_groups_config,
+)
 from bot.errors import RedactingFilter
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,3 +86,42 @@ def test_redacting_filter_hides_the_token_in_messages_args_and_tracebacks():
     assert TOKEN not in out
     assert out.count("<TOKEN>") == 2
     assert "RuntimeError" in out
+
+
+# --- [summary] and [groups] (issue 4) ---
+
+
+def test_project_config_has_valid_summary_and_groups_tables():
+    raw = tomllib.loads((ROOT / "config.toml").read_text(encoding="utf-8"))
+    config = load_bot_config(raw["telegram"], {}, summary=raw["summary"], groups=raw["groups"], base=ROOT)
+    assert config.summary == SummaryConfig()  # the file spells out the defaults
+    assert config.groups.log_path == ROOT / "var" / "chatlog.sqlite"
+    assert config.groups.allowed_chats == frozenset() and config.groups.allows(-100123)
+    assert (config.groups.retention_days, config.groups.retention_messages) == (7, 5000)
+
+
+def test_groups_allowlist_and_log_path():
+    groups = load_groups_config({"allowed_chats": [-1001, -1002], "log_path": "logs/chat.sqlite"}, Path("/srv/bot"))
+    assert groups.allows(-1001) and not groups.allows(-1003)
+    assert groups.log_path == Path("/srv/bot/logs/chat.sqlite")
+    assert load_groups_config({"log_path": ""}).log_path is None  # in memory
+    assert BotConfig().groups.log_path is None
+
+
+@pytest.mark.parametrize(
+    "summary, groups, needle",
+    [
+        ({"picks": 9}, {}, "picks"),
+        ({"min_messages": 300}, {}, "min_messages"),
+        ({"diversity": 1.5}, {}, "diversity"),
+        ({"picks": 5.0}, {}, "integer"),
+        ({"colour": 1}, {}, "unknown"),
+        ({}, {"allowed_chats": ["-100123"]}, "chat ids"),
+        ({}, {"retention_days": 0}, "retention"),
+        ({}, {"log_path": 3}, "log_path"),
+        ({}, {"prune_every_minutes": True}, "number"),
+    ],
+)
+def test_bad_summary_and_groups_settings_are_refused(summary, groups, needle):
+    with pytest.raises(ConfigError, match=needle):
+        load_bot_config({}, {}, summary=summary, groups=groups)

@@ -125,8 +125,14 @@ async def test_start_and_help_say_what_the_bot_knows(seed_bot, fake_bot_api):
 
 
 async def test_post_init_registers_the_command_menu(seed_bot, fake_bot_api):
-    [call] = fake_bot_api.sent("setMyCommands")
-    assert [c["command"] for c in call["commands"]] == ["ask", "latest", "help"]
+    default, in_groups = fake_bot_api.sent("setMyCommands")
+    assert "scope" not in default
+    assert [c["command"] for c in default["commands"]] == ["ask", "latest", "digest", "help"]
+    # Groups get their own menu (issue 4), which repeats the commands that work everywhere.
+    assert in_groups["scope"] == {"type": "all_group_chats"}
+    assert [c["command"] for c in in_groups["commands"]] == [
+        "ask", "summary", "latest", "digest", "forget", "help"
+    ]
 
 
 def _times(lines: list[str]) -> list[str]:
