@@ -24,7 +24,7 @@ logger = logging.getLogger("bot")
 
 
 def _load_retriever(cfg):
-    """Build the index if it is missing or stale, then load it with the configured encoder."""
+    """Build the index if it is missing or stale, load it; return it and the /reindex callable."""
     from index import Retriever, build_index, index_is_stale
     from index.encoder import load_encoder
 
@@ -34,7 +34,14 @@ def _load_retriever(cfg):
                     ", ".join(map(str, cfg.index.seeds)))
         report = build_index(cfg.index.seeds, cfg.index.dir, encoder, config=cfg.index, progress=False)
         logger.info("index built: %d articles, %d passages", report.articles, report.passages)
-    return Retriever.load(cfg.index.dir, encoder=encoder, config=cfg.retrieval)
+
+    def reindex():
+        """Rebuild from the seeds (only what changed) and load the new version (blocking)."""
+        report = build_index(cfg.index.seeds, cfg.index.dir, encoder, config=cfg.index, progress=False)
+        logger.info("reindexed: %d articles, %d passages", report.articles, report.passages)
+        return Retriever.load(cfg.index.dir, encoder=encoder, config=cfg.retrieval)
+
+    return Retriever.load(cfg.index.dir, encoder=encoder, config=cfg.retrieval), reindex
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("faiss").setLevel(logging.WARNING)
 
     try:
-        retriever = _load_retriever(cfg)
+        retriever, reindex = _load_retriever(cfg)
     except NewsIndexError as e:
         logger.error("cannot load the index: %s", e)
         return 1
@@ -95,11 +102,12 @@ def main(argv: list[str] | None = None) -> int:
             )
             console.main_console(
                 lambda request: app.build_application(
-                    console_config, retriever, request=request, get_updates_request=request
+                    console_config, retriever, request=request, get_updates_request=request,
+                    reindex=reindex,
                 )
             )
         else:
-            app.run(app.build_application(bot_config, retriever), bot_config)
+            app.run(app.build_application(bot_config, retriever, reindex=reindex), bot_config)
     finally:
         retriever.close()
     return 0

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Callable
 
 from telegram import BotCommand, BotCommandScopeAllGroupChats, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
+    BaseRateLimiter,
     CallbackQueryHandler,
     CommandHandler,
     Defaults,
@@ -19,10 +21,11 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from . import errors, groups, handlers
+from . import admin, delivery, errors, groups, handlers
 from .answers import AnswerStore
 from .chatlog import ChatLog
 from .config import BotConfig
+from .limits import QuestionLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +46,8 @@ GROUP_COMMANDS = [
     BotCommand("help", "使用说明"),
 ]
 
-# How many updates are handled at once: a slow question must not hold up the others.
+# How many updates are handled at once: a slow question must not hold up the others. Updates of
+# one chat are still handled one after another (delivery.ChatOrderedProcessor).
 CONCURRENT_UPDATES = 16
 
 
@@ -53,6 +57,8 @@ def build_application(
     *,
     request: BaseRequest | None = None,
     get_updates_request: BaseRequest | None = None,
+    rate_limiter: BaseRateLimiter | None = None,
+    reindex: Callable[[], object] | None = None,
 ) -> Application:
     """Build the Application with its services and handlers; nothing is sent until it starts.
 
@@ -61,6 +67,10 @@ def build_application(
         retriever: an ``index.Retriever`` (or anything with search/latest/article/stats/related).
         request: the HTTP layer for Bot API calls (tests and the terminal chat pass their own).
         get_updates_request: the HTTP layer for getUpdates; defaults to a second ``request``.
+        rate_limiter: defaults to ``delivery.RetryingRateLimiter()`` (Telegram's flood limits,
+            429 and safe network retries); tests pass one without the flood limits.
+        reindex: a blocking callable that rebuilds the index and returns the new retriever
+            (for /reindex); None: /reindex says it is not available.
     """
     if not config.token:
         raise ValueError("build_application needs a token")
@@ -74,8 +84,8 @@ def build_application(
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         )
-        .rate_limiter(AIORateLimiter())
-        .concurrent_updates(CONCURRENT_UPDATES)
+        .rate_limiter(rate_limiter or delivery.RetryingRateLimiter())
+        .concurrent_updates(delivery.ChatOrderedProcessor(CONCURRENT_UPDATES))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
     )
@@ -87,6 +97,9 @@ def build_application(
     application.bot_data["config"] = config
     application.bot_data["retriever"] = retriever
     application.bot_data["answers"] = AnswerStore(config.answer_cache)
+    application.bot_data["reindex"] = reindex
+    application.bot_data["usage"] = Counter()
+    application.bot_data["question_limiter"] = QuestionLimiter(config.questions_per_minute)
     # The group message log and digest subscriptions; without a log_path, in memory only.
     application.bot_data["chatlog"] = ChatLog(config.groups.log_path or ":memory:")
     add_handlers(application)
@@ -100,9 +113,11 @@ def add_handlers(application: Application) -> None:
         filters.TEXT & ~filters.COMMAND & filters.ChatType.GROUPS & handlers.ADDRESSED_TO_BOT
     )
     group_text = filters.ChatType.GROUPS & filters.TEXT & ~filters.COMMAND
-    # Note: Order matters! Group -2: a group off the allowlist stops here (refused if it addressed
+    # Note: Order matters! Group -3: an update already handled (redelivered by the server) stops
+    # here. Group -2: a group off the allowlist stops here (refused if it addressed
     # the bot), so nothing of it is logged or answered. Group -1: group text is logged, new or
     # edited; logging never replies and never stops the update from reaching group 0.
+    application.add_handler(TypeHandler(Update, delivery.dedupe), group=-3)
     application.add_handler(TypeHandler(Update, groups.gate), group=-2)
     application.add_handler(
         MessageHandler(group_text & filters.UpdateType.MESSAGE, groups.remember), group=-1
@@ -120,6 +135,8 @@ def add_handlers(application: Application) -> None:
     application.add_handler(CommandHandler("summary", groups.summary, filters=new))
     application.add_handler(CommandHandler("digest", groups.digest, filters=new))
     application.add_handler(CommandHandler("forget", groups.forget, filters=new))
+    application.add_handler(CommandHandler("stats", admin.stats, filters=new))
+    application.add_handler(CommandHandler("reindex", admin.reindex, filters=new))
     application.add_handler(MessageHandler(private_text & new, handlers.ask_private))
     application.add_handler(MessageHandler(group_text_for_bot & new, handlers.ask_group))
     application.add_handler(CallbackQueryHandler(handlers.more, pattern=r"^more:\w+:\d+$"))

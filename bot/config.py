@@ -88,6 +88,8 @@ class BotConfig:
     webhook_port: int = 8443
     webhook_path: str = "telegram"
     webhook_secret: str | None = None
+    admins: frozenset[int] = frozenset()  # user ids allowed /stats, /reindex and /forget anywhere
+    questions_per_minute: int = 10  # per user; 0: unlimited
     summary: SummaryConfig = field(default_factory=SummaryConfig)
     groups: GroupsConfig = field(default_factory=GroupsConfig)
 
@@ -100,6 +102,8 @@ class BotConfig:
             raise ConfigError("[telegram] needs 1 <= latest_default <= latest_max")
         if self.answer_cache < 1:
             raise ConfigError("[telegram] answer_cache must be positive")
+        if self.questions_per_minute < 0:
+            raise ConfigError("[telegram] questions_per_minute must not be negative")
         if self.webhook_url and not self.webhook_secret:
             raise ConfigError(
                 f"webhook mode needs a secret token: set {WEBHOOK_SECRET_ENV} in the environment"
@@ -118,6 +122,7 @@ _INT_KEYS = (
     "latest_max",
     "answer_cache",
     "webhook_port",
+    "questions_per_minute",
 )
 _STR_KEYS = ("base_url", "webhook_url", "webhook_listen", "webhook_path")
 _SECRET_KEYS = ("token", "webhook_secret")
@@ -145,6 +150,9 @@ def load_bot_config(
         written into the file.
     """
     table = dict(table or {})
+    admins = table.pop("admins", [])
+    if not isinstance(admins, list) or any(isinstance(a, bool) or not isinstance(a, int) for a in admins):
+        raise ConfigError(f"[telegram] admins must be a list of user ids, got {admins!r}")
     for key in _SECRET_KEYS:
         if key in table:
             raise ConfigError(f"[telegram] {key} must not be in config.toml; use the environment")
@@ -176,6 +184,7 @@ def load_bot_config(
     return BotConfig(
         token=env.get(TOKEN_ENV, "").strip() or None,
         webhook_secret=env.get(WEBHOOK_SECRET_ENV, "").strip() or None,
+        admins=frozenset(admins),
         summary=load_summary_config(summary),
         groups=load_groups_config(groups, base),
         **values,

@@ -6,6 +6,7 @@ import html
 import logging
 
 from telegram import Update
+from telegram.error import BadRequest, NetworkError, RetryAfter
 from telegram.ext import ContextTypes
 
 logger = logging.getLogger(__name__)
@@ -18,7 +19,14 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
     # Log the error before we do anything else, so we can see it even if something breaks.
     described = update.to_dict() if isinstance(update, Update) else repr(update)
     logger.error("Exception while handling an update: %s", described, exc_info=context.error)
+    usage = context.bot_data.get("usage")
+    if usage is not None:
+        usage["errors"] += 1
     if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    if isinstance(context.error, NetworkError | RetryAfter) and not isinstance(context.error, BadRequest):
+        # Telegram trouble: the reply may even have arrived (a lost answer to sendMessage), and
+        # an apology would go the same broken way. bot.delivery already retried what was safe.
         return
     try:
         if update.callback_query is not None:

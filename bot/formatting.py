@@ -8,6 +8,7 @@ parse mode, and the ones that return ``list[str]`` return messages that each fit
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from html import escape
 
@@ -32,6 +33,21 @@ def tg_len(text: str) -> int:
 def esc(text: str) -> str:
     """Escape text for Telegram HTML (only <, > and & need it outside attributes)."""
     return escape(text, quote=False)
+
+
+def clean_question(text: str) -> str:
+    """Drop control and invisible format characters (zero-width, bidi overrides), squeeze spaces."""
+    kept = "".join(
+        " " if ch in "\t\n\r" else ch
+        for ch in text
+        if ch in "\t\n\r" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co")
+    )
+    return " ".join(kept.split())
+
+
+def is_askable(question: str) -> bool:
+    """Whether a cleaned question has anything to search for (a letter or a digit)."""
+    return any(ch.isalnum() for ch in question)
 
 
 def format_time(published_at: str | None) -> str:

@@ -46,7 +46,7 @@ REFUSAL = (
     "如需使用，请联系机器人的管理员。"
 )
 GROUP_ONLY = "这个命令只能在群组里用。"
-FORGET_REFUSED = "只有群管理员可以删除本群的消息记录。"
+FORGET_REFUSED = "只有群管理员（或机器人管理员）可以删除本群的消息记录。"
 FORGOTTEN = "已删除本群的 {n} 条消息记录。"
 PRIVACY_HINT = (
     "我可能只看得到命令：Telegram 的隐私模式不让机器人看群里的普通消息。"
@@ -251,6 +251,8 @@ async def forget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _sent_by_admin(context: ContextTypes.DEFAULT_TYPE, message: Message) -> bool:
+    if message.from_user is not None and message.from_user.id in _config(context).admins:
+        return True  # the bot's own administrators ([telegram] admins) may clear any group's log
     if message.sender_chat is not None:
         # Only administrators can write as the group itself (anonymously).
         return message.sender_chat.id == message.chat_id

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Sequence
 
 from telegram import Chat, InlineKeyboardMarkup, Message, MessageEntity, ReplyParameters, Update
@@ -18,6 +19,7 @@ from telegram.ext import ContextTypes, filters
 from . import formatting
 from .answers import Answer, AnswerStore, drop_redundant_headlines
 from .config import BotConfig
+from .limits import QuestionLimiter, Verdict
 
 logger = logging.getLogger(__name__)
 
@@ -147,10 +149,29 @@ async def ask_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await answer(update, context, question)
 
 
+TOO_FAST = "提问太快了：每人每分钟最多 {n} 个问题，请稍后再问。"
+
+
 async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
     """Search for ``question`` and reply with quoted passages, or with the nearest headlines."""
     message = update.effective_message
     config = _config(context)
+    # Zero-width and control characters would only confuse the search and the echoed question.
+    question = formatting.clean_question(question)
+    if not formatting.is_askable(question):  # only emoji, punctuation or blanks: nothing to find
+        await message.reply_html(formatting.esc(formatting.USAGE_ASK))
+        return
+    usage = context.bot_data["usage"]
+    limiter: QuestionLimiter = context.bot_data["question_limiter"]
+    user = update.effective_user
+    # One user must not starve a group: past the limit, one short notice, then silence.
+    verdict = limiter.check(user.id if user else message.chat_id, time.monotonic())
+    if verdict is not Verdict.ANSWER:
+        usage["rate_limited"] += 1
+        if verdict is Verdict.NOTIFY:
+            await message.reply_html(formatting.esc(TOO_FAST.format(n=limiter.per_minute)))
+        return
+    usage["questions"] += 1
     await message.reply_chat_action(ChatAction.TYPING)
     # Encoding the question takes a while: keep it off the event loop so other chats go on.
     result = await asyncio.to_thread(
@@ -158,6 +179,7 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: s
     )
     reply_to = _quote_in(message.chat, message)
     if not result.found:
+        usage["not_found"] += 1
         messages = formatting.format_not_found(question, result.nearest_headlines)
         await send_messages(context, message.chat_id, messages, reply_to=reply_to)
         return

@@ -403,6 +403,12 @@ def _strip_dateline(sentence: str) -> str:
 # -- /summary arguments and links ------------------------------------------------------------
 
 
+def _echo(arg: str, limit: int = 30) -> str:
+    """Quote a user's argument back briefly: printable characters only, at most ``limit``."""
+    text = "".join(ch for ch in arg.strip() if ch.isprintable())
+    return f"“{text[:limit]}…”" if len(text) > limit else f"“{text}”"
+
+
 def parse_window(arg: str, now: datetime, max_count: int = 2000, max_days: int = 365) -> Window:
     """Parse a /summary argument: "", "500", "2h", "30m", "3d", "today" (also 2小时, 今天).
 
@@ -418,7 +424,7 @@ def parse_window(arg: str, now: datetime, max_count: int = 2000, max_days: int =
         return Window(since=midnight.astimezone(timezone.utc), label="今天（北京时间）")
     m = _WINDOW_RE.match(s)
     if not m:
-        raise ValueError(f"看不懂 {arg.strip()!r}。{USAGE}")
+        raise ValueError(f"看不懂 {_echo(arg)}。{USAGE}")
     value, unit = int(m.group(1)), m.group(2)
     if value <= 0:
         raise ValueError(f"数字要大于 0。{USAGE}")

@@ -187,3 +187,64 @@ def lccc_dialogues() -> list[list[str]]:
         rows = [json.loads(line)["turns"] for line in f]
     return [turns for turns in rows if 4 <= len(turns) <= 8]
 # --- end group fixtures ---
+
+
+# --- reliability fixtures ---
+@pytest.fixture
+def handler_errors() -> list:
+    """(update, error) for every error the Application's error handlers saw (see make_reliable_bot)."""
+    return []
+
+
+@pytest.fixture
+def make_reliable_bot(fake_bot_api, handler_errors, tmp_path):
+    """Return make(retriever, *, read_timeout, rate_limiter, reindex, **BotConfig fields).
+
+    Like ``make_bot``, but the HTTP read timeout, the rate limiter and the /reindex callable can be
+    chosen, the ChatLog is in tmp_path, and every error reaching the error handlers is appended
+    to ``handler_errors``. Logs are closed at teardown.
+    """
+    from telegram.request import HTTPXRequest
+
+    from bot.app import build_application
+    from bot.config import BotConfig, GroupsConfig
+
+    made = []
+
+    async def spy(update, context):
+        handler_errors.append((update, context.error))
+
+    def make(retriever, *, read_timeout=5.0, rate_limiter=None, reindex=None, **overrides):
+        overrides.setdefault("groups", GroupsConfig(log_path=tmp_path / "chatlog.sqlite"))
+        config = BotConfig(token=fake_bot_api.token, **overrides)
+
+        def request():
+            return HTTPXRequest(
+                read_timeout=read_timeout,
+                httpx_kwargs={"transport": fake_bot_api.transport()},
+            )
+
+        application = build_application(
+            config,
+            retriever,
+            request=request(),
+            get_updates_request=request(),
+            rate_limiter=rate_limiter,
+            reindex=reindex,
+        )
+        application.add_error_handler(spy)
+        made.append(application)
+        return application
+
+    yield make
+    for application in made:
+        application.bot_data["chatlog"].close()
+
+
+@pytest.fixture
+def fast_limiter():
+    """A RetryingRateLimiter without Telegram's flood limits and with short retry waits."""
+    from bot.delivery import RetryingRateLimiter
+
+    return RetryingRateLimiter(overall_rate=(0, 0), group_rate=(0, 0), backoff=0.05)
+# --- end reliability fixtures ---

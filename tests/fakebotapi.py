@@ -15,6 +15,13 @@ gives a ChatMemberOwner, ChatMemberAdministrator or ChatMemberMember by ``admins
 checked against the spec. Members of a union type (ChatMember, BotCommandScope, …) must carry the
 discriminator their spec fixes (``status`` always "creator", ``type`` must be all_group_chats, …).
 Every call is recorded in ``calls``; updates queued with ``enqueue`` are served by getUpdates (long polling honours ``offset`` and waits briefly for new updates).
+
+Faults (``fail``) make the next calls of a method go wrong the way Telegram and networks do:
+``retry_after`` (HTTP 429 with ``parameters.retry_after``), ``server_error`` (5xx), ``connect_error``
+(the request never arrives), ``read_timeout`` and ``dropped`` (the request is carried out but the
+answer is lost: a timeout, or the connection closed without a response), and ``slow`` (the answer
+comes after ``delay`` seconds, or a ReadTimeout once the client's read timeout has passed).
+``redeliver`` makes the next getUpdates serve the previous batch again, ignoring ``offset``.
 """
 
 from __future__ import annotations
@@ -247,6 +254,26 @@ class Call:
     url: str
     result: Any = None
     problems: list[str] = field(default_factory=list)
+    at: float = field(default_factory=time.monotonic)  # when the request reached the fake
+    delivered: bool = True  # False: a fault answered instead (429, 5xx, connection refused)
+    fault: str | None = None
+
+
+FAULTS = ("retry_after", "server_error", "connect_error", "read_timeout", "dropped", "slow")
+
+
+@dataclass
+class Fault:
+    """How one call goes wrong (see the module docstring)."""
+
+    kind: str
+    retry_after: int = 1
+    status: int = 500
+    delay: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULTS:
+            raise ValueError(f"unknown fault {self.kind!r}; one of {FAULTS}")
 
 
 class FakeBotApi:
@@ -267,6 +294,9 @@ class FakeBotApi:
         self.commands_by_scope: dict[str, list[dict]] = {}  # scope type -> the menu set for it
         self.on_call: Callable[[Call], None] | None = None  # runs after each recorded call
         self._updates: list[dict] = []
+        self._faults: dict[str, list[Fault]] = {}  # method (lower case) -> faults for its next calls
+        self._redeliver = 0
+        self._last_batch: list[dict] = []
         self._new_update = asyncio.Event()
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
@@ -284,6 +314,7 @@ class FakeBotApi:
             for c in self.calls
             if c.method.lower() == method.lower()
             and not c.problems
+            and c.delivered
             and (chat_id is None or int(c.params.get("chat_id", 0)) == chat_id)
         ]
 
@@ -297,6 +328,24 @@ class FakeBotApi:
 
     def forget_calls(self) -> None:
         self.calls.clear()
+
+    # --- faults -------------------------------------------------------------------------------
+
+    def fail(self, method: str, kind: str, times: int = 1, **options: Any) -> None:
+        """Make the next ``times`` calls of ``method`` meet the fault ``kind`` (see the docstring)."""
+        self._faults.setdefault(method.lower(), []).extend(Fault(kind, **options) for _ in range(times))
+
+    def redeliver(self, times: int = 1) -> None:
+        """Make the next ``times`` getUpdates serve the previous batch again, ignoring ``offset``."""
+        self._redeliver += times
+
+    def faults_left(self) -> int:
+        """How many injected faults have not happened yet."""
+        return sum(len(f) for f in self._faults.values()) + self._redeliver
+
+    def _take_fault(self, method: str) -> Fault | None:
+        queue = self._faults.get(method.lower())
+        return queue.pop(0) if queue else None
 
     # --- updates ------------------------------------------------------------------------------
 
@@ -376,6 +425,20 @@ class FakeBotApi:
         }
         return {"update_id": update_id, "callback_query": query}
 
+    def message(self, chat: dict = PRIVATE_CHAT, user: dict | None = ALICE, **fields: Any) -> dict:
+        """A Message with a fresh id, from ``user`` in ``chat``, plus ``fields`` (sticker, photo…)."""
+        message: dict[str, Any] = {"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat}
+        if user is not None:
+            self.users.setdefault(user["id"], user)
+            message["from"] = user
+        message.update(fields)
+        self.messages[(chat["id"], message["message_id"])] = message
+        return message
+
+    def update(self, **payload: Any) -> dict:
+        """An update of any kind (``message=…``, ``channel_post=…``, ``poll=…``), checked against the spec."""
+        return self._update(**payload)
+
     def _update(self, **payload: Any) -> dict:
         update = {"update_id": next(self._update_ids), **payload}
         problems = self.spec.check_value(update, "Update", "test update")
@@ -406,6 +469,21 @@ class FakeBotApi:
             call.problems = problems
             self.violations.extend(problems)
             return self._error(400, "Bad Request: " + "; ".join(problems[:3]))
+        fault = self._take_fault(method)
+        if fault is not None:
+            call.fault = fault.kind
+            if fault.kind in ("retry_after", "server_error", "connect_error"):
+                call.delivered = False  # Telegram did nothing
+                if fault.kind == "connect_error":
+                    # Like a real connection error, and with the URL (token included) in its text.
+                    raise httpx.ConnectError(f"cannot connect to {request.url}", request=request)
+                if fault.kind == "retry_after":
+                    return httpx.Response(429, json={
+                        "ok": False, "error_code": 429,
+                        "description": f"Too Many Requests: retry after {fault.retry_after}",
+                        "parameters": {"retry_after": fault.retry_after},
+                    })
+                return self._error(fault.status, "Internal Server Error" if fault.status == 500 else "Bad Gateway")
         if method.lower() == "getupdates":
             result: Any = await self._get_updates(params)
         else:
@@ -417,6 +495,18 @@ class FakeBotApi:
         call.result = result
         if self.on_call is not None:
             self.on_call(call)
+        if fault is not None:
+            # Done, but the answer is lost (or late): the bot cannot know whether it happened.
+            if fault.kind == "read_timeout":
+                raise httpx.ReadTimeout("timed out reading the response", request=request)
+            if fault.kind == "dropped":
+                raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
+            if fault.kind == "slow":
+                limit = (request.extensions.get("timeout") or {}).get("read")
+                if limit is not None and fault.delay > limit:
+                    await asyncio.sleep(limit)
+                    raise httpx.ReadTimeout("timed out reading the response", request=request)
+                await asyncio.sleep(fault.delay)
         return httpx.Response(200, json={"ok": True, "result": result})
 
     def _error(self, code: int, description: str, record: bool = False) -> httpx.Response:
@@ -459,7 +549,15 @@ class FakeBotApi:
             except TimeoutError:
                 pass
         limit = int(params.get("limit", 100))
-        return self._updates[:limit]
+        batch = self._updates[:limit]
+        if self._redeliver and self._last_batch:
+            # A server that forgot the offset: the previous batch again, then anything new.
+            self._redeliver -= 1
+            old = self._last_batch
+            batch = old + [u for u in batch if u not in old]
+        if batch:
+            self._last_batch = batch
+        return batch
 
     def _answer(self, method: str, params: dict[str, Any]) -> Any:
         name = method.lower()

@@ -1,0 +1,278 @@
+"""Hostile and odd input: strange questions, wrong command arguments, non-text updates, fuzzing.
+
+Nothing may crash a handler (the error handlers never see an error), and every request the bot
+makes passes the fake Bot API's checks (valid Telegram HTML, 1-4096 characters…), which the
+``fake_bot_api`` fixture enforces. Part of it runs on the real seed index; the fuzz run of
+generated updates uses tests/fakeretriever.py, whose passages carry HTML and Markdown specials.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from telegram import Update
+
+from bot import formatting, summarize
+from bot.chatlog import normalize_hhmm
+from bot.formatting import USAGE_ASK
+from tests.fakebotapi import ALICE, BOB, GROUP_CHAT, MAX_TEXT, PRIVATE_CHAT, parse_html, utf16_len
+from tests.fakeretriever import HOSTILE_TITLE, FakeRetriever
+
+CHANNEL = {"id": -100777, "type": "channel", "title": "新闻频道"}
+ZW = "\u200b\u200c\u200d\u2060\ufeff"
+CONTROL = "".join(map(chr, range(1, 32))) + "\x7f"
+
+HOSTILE_QUESTIONS = {
+    "one character": "疫",
+    "4096 characters": ("社区防控要突出什么" * 456)[:4096],
+    "4096 with specials": ("<&>" * 1366)[:4096],
+    "only emoji": "😀🔥🇨🇳👨‍👩‍👧",
+    "only punctuation": "？！。，、；：……——",
+    "only whitespace": " \u3000\t ",
+    "zero-width only": ZW * 3,
+    "zero-width inside": "社" + ZW + "区防控要突出什么",
+    "control characters": CONTROL + "社区防控",
+    "bidi override": "\u202e社区防控要突出什么\u202c",
+    "mixed scripts": "COVID-19 疫情 коронавирус 코로나 كورونا 社區防控",
+    "html link": '<a href="https://evil.example/">社区防控</a>',
+    "html script": "<script>alert(1)</script>社区防控要突出什么",
+    "markdown": "*_[社区防控](http://x) `code` ~~s~~ ||spoiler||",
+    "entities": "&lt;b&gt; &amp; &#x41; &nbsp; &",
+    "lone surrogate-ish": "社区\ufffd防控",
+    "newlines": "社区防控\n\n\n要突出什么\r\n",
+}
+
+
+async def feed(application, update: dict) -> None:
+    await application.process_update(Update.de_json(update, application.bot))
+
+
+@pytest.fixture
+async def hostile_bot(make_reliable_bot, seed_retriever, fast_limiter):
+    """The bot over the real seed index, without flood limits or the per-user question limit."""
+    application = make_reliable_bot(seed_retriever, rate_limiter=fast_limiter, questions_per_minute=0)
+    async with application:
+        await application.post_init(application)
+        yield application
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_QUESTIONS))
+async def test_a_hostile_question_gets_one_sensible_reply(hostile_bot, fake_bot_api, handler_errors, name):
+    text = HOSTILE_QUESTIONS[name]
+    fake_bot_api.forget_calls()
+    await feed(hostile_bot, fake_bot_api.message_update(text))
+    await feed(hostile_bot, fake_bot_api.message_update("/ask " + text[:4000], chat=GROUP_CHAT))
+
+    assert handler_errors == []
+    replies = fake_bot_api.texts()
+    assert len(replies) >= 2
+    for reply in replies:
+        assert reply.strip()
+        assert not set(reply) & set(CONTROL.replace("\n", "")) and not set(reply) & set(ZW + "\u202e")
+    if not formatting.is_askable(formatting.clean_question(text)):
+        assert replies == [USAGE_ASK, USAGE_ASK]
+    else:
+        # An answer or "not found", never the raw markup of the question.
+        assert all(r.startswith("抱歉，没有找到") or "——" in r or "社区防控" in r for r in replies)
+
+
+WRONG_ARGUMENTS = [
+    "/latest", "/latest 0", "/latest -1", "/latest 1e3", "/latest ９", "/latest ٣", "/latest 99999999999999999999",
+    "/latest 疫情 疫情", "/latest 3 4 5", "/latest " + "疫" * 4000, "/latest <b>疫情</b>", "/latest &amp;",
+    "/summary", "/summary 0", "/summary -5", "/summary 99999999999999999999h", "/summary 1e9d",
+    "/summary " + "x" * 4000, "/summary " + "\x00" * 1000, "/summary today tomorrow", "/summary 2小时",
+    "/digest on", "/digest on 25:61", "/digest on 8", "/digest on " + "<" * 3000, "/digest off now",
+    "/digest off", "/digest maybe", "/digest ON 07:30", "/digest on 8：30",
+    "/ask", "/ask    ", "/ask " + ZW, "/ask@news_test_bot", "/ask@other_bot 社区防控", "/forget", "/forget all",
+    "/start extra args", "/help <b>", "/stats", "/reindex", "/unknown_command", "/", "//", "/ask\n\n社区防控",
+]
+
+
+@pytest.mark.parametrize("chat", [PRIVATE_CHAT, GROUP_CHAT], ids=["private", "group"])
+async def test_commands_with_arguments_of_every_wrong_shape(hostile_bot, fake_bot_api, handler_errors, chat):
+    for command in WRONG_ARGUMENTS:
+        await feed(hostile_bot, fake_bot_api.message_update(command, chat=chat))
+    assert handler_errors == []
+    texts = fake_bot_api.texts()
+    assert all(0 < utf16_len(t) <= MAX_TEXT for t in texts)
+    assert any(t.startswith("用法：/latest") for t in texts)
+
+
+def _media(fake) -> dict[str, dict]:
+    """One update of each kind a user can send that is not plain text (spec-checked by the fake)."""
+    photo = [{"file_id": "p1", "file_unique_id": "u1", "width": 90, "height": 90}]
+    sticker = {"file_id": "s1", "file_unique_id": "u2", "type": "regular", "width": 512, "height": 512,
+               "is_animated": False, "is_video": False, "emoji": "😀"}
+    poll = {"id": "poll1", "question": "<b>选哪个</b>", "total_voter_count": 0, "is_closed": False,
+            "is_anonymous": True, "type": "regular", "allows_multiple_answers": False,
+            "allows_revoting": False, "members_only": False,
+            "options": [{"persistent_id": "o1", "text": "甲", "voter_count": 0},
+                        {"persistent_id": "o2", "text": "乙", "voter_count": 0}]}
+    origin = {"type": "user", "date": int(time.time()) - 60, "sender_user": BOB}
+    out = {}
+    for where, chat in (("private", PRIVATE_CHAT), ("group", GROUP_CHAT)):
+        out |= {
+            f"{where} sticker": fake.update(message=fake.message(chat, sticker=sticker)),
+            f"{where} photo": fake.update(message=fake.message(chat, photo=photo, caption="社区防控要突出什么 <b>")),
+            f"{where} voice": fake.update(message=fake.message(chat, voice={"file_id": "v1", "file_unique_id": "u3", "duration": 3})),
+            f"{where} poll message": fake.update(message=fake.message(chat, poll=poll)),
+            f"{where} location": fake.update(message=fake.message(chat, location={"latitude": 31.2, "longitude": 121.5})),
+            f"{where} dice": fake.update(message=fake.message(chat, dice={"emoji": "🎲", "value": 6})),
+            f"{where} forwarded": fake.update(message=fake.message(chat, text="社区防控要突出什么", forward_origin=origin)),
+            f"{where} edited": fake.edited_update(fake.message_update("社区防控", chat=chat)["message"], "/ask 改过的问题"),
+            f"{where} new members": fake.update(message=fake.message(chat, new_chat_members=[BOB])),
+        }
+    out |= {
+        "channel post": fake.update(channel_post=fake.message(CHANNEL, user=None, text="/ask 社区防控要突出什么",
+                                                          entities=[{"type": "bot_command", "offset": 0, "length": 4}])),
+        "edited channel post": fake.update(edited_channel_post=fake.message(CHANNEL, user=None, text="改", edit_date=int(time.time()))),
+        "poll": fake.update(poll=poll),
+        "anonymous group admin": fake.update(message=fake.message(GROUP_CHAT, user=None, sender_chat=GROUP_CHAT, text="/forget",
+                                                                  entities=[{"type": "bot_command", "offset": 0, "length": 7}])),
+    }
+    return out
+
+
+async def test_non_text_updates_are_ignored_or_answered_sensibly(hostile_bot, fake_bot_api, handler_errors):
+    fake_bot_api.forget_calls()
+    updates = _media(fake_bot_api)
+    for name, update in updates.items():
+        before = len(fake_bot_api.sent())
+        await feed(hostile_bot, update)
+        replies = fake_bot_api.texts()[before:]
+        if name == "private forwarded":
+            assert len(replies) == 1  # forwarded text is a question like any other
+        elif name == "anonymous group admin":
+            assert replies and replies[0].startswith("已删除")
+        else:
+            assert replies == [], name
+    assert handler_errors == []
+
+
+@pytest.mark.parametrize("data", ["more:zz:abc", "more:x:99999999999999999999", "full:abc:5", "full:x:٣", "more:" + "a" * 50 + ":1", "junk"])
+async def test_button_presses_with_stale_or_forged_data(hostile_bot, fake_bot_api, handler_errors, data):
+    await feed(hostile_bot, fake_bot_api.message_update("社区防控要突出什么"))
+    message = fake_bot_api.calls[-1].result
+    await feed(hostile_bot, fake_bot_api.callback_update(data, message))
+    assert handler_errors == []
+    assert len(fake_bot_api.sent("sendMessage")) == 1  # no new message for a forged button
+
+
+# --- properties ------------------------------------------------------------------------------
+
+texts = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=300)
+
+
+@settings(max_examples=300, deadline=None)
+@given(question=texts)
+def test_not_found_replies_are_valid_telegram_html_for_any_question(question):
+    for message in formatting.format_not_found(formatting.clean_question(question), []):
+        plain, problems = parse_html(message)
+        assert problems == [] and 0 < utf16_len(plain.strip()) <= MAX_TEXT
+
+
+@settings(max_examples=300, deadline=None)
+@given(words=st.lists(texts, max_size=4))
+def test_latest_arguments_parse_or_raise_value_error(words):
+    try:
+        n, keyword = formatting.parse_latest_args(words, 10, 50)
+    except ValueError:
+        return
+    assert 1 <= n <= 50 and (keyword is None or formatting._HAN.search(keyword))
+
+
+@settings(max_examples=300, deadline=None)
+@given(arg=texts)
+def test_summary_windows_and_digest_times_parse_or_raise_value_error(arg):
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    try:
+        window = summarize.parse_window(arg, now, max_count=2000, max_days=7)
+    except ValueError as e:
+        assert utf16_len(str(e)) < 400  # the error is shown to the user: short
+    else:
+        assert window.count is None or 1 <= window.count <= 2000
+    try:
+        assert len(normalize_hhmm(arg)) == 5
+    except ValueError as e:
+        assert utf16_len(str(e)) < 400
+
+
+@settings(max_examples=200, deadline=None)
+@given(parts=st.lists(texts, max_size=30), limit=st.integers(200, 4096))
+def test_split_messages_stay_valid_and_within_the_limit(parts, limit):
+    html = "\n".join(f"<b>{formatting.esc(p)}</b>" if i % 2 else formatting.esc(p) for i, p in enumerate(parts))
+    if not html.strip():
+        return
+    for message in formatting.split_message(html, limit):
+        plain, problems = parse_html(message)
+        assert problems == [] and len(message) <= limit
+
+
+# --- fuzz --------------------------------------------------------------------------------------
+
+FUZZ_SEED = 20261130
+FUZZ_UPDATES = 1000
+PIECES = [
+    "社区防控", "要突出什么", "疫情", "<b>", "</i>", "&", "&amp;", "*", "_", "[", "](", "`", "😀", "\u200b",
+    "\x00", "\n", " ", "@news_test_bot", "@other", "/ask", "https://t.me/x?a=1&b=2", "٣", "９", "-1", "2h",
+    "today", "on", "off", "08:00", "99999999999999999999", "\u202e", "코로나", "a" * 300, "疫" * 1500,
+]
+COMMANDS = ["/ask", "/latest", "/summary", "/digest", "/forget", "/start", "/help", "/stats", "/reindex", "/nope"]
+
+
+def _fuzz_text(rng: random.Random) -> str:
+    text = "".join(rng.choice(PIECES) for _ in range(rng.randint(1, 6)))
+    if rng.random() < 0.4:
+        text = rng.choice(COMMANDS) + rng.choice(["", "@news_test_bot", "@other_bot"]) + " " + text
+    return text[:4096] or "?"
+
+
+def _fuzz_update(fake, rng: random.Random, sent_messages: list[dict], media: list[dict]) -> dict:
+    roll = rng.random()
+    chat = rng.choice([PRIVATE_CHAT, GROUP_CHAT])
+    user = rng.choice([ALICE, BOB])
+    if roll < 0.55:
+        return fake.message_update(_fuzz_text(rng), chat=chat, user=user)
+    if roll < 0.65:
+        text = _fuzz_text(rng)
+        return fake.mention_update(text[:4000] + " @news_test_bot", user=user)
+    if roll < 0.75 and sent_messages:
+        message = rng.choice(sent_messages)
+        data = rng.choice(["more", "full", "x"]) + ":" + rng.choice(["00000000", "zz", "a" * 20]) + ":" + str(rng.randint(0, 12))
+        return fake.callback_update(data[:64], message, user=user)
+    if roll < 0.85:
+        original = fake.message_update(_fuzz_text(rng), chat=chat, user=user)["message"]
+        return fake.edited_update(original, _fuzz_text(rng))
+    if roll < 0.9 and sent_messages:
+        reply_to = rng.choice([m for m in sent_messages if m["chat"]["id"] == GROUP_CHAT["id"]] or sent_messages)
+        return fake.message_update(_fuzz_text(rng), chat=reply_to["chat"], user=user, reply_to=reply_to)
+    # Media and channel posts get fresh ids: reuse their shapes.
+    template = rng.choice(media)
+    return {**template, "update_id": template["update_id"] + 100_000 + rng.randint(0, 10**6)}
+
+
+async def test_fuzz_a_thousand_generated_updates(make_reliable_bot, fake_bot_api, handler_errors, fast_limiter):
+    """1,000 seeded random updates through the Application: no handler error, no bad request."""
+    rng = random.Random(FUZZ_SEED)
+    retriever = FakeRetriever(found_every=3, seed=FUZZ_SEED)
+    application = make_reliable_bot(
+        retriever, rate_limiter=fast_limiter, questions_per_minute=0,
+        admins=frozenset({ALICE["id"]}), reindex=lambda: FakeRetriever(found_every=2, label="fuzz-2"),
+    )
+    fake_bot_api.make_admin(GROUP_CHAT["id"], BOB)
+    media = list(_media(fake_bot_api).values())
+    started = time.monotonic()
+    async with application:
+        for _ in range(FUZZ_UPDATES):
+            sent = [c.result for c in fake_bot_api.calls[-50:] if c.method == "sendMessage" and c.delivered]
+            await feed(application, _fuzz_update(fake_bot_api, rng, sent, media))
+            if time.monotonic() - started > 90:
+                pytest.fail("the fuzz run is too slow: make it smaller rather than the suite longer")
+    assert handler_errors == [], handler_errors[:3]
+    assert len(fake_bot_api.sent("sendMessage")) > 300
+    assert any(HOSTILE_TITLE.split(">")[0] in c["text"] or "&lt;a href" in c["text"] for c in fake_bot_api.sent())
