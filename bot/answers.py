@@ -27,6 +27,7 @@ class Answer:
     query: str
     hits: tuple[Hit, ...]
     per_page: int
+    date_range: tuple[str, str] | None = None  # the dates the search was restricted to, if any
 
     def page(self, offset: int) -> tuple[Hit, ...]:
         """Return the hits of the page starting at ``offset``."""

@@ -113,12 +113,24 @@ def group_hits(hits: Sequence[Hit]) -> list[list[Hit]]:
     return [sorted(g, key=lambda h: h.passage.position) for g in groups.values()]
 
 
-def format_hits(hits: Sequence[Hit], *, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
+def date_range_note(date_range: tuple[str, str] | None) -> str:
+    """Say which dates a time-restricted search looked at ("" when it was not restricted)."""
+    if not date_range:
+        return ""
+    first, last = date_range
+    span = first if first == last else f"{first} 至 {last}"
+    return f"🗓 检索范围：{esc(span)}（北京时间）"
+
+
+def format_hits(
+    hits: Sequence[Hit], *, limit: int = MAX_MESSAGE_CHARS, date_range: tuple[str, str] | None = None
+) -> list[str]:
     """Format hits as quoted passages, grouped under their article's title.
 
     Args:
         hits: the passages to quote, best first.
         limit: the longest message allowed.
+        date_range: the dates the search was restricted to, said in a first line when given.
 
     Returns:
         Messages in Telegram HTML, each at most ``limit`` characters.
@@ -143,15 +155,25 @@ def format_hits(hits: Sequence[Hit], *, limit: int = MAX_MESSAGE_CHARS) -> list[
                 first.tag,
             )
         )
+        also = next((h.also_reported_by for h in group if h.also_reported_by), ())
+        if also:
+            lines.append(also_reported(also))
         blocks.append("\n".join(lines))
-    return split_message("\n\n".join(blocks), limit)
+    note = date_range_note(date_range)
+    return split_message((note + "\n" if note else "") + "\n\n".join(blocks), limit)
 
 
 def format_not_found(
-    question: str, headlines: Sequence[Headline], *, limit: int = MAX_MESSAGE_CHARS
+    question: str,
+    headlines: Sequence[Headline],
+    *,
+    limit: int = MAX_MESSAGE_CHARS,
+    date_range: tuple[str, str] | None = None,
 ) -> list[str]:
     """Say plainly that nothing answers ``question`` and offer the nearest headlines."""
     text = f"抱歉，没有找到能回答“{esc(_shorten(question, MAX_ECHOED_QUESTION))}”的内容。"
+    if date_range:
+        text += "\n" + date_range_note(date_range)
     if headlines:
         text += "\n最接近的几条新闻标题：\n" + "\n".join(headline_line(h) for h in headlines)
     else:
@@ -184,11 +206,17 @@ def answer_keyboard(
 # --- headlines, articles, help ------------------------------------------------------------------
 
 
+def also_reported(sources: Sequence[str]) -> str:
+    """Name the outlets whose copies of the same story were merged into the one shown."""
+    return "另见：" + "、".join(esc(_shorten(s, 30)) for s in sources[:5]) + (" 等" if len(sources) > 5 else "")
+
+
 def headline_line(headline: Headline) -> str:
-    """Return one bullet line: time, title (linked when it has a url) and tag."""
+    """Return one bullet line: time, title (linked when it has a url), tag, and where else it was reported."""
     title = _link(headline.url, headline.title) if headline.url else esc(headline.title)
     tag = f"〔{esc(headline.tag)}〕" if headline.tag else ""
-    return f"• {format_time(headline.published_at)}  {title}{tag}"
+    also = f"（{also_reported(headline.also_reported_by)}）" if headline.also_reported_by else ""
+    return f"• {format_time(headline.published_at)}  {title}{tag}{also}"
 
 
 def headline_list(

@@ -7,10 +7,12 @@ The services live in ``context.bot_data``: ``"retriever"`` (index.Retriever), ``
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import re
 import time
 from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
 
 from telegram import Chat, InlineKeyboardMarkup, Message, MessageEntity, ReplyParameters, Update
 from telegram.constants import ChatAction
@@ -150,6 +152,17 @@ async def ask_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 TOO_FAST = "提问太快了：每人每分钟最多 {n} 个问题，请稍后再问。"
+CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+def search_now(retriever, question: str, k: int):
+    """Search as of the current China time, so "昨天" or "2月9日" restrict the answer.
+
+    A retriever whose ``search`` takes no ``now`` (a stand-in) is searched without time handling.
+    """
+    if "now" in inspect.signature(retriever.search).parameters:
+        return retriever.search(question, k, now=datetime.now(CHINA_TZ))
+    return retriever.search(question, k)
 
 
 async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
@@ -175,16 +188,23 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: s
     await message.reply_chat_action(ChatAction.TYPING)
     # Encoding the question takes a while: keep it off the event loop so other chats go on.
     result = await asyncio.to_thread(
-        context.bot_data["retriever"].search, question, config.max_passages
+        search_now, context.bot_data["retriever"], question, config.max_passages
     )
     reply_to = _quote_in(message.chat, message)
     if not result.found:
         usage["not_found"] += 1
-        messages = formatting.format_not_found(question, result.nearest_headlines)
+        messages = formatting.format_not_found(
+            question, result.nearest_headlines, date_range=getattr(result, "date_range", None)
+        )
         await send_messages(context, message.chat_id, messages, reply_to=reply_to)
         return
     store: AnswerStore = context.bot_data["answers"]
-    kept = Answer(question, drop_redundant_headlines(result.hits), config.passages)
+    kept = Answer(
+        question,
+        drop_redundant_headlines(result.hits),
+        config.passages,
+        getattr(result, "date_range", None),
+    )
     key = store.add(kept)
     await _send_page(context, message.chat_id, key, kept, 0, reply_to=reply_to)
 
@@ -201,7 +221,9 @@ async def _send_page(
     keyboard = formatting.answer_keyboard(
         key, kept.next_offset(offset), kept.articles_on_page(offset)
     )
-    messages = formatting.format_hits(kept.page(offset))
+    messages = formatting.format_hits(
+        kept.page(offset), date_range=kept.date_range if offset == 0 else None
+    )
     await send_messages(context, chat_id, messages, reply_to=reply_to, keyboard=keyboard)
 
 

@@ -5,7 +5,7 @@ Usage:
     python -m index add FILE…
     python -m index remove ARTICLE_ID…
     python -m index embed
-    python -m index stats
+    python -m index stats [--verify]
     python -m index search "问题" [-k 3]
     python -m index search --json < questions.txt
     python -m index eval ../shared/data/cmrc2018/cmrc2018_dev.json
@@ -66,8 +66,12 @@ def cmd_embed(args, cfg: Config) -> int:
 def cmd_stats(args, cfg: Config) -> int:
     from .retriever import Retriever
 
-    r = Retriever.load(cfg.index.dir, verify=False)
-    print(json.dumps(r.stats(), ensure_ascii=False, indent=2))
+    t = time.perf_counter()
+    r = Retriever.load(cfg.index.dir, verify=args.verify)
+    stats = r.stats() | {"vector_index": r.vector_index, "load_seconds": round(time.perf_counter() - t, 2)}
+    if args.verify:
+        stats["verified"] = "sizes and SHA-256 of every file"
+    print(json.dumps(stats, ensure_ascii=False, indent=2))
     return 0
 
 
@@ -144,7 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("ids", nargs="+")
     p.set_defaults(func=cmd_remove)
     sub.add_parser("embed", help="embed passages that have no vector yet (resumable)").set_defaults(func=cmd_embed)
-    sub.add_parser("stats", help="print index figures").set_defaults(func=cmd_stats)
+    p = sub.add_parser("stats", help="print index figures")
+    p.add_argument("--verify", action="store_true", help="also check every file's SHA-256 against the manifest")
+    p.set_defaults(func=cmd_stats)
     p = sub.add_parser("search", help="search the index")
     p.add_argument("question", nargs="*")
     p.add_argument("-k", type=int, default=3)

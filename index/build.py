@@ -6,16 +6,18 @@ import hashlib
 import json
 import logging
 import os
+import shutil
+import sqlite3
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import store
+from . import dedupe, store
 from .config import IndexConfig
 from .errors import NewsIndexError
 from .lexical import LexicalIndex, tokenize
@@ -40,6 +42,8 @@ class BuildReport:
     headlines: int = 0
     vectors: int = 0
     embedded: int = 0
+    rows_written: int = 0  # passage rows this build wrote into SQLite (an `add` writes only its own)
+    vectors_added: int = 0  # vectors this build added to the FAISS index from the cache
     skipped: list[Skipped] = field(default_factory=list)
     unused: Counter = field(default_factory=Counter)
     seconds: float = 0.0
@@ -73,40 +77,52 @@ def _hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+ARTICLE_COLS = ("id", "title", "published_at", "source", "url", "meta", "paragraphs", "content_hash", "origin", "file")
+PASSAGE_COLS = ("article_id", "position", "kind", "text", "index_text", "title", "published_at", "source", "url",
+                "tag", "hash", "tokens", "file")
+_TEXT, _PUBLISHED, _FILE = PASSAGE_COLS.index("text"), PASSAGE_COLS.index("published_at"), PASSAGE_COLS.index("file")
+
+
 @dataclass
-class _FileRows:
-    """One source file's share of a version: article rows and passage rows (dicts, column -> value)."""
+class _File:
+    """One source file's share of a version; its rows ("article" | "passage", column tuple) come lazily."""
 
     path: str
     sha256: str
     format: str
-    articles: list[dict]
-    passages: list[dict]
     skipped: list[str]
     unused: dict
+    rows: Callable[[], Iterator[tuple[str, tuple]]]
+
+    def materialize(self) -> "_File":
+        """The same file with its rows held in memory (for the few files an `add` is given)."""
+        rows = list(self.rows())
+        return _File(self.path, self.sha256, self.format, self.skipped, self.unused, lambda: iter(rows))
 
 
-def _rows_from_file(path: Path, sha: str, config: IndexConfig, report: BuildReport) -> _FileRows:
+def _parse_file(path: Path, sha: str, config: IndexConfig, report: BuildReport) -> _File:
     batch = read_seed_file(path)
     report.skipped += batch.skipped
     report.unused.update(batch.unused)
-    articles, passages = [], []
-    for a in batch.articles:
-        articles.append(dict(
-            id=a.id, title=a.title, published_at=a.published_at, source=a.source, url=a.url,
-            meta=json.dumps(a.meta, ensure_ascii=False), paragraphs=json.dumps(a.paragraphs, ensure_ascii=False),
-            content_hash=content_hash(a.title, a.paragraphs), origin=a.origin, file=str(path),
-        ))
-        passages += [_passage_row(d, path) for d in split_article(a, config.max_passage_chars)]
-    passages += [_passage_row(headline_passage(h), path) for h in batch.headlines]
-    return _FileRows(str(path), sha, batch.format, articles, passages, [str(s) for s in batch.skipped], dict(batch.unused))
+
+    def rows() -> Iterator[tuple[str, tuple]]:
+        for a in batch.articles:
+            yield "article", (
+                a.id, a.title, a.published_at, a.source, a.url, json.dumps(a.meta, ensure_ascii=False),
+                json.dumps(a.paragraphs, ensure_ascii=False), content_hash(a.title, a.paragraphs), a.origin, str(path),
+            )
+            for d in split_article(a, config.max_passage_chars):
+                yield "passage", _passage_row(d, path)
+        for h in batch.headlines:
+            yield "passage", _passage_row(headline_passage(h), path)
+
+    return _File(str(path), sha, batch.format, [str(s) for s in batch.skipped], dict(batch.unused), rows)
 
 
-def _passage_row(d: PassageDraft, path: Path) -> dict:
-    return dict(
-        article_id=d.article_id, position=d.position, kind=d.kind, text=d.text, index_text=d.index_text,
-        title=d.title, published_at=d.published_at, source=d.source, url=d.url, tag=d.tag,
-        hash=_hash(d.index_text), tokens=" ".join(tokenize(d.index_text)), file=str(path),
+def _passage_row(d: PassageDraft, path: Path) -> tuple:
+    return (
+        d.article_id, d.position, d.kind, d.text, d.index_text, d.title, d.published_at, d.source, d.url, d.tag,
+        _hash(d.index_text), " ".join(tokenize(d.index_text)), str(path),
     )
 
 
@@ -131,13 +147,17 @@ class _Previous:
             logger.warning("previous index at %s not reused: %s", version, e)
             return None
 
-    def rows_for(self, path: str) -> _FileRows:
+    def file(self, path: str) -> _File:
         f = self.files[path]
-        articles = [dict(r) for r in self.db.execute("SELECT * FROM articles WHERE file = ?", (path,))]
-        passages = [dict(r) for r in self.db.execute("SELECT * FROM passages WHERE file = ? ORDER BY row", (path,))]
-        for p in passages:
-            del p["row"]
-        return _FileRows(path, f["sha256"], f["format"], articles, passages, json.loads(f["skipped"]), json.loads(f["unused"]))
+
+        def rows() -> Iterator[tuple[str, tuple]]:
+            for r in self.db.execute(f"SELECT {','.join(ARTICLE_COLS)} FROM articles WHERE file = ?", (path,)):
+                yield "article", tuple(r)
+            q = f"SELECT {','.join(PASSAGE_COLS)} FROM passages WHERE file = ? ORDER BY row"
+            for r in self.db.execute(q, (path,)):
+                yield "passage", tuple(r)
+
+        return _File(path, f["sha256"], f["format"], json.loads(f["skipped"]), json.loads(f["unused"]), rows)
 
     def close(self) -> None:
         self.db.close()
@@ -157,9 +177,12 @@ def build_index(
 ) -> BuildReport:
     """Build (or with add=True, extend) the index at index_dir from seed files and folders.
 
-    Unchanged files are reused without parsing; passages whose text was embedded before (by the same
-    model) get their vector from the cache, so only new or changed passages are embedded. The new
-    version is published atomically; a build that dies leaves the previous one current.
+    Files are read one at a time and their rows streamed into the new version's SQLite, so memory
+    does not grow with the corpus. Unchanged files are reused without parsing; passages whose text
+    was embedded before (by the same model) get their vector from the cache, so only new or changed
+    passages are embedded. `add` of new files appends to a copy of the current version (work
+    proportional to what is added, bar rebuilding BM25 from stored tokens). The new version is
+    published atomically; a build that dies leaves the previous one current.
     """
     config = config or IndexConfig()
     index_dir = Path(index_dir)
@@ -170,24 +193,36 @@ def build_index(
     with store.write_lock(index_dir):
         prev = None if rebuild else _Previous.open(index_dir)
         try:
-            parts, excluded = _collect(sources, prev, config, report, add=add, remove=remove, progress=progress)
-            unchanged = (
-                prev is not None and not remove and not add
-                and {p.path: p.sha256 for p in parts} == {k: v["sha256"] for k, v in prev.files.items()}
-                and prev.manifest.get("model") == model
+            paths = list(iter_seed_files(sources))
+            shas = {str(p): store.file_sha256(p) for p in paths}
+            same_setup = (
+                prev is not None and prev.manifest.get("model") == model
                 and prev.manifest.get("max_passage_chars") == config.max_passage_chars
             )
-            if unchanged:
+            if same_setup and not remove and not add and shas == {k: v["sha256"] for k, v in prev.files.items()}:
                 report.unchanged = True
                 report.version = prev.version.name
+                report.files = report.files_reused = len(paths)
+                for f in prev.files.values():
+                    report.skipped += [Skipped(*s.split(": ", 1)) for s in json.loads(f["skipped"])]
+                    report.unused.update(json.loads(f["unused"]))
                 _fill_counts(report, prev.manifest["counts"])
             else:
-                report.version = _write_version(index_dir, parts, excluded, model, encoder, config, report).name
+                version = None
+                if add and same_setup and not remove and not any(p in prev.files for p in shas):
+                    given = [_parse_file(p, shas[str(p)], config, report).materialize() for p in paths]
+                    version = _append_version(index_dir, prev, given, model, encoder, config, report)
+                    if version is None:
+                        report.skipped, report.unused = [], Counter()  # the full path below reads them again
+                if version is None:
+                    version = _write_version(index_dir, paths, shas, prev, model, encoder, config, report,
+                                             add=add, remove=remove, progress=progress)
+                report.version = version.name
         finally:
             if prev is not None:
                 prev.close()
         if embed and encoder is not None:
-            report.embedded = embed_missing(index_dir, encoder, config, progress=progress, _locked=True)
+            report.embedded = embed_missing(index_dir, encoder, config, progress=progress, _locked=True, _report=report)
             report.vectors = store.read_manifest(store.require_version(index_dir))["counts"]["vectors"]
     report.seconds = time.perf_counter() - start
     logger.info("build done: %s", report.to_dict() | {"skipped": len(report.skipped)})
@@ -199,100 +234,215 @@ def _fill_counts(report: BuildReport, counts: dict) -> None:
         setattr(report, key, counts.get(key, 0))
 
 
-def _collect(sources, prev, config, report, *, add: bool, remove: Sequence[str], progress: bool = True):
-    """Every file's rows for the new version: reused when unchanged, parsed otherwise."""
-    paths = list(iter_seed_files(sources))
-    seen = {str(p) for p in paths}
-    total = sum(p.stat().st_size for p in paths)
-    parts: list[_FileRows] = []
-    bar = tqdm(total=total, unit="B", unit_scale=True, desc="reading", disable=not progress or total < 1 << 20)
-    for path in paths:
-        sha = store.file_sha256(path)
-        old = prev.files.get(str(path)) if prev else None
-        if old and old["sha256"] == sha and prev.manifest.get("max_passage_chars") == config.max_passage_chars:
-            parts.append(prev.rows_for(str(path)))
-            report.files_reused += 1
-            report.skipped += [Skipped(*s.split(": ", 1)) for s in parts[-1].skipped]
-            report.unused.update(parts[-1].unused)
-        else:
-            parts.append(_rows_from_file(path, sha, config, report))
-        bar.update(path.stat().st_size)
-    bar.close()
+class _VersionWriter:
+    """Stream files' rows into a new version's SQLite, deduplicating as they come.
+
+    Articles: an id seen again replaces the earlier one (an update); the same content under another
+    id is a duplicate and stored once. Passages are staged in a temporary database and numbered at the
+    end, keeping those of the surviving articles and each listed headline once.
+    """
+
+    def __init__(self, db: sqlite3.Connection, excluded: set[str], report: BuildReport):
+        self.db, self.excluded, self.report = db, excluded, report
+        db.executescript(store.SCHEMA)
+        db.execute("ATTACH DATABASE '' AS stage")  # a private temporary file, deleted on close
+        db.execute(f"CREATE TABLE stage.passages (seq INTEGER PRIMARY KEY, {', '.join(PASSAGE_COLS)})")
+        self.article_file: dict[str, str] = {}
+        self.by_hash: dict[str, str] = {}
+        self.staged = 0
+
+    def add(self, f: _File) -> None:
+        insert = (f"INSERT INTO stage.passages ({','.join(PASSAGE_COLS)}) "
+                  f"VALUES ({','.join('?' * len(PASSAGE_COLS))})")
+        buf: list[tuple] = []
+        for kind, row in f.rows():
+            if kind == "passage":
+                buf.append(row)
+                if len(buf) >= 2000:
+                    self.db.executemany(insert, buf)
+                    self.staged += len(buf)
+                    buf.clear()
+            else:
+                self._article(row)
+        self.db.executemany(insert, buf)
+        self.staged += len(buf)
+        self.db.execute(
+            "INSERT INTO files VALUES (?, ?, ?, ?, ?)",
+            (f.path, f.sha256, f.format, json.dumps(f.skipped, ensure_ascii=False), json.dumps(f.unused)),
+        )
+        self.report.files += 1
+
+    def _article(self, row: tuple) -> None:
+        aid, chash = row[0], row[7]
+        if aid in self.excluded:
+            self.report.removed += 1
+            return
+        first = self.by_hash.get(chash)
+        if first is not None and first != aid:
+            self.report.duplicates += 1
+            return
+        if aid in self.article_file:
+            self.report.duplicates += 1
+        self.article_file[aid] = row[-1]
+        self.by_hash[chash] = aid
+        self.db.execute(f"INSERT OR REPLACE INTO articles ({','.join(ARTICLE_COLS)}) "
+                        f"VALUES ({','.join('?' * len(ARTICLE_COLS))})", row)
+
+    def finish(self) -> None:
+        db = self.db
+        db.execute("CREATE TABLE stage.keep (seq INTEGER PRIMARY KEY)")
+        # Passages of the surviving articles (not of a duplicate, replaced or removed one)...
+        db.execute("INSERT INTO stage.keep SELECT s.seq FROM stage.passages s "
+                   "JOIN main.articles a ON a.id = s.article_id AND a.file = s.file")
+        # ...and each listed headline once, unless an article has it as its title.
+        db.execute("INSERT OR IGNORE INTO stage.keep SELECT MIN(seq) FROM stage.passages "
+                   "WHERE article_id IS NULL AND text NOT IN (SELECT title FROM main.articles) "
+                   "GROUP BY text, published_at")
+        cols = ",".join(PASSAGE_COLS)
+        db.execute(f"INSERT INTO main.passages (row, {cols}) "
+                   f"SELECT ROW_NUMBER() OVER (ORDER BY s.seq) - 1, {','.join('s.' + c for c in PASSAGE_COLS)} "
+                   "FROM stage.passages s JOIN stage.keep k ON k.seq = s.seq ORDER BY s.seq")
+        (listed,) = db.execute("SELECT COUNT(*) FROM stage.passages WHERE article_id IS NULL").fetchone()
+        (kept,) = db.execute("SELECT COUNT(*) FROM main.passages WHERE article_id IS NULL").fetchone()
+        if listed > kept:
+            self.report.unused["duplicate headlines"] += listed - kept
+        db.executemany("INSERT INTO excluded VALUES (?)", [(e,) for e in sorted(self.excluded)])
+        db.commit()
+        db.execute("DETACH DATABASE stage")
+
+
+def _write_version(index_dir, paths, shas, prev, model, encoder, config, report, *, add: bool,
+                   remove: Sequence[str], progress: bool = True) -> Path:
+    """Write a complete version folder, file by file, and publish it."""
+    given: list[_File] = []
     excluded = set(prev.excluded) if prev else set()
+    seen = {str(p) for p in paths}
     if add and prev:
-        # `add` keeps every file of the current version that was not given again.
-        parts = [prev.rows_for(p) for p in prev.files if p not in seen] + parts
-        for part in parts[-len(paths):] if paths else []:
-            excluded -= {a["id"] for a in part.articles}
+        # Articles given again are no longer excluded: read the (few) given files first.
+        given = [_read_or_reuse(p, shas[str(p)], prev, config, report).materialize() for p in paths]
+        for f in given:
+            excluded -= {row[0] for kind, row in f.rows() if kind == "article"}
     excluded |= set(remove)
-    report.files = len(parts)
-    return parts, excluded
-
-
-def _write_version(index_dir, parts, excluded, model, encoder, config, report) -> Path:
-    """Write a complete version folder from file rows and publish it."""
     tmp = store.new_version_dir(index_dir)
     db = store.open_db(tmp / store.DB, readonly=False)
-    db.executescript(store.SCHEMA)
-    # Articles: an id seen again replaces the earlier one (an update); the same content under another
-    # id is a duplicate and stored once.
-    articles: dict[str, dict] = {}
-    by_hash: dict[str, str] = {}
-    for part in parts:
-        for a in part.articles:
-            if a["id"] in excluded:
-                report.removed += 1
+    db.row_factory = None
+    writer = _VersionWriter(db, excluded, report)
+    total = sum(p.stat().st_size for p in paths)
+    bar = tqdm(total=total, unit="B", unit_scale=True, desc="reading", disable=not progress or total < 1 << 20)
+    if add and prev:
+        # `add` keeps every file of the current version that was not given again, before the given ones.
+        for old in [p for p in prev.files if p not in seen]:
+            writer.add(prev.file(old))
+        for f, p in zip(given, paths):
+            writer.add(f)
+            bar.update(p.stat().st_size)
+    else:
+        for p in paths:
+            writer.add(_read_or_reuse(p, shas[str(p)], prev, config, report))
+            bar.update(p.stat().st_size)
+    bar.close()
+    writer.finish()
+    report.rows_written = _count(db, "SELECT COUNT(*) FROM passages")
+    return _finish_version(index_dir, tmp, db, None, None, model, encoder, config, report)
+
+
+def _read_or_reuse(path: Path, sha: str, prev, config, report) -> _File:
+    old = prev.files.get(str(path)) if prev else None
+    if old and old["sha256"] == sha and prev.manifest.get("max_passage_chars") == config.max_passage_chars:
+        report.files_reused += 1
+        f = prev.file(str(path))
+        report.skipped += [Skipped(*s.split(": ", 1)) for s in f.skipped]
+        report.unused.update(f.unused)
+        return f
+    return _parse_file(path, sha, config, report)
+
+
+def _count(db, query: str, args: tuple = ()) -> int:
+    return int(db.execute(query, args).fetchone()[0])
+
+
+def _append_version(index_dir, prev: _Previous, given: list[_File], model, encoder, config, report) -> Path | None:
+    """Add new files to a copy of the current version: rows appended, vectors added to its FAISS index.
+
+    Returns None (nothing written) when an added article would change rows already there (an id that
+    exists, or a title that a listed headline already has): the caller then writes a whole version.
+    """
+    old = prev.db
+    new_articles = [row for f in given for kind, row in f.rows() if kind == "article"]
+    ids = [row[0] for row in new_articles]
+    for chunk in range(0, len(ids), 900):
+        part = ids[chunk : chunk + 900]
+        if _count(old, f"SELECT COUNT(*) FROM articles WHERE id IN ({','.join('?' * len(part))})", tuple(part)):
+            return None
+    listed = {(r[0], r[1]) for r in old.execute("SELECT text, published_at FROM passages WHERE article_id IS NULL")}
+    listed_texts = {t for t, _ in listed}
+    if any(row[1] in listed_texts for row in new_articles):
+        return None
+    by_hash = dict(old.execute("SELECT content_hash, id FROM articles").fetchall())
+    titles = {t for (t,) in old.execute("SELECT title FROM articles")}
+    n0 = _count(old, "SELECT COUNT(*) FROM passages")
+
+    tmp = store.new_version_dir(index_dir)
+    shutil.copyfile(prev.version / store.DB, tmp / store.DB)
+    db = store.open_db(tmp / store.DB, readonly=False)
+    db.row_factory = None
+    articles: dict[str, tuple] = {}
+    for row in new_articles:
+        first = by_hash.get(row[7])
+        if first is not None and first != row[0]:
+            report.duplicates += 1
+            continue
+        if row[0] in articles:
+            report.duplicates += 1
+        articles[row[0]] = row
+        by_hash[row[7]] = row[0]
+    titles |= {a[1] for a in articles.values()}
+    rows: list[tuple] = []
+    for f in given:
+        for kind, p in f.rows():
+            if kind != "passage":
                 continue
-            first = by_hash.get(a["content_hash"])
-            if first is not None and first != a["id"]:
-                report.duplicates += 1
-                continue
-            if a["id"] in articles:
-                report.duplicates += 1
-            articles[a["id"]] = a
-            by_hash[a["content_hash"]] = a["id"]
-    article_files = {aid: a["file"] for aid, a in articles.items()}
-    titles = {a["title"] for a in articles.values()}
-    rows: list[dict] = []
-    listed: set[tuple[str, str | None]] = set()
-    for part in parts:
-        for p in part.passages:
-            aid = p["article_id"]
+            aid = p[0]
             if aid is not None:
-                if article_files.get(aid) != p["file"]:
-                    continue  # passage of a duplicate, replaced or removed article
+                if aid not in articles or articles[aid][-1] != p[_FILE]:
+                    continue
             else:
-                key = (p["text"], p["published_at"])
-                if p["text"] in titles or key in listed:
+                key = (p[_TEXT], p[_PUBLISHED])
+                if p[_TEXT] in titles or key in listed:
                     report.unused["duplicate headlines"] += 1
                     continue
                 listed.add(key)
             rows.append(p)
-    cols = list(next(iter(articles.values())).keys()) if articles else []
-    if cols:
-        db.executemany(
-            f"INSERT INTO articles ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})",
-            [tuple(a[c] for c in cols) for a in articles.values()],
-        )
-    pcols = ["row"] + list(rows[0].keys()) if rows else []
-    if rows:
-        db.executemany(
-            f"INSERT INTO passages ({','.join(pcols)}) VALUES ({','.join('?' * len(pcols))})",
-            [(i, *p.values()) for i, p in enumerate(rows)],
-        )
-    db.executemany(
-        "INSERT INTO files VALUES (?, ?, ?, ?, ?)",
-        [(p.path, p.sha256, p.format, json.dumps(p.skipped, ensure_ascii=False), json.dumps(p.unused)) for p in parts],
-    )
-    db.executemany("INSERT INTO excluded VALUES (?)", [(e,) for e in sorted(excluded)])
+    db.executemany(f"INSERT INTO articles ({','.join(ARTICLE_COLS)}) VALUES ({','.join('?' * len(ARTICLE_COLS))})",
+                   list(articles.values()))
+    db.executemany(f"INSERT INTO passages (row, {','.join(PASSAGE_COLS)}) "
+                   f"VALUES ({','.join('?' * (len(PASSAGE_COLS) + 1))})",
+                   [(n0 + i, *p) for i, p in enumerate(rows)])
+    db.executemany("INSERT INTO files VALUES (?, ?, ?, ?, ?)", [
+        (f.path, f.sha256, f.format, json.dumps(f.skipped, ensure_ascii=False), json.dumps(f.unused)) for f in given
+    ])
+    db.executemany("DELETE FROM excluded WHERE article_id = ?", [(i,) for i in articles])
     db.commit()
+    report.files = len(prev.files) + len(given)
+    report.rows_written = len(rows)
+    new_rows = [(n0 + i, p[PASSAGE_COLS.index("hash")]) for i, p in enumerate(rows)]
+    return _finish_version(index_dir, tmp, db, prev.version, new_rows, model, encoder, config, report)
+
+
+def _finish_version(index_dir, tmp, db, vectors_from, new_rows, model, encoder, config, report) -> Path:
+    """BM25 from the stored tokens, vectors from the cache, counts and manifest; then publish."""
+    report.articles = _count(db, "SELECT COUNT(*) FROM articles")
+    report.passages = _count(db, "SELECT COUNT(*) FROM passages")
+    report.headlines = _count(db, "SELECT COUNT(*) FROM passages WHERE kind = ?", (HEADLINE,))
+    report.paragraphs = _count(db, "SELECT COUNT(*) FROM passages WHERE kind = ?", (PARAGRAPH,))
+    _lexical_from_db(db).save(tmp / store.LEXICAL)
+    dedupe.write_clusters(db, tmp)  # near-duplicate stories, listed in the manifest like every file
+    if new_rows is None:
+        new_rows = list(db.execute("SELECT row, hash FROM passages ORDER BY row"))
     db.close()
-    LexicalIndex.build([p["tokens"].split(" ") if p["tokens"] else [] for p in rows]).save(tmp / store.LEXICAL)
-    dim, report.vectors = _write_cached_vectors(tmp, index_dir, model, [p["hash"] for p in rows], encoder)
-    report.articles = len(articles)
-    report.passages = len(rows)
-    report.headlines = sum(p["kind"] == HEADLINE for p in rows)
-    report.paragraphs = sum(p["kind"] == PARAGRAPH for p in rows)
+    dim, report.vectors, added = _write_cached_vectors(
+        tmp, index_dir, model, encoder, config, vectors_from, new_rows, report.passages)
+    report.vectors_added += added
     counts = dict(
         articles=report.articles, passages=report.passages, paragraphs=report.paragraphs,
         headlines=report.headlines, vectors=report.vectors,
@@ -304,46 +454,92 @@ def _write_version(index_dir, parts, excluded, model, encoder, config, report) -
     return store.publish(index_dir, tmp)
 
 
-def _write_cached_vectors(version: Path, index_dir: Path, model: str, hashes: list[str], encoder) -> tuple[int | None, int]:
-    """Put every passage whose vector is cached into the version's FAISS file: (dimension, vectors)."""
+def _lexical_from_db(db) -> LexicalIndex:
+    """BM25 over the tokens stored with the passages (no re-tokenizing); equal tokens share one string."""
+    canon: dict[str, str] = {}
+    tokens = [
+        [canon.setdefault(t, t) for t in s.split(" ")] if s else []
+        for (s,) in db.execute("SELECT tokens FROM passages ORDER BY row")
+    ]
+    return LexicalIndex.build(tokens)
+
+
+def _write_cached_vectors(version: Path, index_dir: Path, model: str, encoder, config: IndexConfig,
+                          vectors_from: Path | None, rows: list[tuple[int, str]], n_passages: int):
+    """Write the version's FAISS file: the vectors of `vectors_from` (if given) plus every cached vector of
+    `rows` (row, hash) that has none yet. Returns (dimension, vectors, vectors added)."""
     cache = store.EmbeddingCache(index_dir, model)
     try:
         dim = encoder.dim if encoder is not None else cache.dim()
         if dim is None:
-            return None, 0
-        positions, matrix = cache.get(hashes, dim)
-        if positions:
-            store.write_vectors(version / store.VECTORS, np.asarray(positions), matrix)
-        return dim, len(positions)
+            return None, 0, 0
+        total, added = _extend_vectors(vectors_from, version / store.VECTORS, rows, cache, dim, config, n_passages)
+        return dim, total, added
     finally:
         cache.close()
 
 
+def _extend_vectors(vectors_from: Path | None, out: Path, rows, cache, dim: int, config: IndexConfig,
+                    n_passages: int) -> tuple[int, int]:
+    """Copy the FAISS index of `vectors_from` and add the cached vectors of rows without one: (total, added).
+
+    The index type follows the number of passages (flat below [index] ann_threshold, HNSW from it);
+    an index that has crossed the threshold is rebuilt from its stored vectors once.
+    """
+    import faiss
+
+    index = None
+    has = np.zeros(n_passages, dtype=bool)
+    if vectors_from is not None and (vectors_from / store.VECTORS).is_file():
+        index = store.read_vectors(vectors_from / store.VECTORS)
+        ids = faiss.vector_to_array(index.id_map)
+        has[ids[ids < n_passages]] = True
+        wanted = store.vector_index_kind(store.new_vector_index(dim, n_passages, config.ann_threshold))
+        if store.vector_index_kind(index) != wanted:
+            converted = store.new_vector_index(dim, n_passages, config.ann_threshold)
+            store.add_vectors(converted, ids, store.stored_vectors(index))
+            index = converted
+    if index is None:
+        index = store.new_vector_index(dim, n_passages, config.ann_threshold)
+    todo = [(r, h) for r, h in rows if not has[r]]
+    added = 0
+    for positions, matrix in cache.iter_get([h for _, h in todo], dim):
+        store.add_vectors(index, np.fromiter((todo[i][0] for i in positions), np.int64, len(positions)), matrix)
+        added += len(positions)
+    if index.ntotal:
+        store.save_vectors(out, index)
+    return int(index.ntotal), added
+
+
 def embed_missing(index_dir: Path, encoder, config: IndexConfig | None = None, *, progress: bool = True,
-                  publish_every: int = 4096, _locked: bool = False) -> int:
+                  publish_every: int = 4096, _locked: bool = False, _report: BuildReport | None = None) -> int:
     """Embed the current version's passages that have no vector yet; resumable, publishes as it goes."""
     config = config or IndexConfig()
     if not _locked:
         with store.write_lock(index_dir):
             return embed_missing(index_dir, encoder, config, progress=progress,
-                                 publish_every=publish_every, _locked=True)
+                                 publish_every=publish_every, _locked=True, _report=_report)
     version = store.require_version(index_dir)
     manifest = store.read_manifest(version)
     store.check_model(manifest, encoder.name, encoder.dim, version)
     db = store.open_db(version / store.DB)
-    rows = db.execute("SELECT row, hash, index_text FROM passages ORDER BY row").fetchall()
-    db.close()
+    db.row_factory = None
+    rows = db.execute("SELECT row, hash FROM passages ORDER BY row").fetchall()
     cache = store.EmbeddingCache(index_dir, encoder.name)
     try:
         cache.set_dim(encoder.dim)
         have = cache.hashes()
+        missing = {h for _, h in rows if h not in have}
+        del have
         todo: dict[str, str] = {}
-        for r in rows:
-            if r["hash"] not in have:
-                todo.setdefault(r["hash"], r["index_text"])
+        if missing:
+            for h, text in db.execute("SELECT hash, index_text FROM passages"):
+                if h in missing:
+                    todo.setdefault(h, text)
+        db.close()
         if not todo:
             if manifest["counts"].get("vectors", 0) < len(rows) and _cached_count(cache, rows, encoder.dim) > manifest["counts"].get("vectors", 0):
-                _publish_vectors(index_dir, version, manifest, rows, cache, encoder)
+                _publish_vectors(index_dir, version, manifest, rows, cache, encoder, config, _report)
             return 0
         items = sorted(todo.items(), key=lambda kv: len(kv[1]))  # similar lengths batch with less padding
         done = since_publish = 0
@@ -357,10 +553,10 @@ def embed_missing(index_dir: Path, encoder, config: IndexConfig | None = None, *
             since_publish += len(chunk)
             bar.update(len(chunk))
             if since_publish >= publish_every and done < len(items):
-                version, manifest = _publish_vectors(index_dir, version, manifest, rows, cache, encoder)
+                version, manifest = _publish_vectors(index_dir, version, manifest, rows, cache, encoder, config, _report)
                 since_publish = 0
         bar.close()
-        _publish_vectors(index_dir, version, manifest, rows, cache, encoder)
+        _publish_vectors(index_dir, version, manifest, rows, cache, encoder, config, _report)
         return done
     finally:
         cache.close()
@@ -368,11 +564,11 @@ def embed_missing(index_dir: Path, encoder, config: IndexConfig | None = None, *
 
 def _cached_count(cache, rows, dim) -> int:
     have = cache.hashes()
-    return sum(r["hash"] in have for r in rows)
+    return sum(h in have for _, h in rows)
 
 
-def _publish_vectors(index_dir, version, manifest, rows, cache, encoder):
-    """Publish a copy of `version` (files hard-linked) with every cached vector in its FAISS file."""
+def _publish_vectors(index_dir, version, manifest, rows, cache, encoder, config, report=None):
+    """Publish a copy of `version` (files hard-linked) whose FAISS index also has the newly cached vectors."""
     tmp = store.new_version_dir(index_dir)
     for src in version.rglob("*"):
         rel = src.relative_to(version)
@@ -381,12 +577,12 @@ def _publish_vectors(index_dir, version, manifest, rows, cache, encoder):
         elif src.name not in (store.VECTORS, store.MANIFEST):
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
             os.link(src, tmp / rel)  # versions are immutable, so sharing the bytes is safe
-    positions, matrix = cache.get([r["hash"] for r in rows], encoder.dim)
-    if positions:
-        store.write_vectors(tmp / store.VECTORS, np.asarray([rows[i]["row"] for i in positions]), matrix)
-    counts = dict(manifest["counts"], vectors=len(positions))
+    total, added = _extend_vectors(version, tmp / store.VECTORS, rows, cache, encoder.dim, config, len(rows))
+    if report is not None:
+        report.vectors_added += added
+    counts = dict(manifest["counts"], vectors=total)
     extra = {k: v for k, v in manifest.items() if k not in ("format_version", "model", "dim", "created_at", "counts", "files")}
-    store.write_manifest(tmp, encoder.name, encoder.dim, counts, extra=extra)
+    store.write_manifest(tmp, encoder.name, encoder.dim, counts, extra=extra, linked_from=version)
     final = store.publish(index_dir, tmp)
     return final, store.read_manifest(final)
 

@@ -20,6 +20,7 @@ class IndexConfig:
     batch_size: int = 16
     max_passage_chars: int = 300
     embed_on_build: bool = True
+    ann_threshold: int = 50_000  # passages from which FAISS searches an HNSW graph instead of every vector
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ class Headline:
     source: str | None = None
     url: str | None = None
     article_id: str | None = None  # set when the headline is the title of an indexed article
+    also_reported_by: tuple[str, ...] = ()  # sources of near-duplicate copies collapsed into this one
 
 
 @dataclass
@@ -61,6 +62,7 @@ class Hit:
     best_sentence: str
     lexical_score: float = 0.0
     dense_score: float | None = None
+    also_reported_by: tuple[str, ...] = ()  # sources of near-duplicate articles collapsed into this hit
 
     def to_json(self) -> dict:
         p = self.passage
@@ -87,3 +89,5 @@ class SearchResult:
     hits: list[Hit]
     found: bool
     nearest_headlines: list[Headline] = field(default_factory=list)
+    # The China dates (first, last; inclusive, ISO) the question's time words restricted the search to.
+    date_range: tuple[str, str] | None = None

@@ -6,11 +6,12 @@ import json
 import logging
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
-from . import rank, store
+from . import dedupe, rank, store
 from .clean import normalize_for_search
 from .config import RetrievalConfig
 from .lexical import LexicalIndex, tokenize
@@ -39,16 +40,10 @@ class Retriever:
         self.config = config or RetrievalConfig()
         self._db = store.open_db(version / store.DB)
         self._db_lock = threading.Lock()
-        self.passages: list[Passage] = [
-            Passage(
-                id=r["row"], article_id=r["article_id"], position=r["position"], kind=r["kind"], text=r["text"],
-                title=r["title"], published_at=r["published_at"], source=r["source"], url=r["url"], tag=r["tag"],
-            )
-            for r in self._db.execute(
-                "SELECT row, article_id, position, kind, text, title, published_at, source, url, tag FROM passages ORDER BY row"
-            )
-        ]
-        self.lexical = LexicalIndex.load(version / store.LEXICAL)
+        # Passages stay in SQLite, read when a hit is shown: a large index costs no start-up time or memory.
+        self.passages = _Passages(self._db, self._db_lock)
+        # Memory-mapped: the arrays are paged in from the file as searches touch them.
+        self.lexical = LexicalIndex.load(version / store.LEXICAL, mmap=True)
         if self.lexical.n_docs != max(len(self.passages), 1):
             raise store.CorruptIndexError(
                 f"{version}: the lexical index has {self.lexical.n_docs} rows but there are {len(self.passages)} "
@@ -59,18 +54,24 @@ class Retriever:
         if (version / store.VECTORS).is_file():
             import faiss
 
-            self._faiss = store.read_vectors(version / store.VECTORS)
+            self._faiss = store.read_vectors(version / store.VECTORS, mmap=True)
             ids = faiss.vector_to_array(self._faiss.id_map)
             if len(ids) and (ids.max() >= len(self.passages) or ids.min() < 0):
                 raise store.CorruptIndexError(f"{version}: vector ids do not match the passages; rebuild the index")
             self._vector_of_row[ids] = np.arange(len(ids))
-            flat = faiss.downcast_index(self._faiss.index)
-            self._xb = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
+            # Candidates from either leg are scored exactly against the stored float32 vectors (flat
+            # or HNSW-flat alike), so an approximate search only changes which candidates come back.
+            self._xb = store.stored_vectors(self._faiss)
         self._latest = self._sorted_headlines()
+        self._clusters = dedupe.Clusters.load(version)  # near-duplicate stories (index.dedupe)
 
     @classmethod
-    def load(cls, index_dir: Path, encoder=None, config: RetrievalConfig | None = None, verify: bool = True) -> "Retriever":
-        """Load the current version; refuse one written by another model, or damaged files."""
+    def load(cls, index_dir: Path, encoder=None, config: RetrievalConfig | None = None, verify: bool = False) -> "Retriever":
+        """Load the current version; refuse one written by another model, or damaged files.
+
+        Every file's size is checked against the manifest; verify=True also checks their SHA-256
+        (reads every byte: ~1 s per 500 MB; `python -m index stats --verify`).
+        """
         version = store.require_version(Path(index_dir))
         manifest = store.read_manifest(version)
         store.check_model(manifest, getattr(encoder, "name", None), getattr(encoder, "dim", None), version)
@@ -88,6 +89,11 @@ class Retriever:
         """How many passages have a vector."""
         return 0 if self._faiss is None else int(self._faiss.ntotal)
 
+    @property
+    def vector_index(self) -> str | None:
+        """"flat" (exact) or "hnsw" (approximate), None without vectors."""
+        return None if self._faiss is None else store.vector_index_kind(self._faiss)
+
     def legs(self, query: str, n: int, lexical: bool = True, dense: bool = True):
         """Candidates from each leg, merged: (rows, BM25 scores, cosines, has-vector mask)."""
         tokens = tokenize(query) if lexical else []
@@ -102,7 +108,7 @@ class Retriever:
             # The passages are stored in Simplified script; folding the question the same way makes a
             # Traditional question land on the same vectors.
             qvec = self.encoder.encode_queries([normalize_for_search(query)])[0].astype(np.float32)
-            _, ids = self._faiss.search(qvec[None, :], min(n, self.vectors))
+            _, ids = _search_one(self._faiss, qvec, min(n, self.vectors))
             cand.update(dict.fromkeys(int(i) for i in ids[0] if i >= 0))
         rows = np.fromiter(cand, dtype=np.int64, count=len(cand))
         lex = lex_all[rows] if lex_all is not None else np.zeros(len(rows), dtype=np.float32)
@@ -128,8 +134,16 @@ class Retriever:
             for i in order
         ]
 
-    def search(self, query: str, k: int = 3) -> SearchResult:
-        """The k most relevant passages above the relevance threshold, each with its best sentence."""
+    def search(self, query: str, k: int = 3, now: datetime | None = None) -> SearchResult:
+        """The k most relevant passages above the relevance threshold, each with its best sentence.
+
+        With `now` (the reference time), dates and relative times in the question ("昨天", "2月9日",
+        "最新") restrict or order the passages (index.timesearch); the result's date_range says which.
+        """
+        if now is not None:
+            from .timesearch import search_at
+
+            return search_at(self, query.strip(), k, now)
         query = query.strip()
         candidates = self.rank(query) if normalize_for_search(query).strip() else []
         words = rank.content_words(tokenize(query))
@@ -145,7 +159,7 @@ class Retriever:
             if len(hits) == k:
                 break
         if hits:
-            return SearchResult(query, hits, True)
+            return SearchResult(query, dedupe.collapse_hits(hits, self._clusters, self._sources), True)
         return SearchResult(query, [], False, self._nearest_headlines(candidates, 3))
 
     def _relevance(self, c: Candidate, words: list[str]) -> float:
@@ -183,7 +197,8 @@ class Retriever:
         return Headline(p.title, p.published_at, p.tag, p.source, p.url, p.article_id)
 
     def _sorted_headlines(self) -> list[Headline]:
-        heads = [self._headline(p) for p in self.passages if p.kind == HEADLINE]
+        with self._db_lock:
+            heads = [self._headline(p) for p in self.passages.where("kind = ?", (HEADLINE,))]
         # Newest first; undated ones after every dated one, in page order.
         dated = sorted((h for h in heads if h.published_at), key=lambda h: _epoch(h.published_at), reverse=True)
         return dated + [h for h in heads if not h.published_at]
@@ -194,7 +209,10 @@ class Retriever:
         if keyword:
             kw = normalize_for_search(keyword).strip()
             heads = [h for h in heads if kw in normalize_for_search(h.title) or (h.tag and kw in normalize_for_search(h.tag))]
-        return heads[: max(n, 0)]
+        return dedupe.collapse_headlines(heads, self._clusters, self._sources, max(n, 0))
+
+    def _sources(self, article_ids) -> list[str]:
+        return dedupe.sources_of(self._db, self._db_lock, article_ids)
 
     def article(self, article_id: str) -> Article | None:
         """The whole cleaned article."""
@@ -219,7 +237,8 @@ class Retriever:
     def stats(self) -> dict:
         """Figures for /start and /stats."""
         counts = self.manifest.get("counts", {})
-        dates = [p.published_at for p in self.passages if p.published_at]
+        # Every dated passage shares its date with a headline passage: the sorted headlines hold the range.
+        dates = [h.published_at for h in self._latest if h.published_at]
         epochs = [_epoch(d) for d in dates]
         return {
             "articles": counts.get("articles", 0),
@@ -231,6 +250,60 @@ class Retriever:
             "model": self.manifest.get("model"),
             "version": self.version.name,
         }
+
+
+def _search_one(index, qvec: np.ndarray, k: int):
+    """Search one query on one OpenMP thread (this thread only: the setting is per calling thread).
+
+    One query gains nothing from a second thread, and on a busy machine the thread team waits for a
+    core at every parallel region: single-query HNSW went from ~0.5 ms to ~16 ms with both cores busy.
+    """
+    import faiss
+
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        return index.search(qvec[None, :], k)
+    finally:
+        faiss.omp_set_num_threads(threads)
+
+
+_PASSAGE_QUERY = "SELECT row, article_id, position, kind, text, title, published_at, source, url, tag FROM passages"
+
+
+def _passage(r) -> Passage:
+    return Passage(
+        id=r["row"], article_id=r["article_id"], position=r["position"], kind=r["kind"], text=r["text"],
+        title=r["title"], published_at=r["published_at"], source=r["source"], url=r["url"], tag=r["tag"],
+    )
+
+
+class _Passages:
+    """The passages of a version by row, read from SQLite on demand (a read-only sequence)."""
+
+    def __init__(self, db, lock: threading.Lock):
+        self._db, self._lock = db, lock
+        (self._n,) = db.execute("SELECT COUNT(*) FROM passages").fetchone()
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, row: int) -> Passage:
+        row = int(row)
+        if row < 0:
+            row += self._n
+        if not 0 <= row < self._n:
+            raise IndexError(row)
+        with self._lock:
+            r = self._db.execute(f"{_PASSAGE_QUERY} WHERE row = ?", (row,)).fetchone()
+        return _passage(r)
+
+    def __iter__(self):
+        return self.where("1", ())
+
+    def where(self, condition: str, args: tuple):
+        """Passages matching an SQL condition, in row order (the caller holds the lock if it shares the handle)."""
+        return (_passage(r) for r in self._db.execute(f"{_PASSAGE_QUERY} WHERE {condition} ORDER BY row", args))
 
 
 def _epoch(iso: str) -> float:

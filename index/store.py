@@ -5,7 +5,8 @@ Layout of an index folder:
     versions/<name>/manifest.json   format, model, dimension, counts, file sizes and hashes
     versions/<name>/passages.sqlite articles, passages (with their jieba tokens), source files
     versions/<name>/lexical/        the BM25 index (bm25s files), row i = passage row i
-    versions/<name>/vectors.faiss   the dense vectors, FAISS ids = passage rows (absent: none yet)
+    versions/<name>/vectors.faiss   the dense vectors, FAISS ids = passage rows (absent: none yet); a flat
+                                    index below [index] ann_threshold passages, HNSW-flat from it
     embeddings/<model>.sqlite       content-hash -> vector cache; makes embedding incremental and resumable
 """
 
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import CorruptIndexError, IndexNotBuiltError, ModelMismatchError
+from .errors import CorruptIndexError, IndexNotBuiltError, ModelMismatchError, NewsIndexError
 
 logger = logging.getLogger(__name__)
 
@@ -115,12 +116,26 @@ def _fsync_tree(folder: Path) -> None:
     _fsync_dir(folder)
 
 
-def write_manifest(version: Path, model: str, dim: int | None, counts: dict, extra: dict | None = None) -> dict:
-    """Write manifest.json with the sizes and hashes of every file of the version."""
+def write_manifest(version: Path, model: str, dim: int | None, counts: dict, extra: dict | None = None,
+                   linked_from: Path | None = None) -> dict:
+    """Write manifest.json with the sizes and hashes of every file of the version.
+
+    A file hard-linked from the version `linked_from` (same inode) keeps that version's hash
+    instead of being read again: versions are immutable.
+    """
+    previous = {}
+    if linked_from is not None:
+        with contextlib.suppress(NewsIndexError, OSError):
+            previous = read_manifest(linked_from).get("files", {})
     files = {}
     for p in sorted(version.rglob("*")):
         if p.is_file() and p.name != MANIFEST:
-            files[str(p.relative_to(version))] = {"size": p.stat().st_size, "sha256": file_sha256(p)}
+            name = str(p.relative_to(version))
+            old = previous.get(name)
+            if old is not None and _same_file(p, Path(linked_from) / name) and old["size"] == p.stat().st_size:
+                files[name] = old
+            else:
+                files[name] = {"size": p.stat().st_size, "sha256": file_sha256(p)}
     manifest = {
         "format_version": FORMAT_VERSION,
         "model": model,
@@ -132,6 +147,13 @@ def write_manifest(version: Path, model: str, dim: int | None, counts: dict, ext
     }
     (version / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
     return manifest
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def publish(index_dir: Path, tmp_version: Path) -> Path:
@@ -179,7 +201,7 @@ def read_manifest(version: Path) -> dict:
 
 
 def verify_files(version: Path, manifest: dict, hashes: bool = True) -> None:
-    """Check every file against the manifest: present, same size, same SHA-256."""
+    """Check every file against the manifest: present, same size, and (hashes=True) same SHA-256."""
     for name, info in manifest.get("files", {}).items():
         p = Path(version) / name
         if not p.is_file():
@@ -225,22 +247,87 @@ def require_version(index_dir: Path) -> Path:
 
 # --- vectors -------------------------------------------------------------------------------------
 
-def write_vectors(path: Path, rows: np.ndarray, vectors: np.ndarray) -> None:
-    """Write vectors to a FAISS file, with the passage rows as ids."""
+# Exact search while the index is small; above the threshold an HNSW graph over the same float32
+# vectors (IndexHNSWFlat keeps them in its storage, so candidates are still scored exactly).
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 256
+
+
+def new_vector_index(dim: int, n: int, ann_threshold: int | None):
+    """An empty FAISS index for n vectors: flat (exact) below ann_threshold, HNSW at or above it."""
     import faiss
 
-    dim = vectors.shape[1]
-    index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-    index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(rows, dtype=np.int64))
+    if ann_threshold is not None and n >= ann_threshold:
+        inner = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        inner.hnsw.efSearch = HNSW_EF_SEARCH
+    else:
+        inner = faiss.IndexFlatIP(dim)
+    return faiss.IndexIDMap2(inner)
+
+
+def vector_index_kind(index) -> str:
+    """"flat" or "hnsw": what a FAISS index written by this module searches with."""
+    import faiss
+
+    inner = faiss.downcast_index(index.index)
+    return "hnsw" if isinstance(inner, faiss.IndexHNSW) else "flat"
+
+
+def _flat_storage(index):
+    import faiss
+
+    inner = faiss.downcast_index(index.index)
+    return faiss.downcast_index(inner.storage) if isinstance(inner, faiss.IndexHNSW) else inner
+
+
+def is_mapped(index) -> bool:
+    """True when the index's vectors are memory-mapped from its file (read with mmap=True; never add to it)."""
+    return not _flat_storage(index).codes.is_owned
+
+
+def stored_vectors(index) -> np.ndarray:
+    """The (ntotal, dim) float32 matrix a flat or HNSW-flat index holds, without copying it."""
+    import faiss
+
+    flat = _flat_storage(index)
+    if flat.ntotal == 0:
+        return np.zeros((0, flat.d), dtype=np.float32)
+    return faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
+
+
+def add_vectors(index, rows: np.ndarray, vectors: np.ndarray) -> None:
+    """Add vectors with their passage rows as ids."""
+    if len(rows):
+        index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(rows, dtype=np.int64))
+
+
+def save_vectors(path: Path, index) -> None:
+    """Write a FAISS index."""
+    import faiss
+
     faiss.write_index(index, str(path))
 
 
-def read_vectors(path: Path):
-    """Read a FAISS file written by write_vectors; a damaged file becomes a CorruptIndexError."""
+def write_vectors(path: Path, rows: np.ndarray, vectors: np.ndarray, ann_threshold: int | None = None) -> None:
+    """Write vectors to a FAISS file, with the passage rows as ids."""
+    index = new_vector_index(vectors.shape[1], len(rows), ann_threshold)
+    add_vectors(index, rows, vectors)
+    save_vectors(path, index)
+
+
+def read_vectors(path: Path, mmap: bool = False):
+    """Read a FAISS file written by write_vectors; a damaged file becomes a CorruptIndexError.
+
+    mmap=True maps the vectors from the file instead of reading them (read-only; fast start-up, and
+    the pages are shared with other processes reading the same version).
+    """
     import faiss
 
     try:
-        return faiss.read_index(str(path))
+        flags = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY if mmap else 0
+        return faiss.read_index(str(path), flags)
     except RuntimeError as e:
         raise CorruptIndexError(
             f"{path} cannot be read by FAISS ({str(e).splitlines()[0][:200]}); "
@@ -286,16 +373,25 @@ class EmbeddingCache:
 
     def get(self, hashes: list[str], dim: int) -> tuple[list[int], np.ndarray]:
         """Vectors for the hashes that have one: (positions in `hashes`, matrix)."""
-        found: dict[str, bytes] = {}
-        for i in range(0, len(hashes), 900):
-            chunk = hashes[i : i + 900]
-            q = f"SELECT hash, vec FROM vectors WHERE hash IN ({','.join('?' * len(chunk))})"
-            found.update(self.conn.execute(q, chunk).fetchall())
-        positions = [i for i, h in enumerate(hashes) if h in found]
-        matrix = np.empty((len(positions), dim), dtype=np.float32)
-        for j, i in enumerate(positions):
-            matrix[j] = np.frombuffer(found[hashes[i]], dtype=np.float32)
-        return positions, matrix
+        positions: list[int] = []
+        parts: list[np.ndarray] = []
+        for pos, matrix in self.iter_get(hashes, dim):
+            positions += pos
+            parts.append(matrix)
+        return positions, (np.concatenate(parts) if parts else np.empty((0, dim), dtype=np.float32))
+
+    def iter_get(self, hashes: list[str], dim: int, chunk: int = 900):
+        """Like get(), a chunk of hashes at a time: yields (positions in `hashes`, matrix) per chunk."""
+        for start in range(0, len(hashes), chunk):
+            part = hashes[start : start + chunk]
+            q = f"SELECT hash, vec FROM vectors WHERE hash IN ({','.join('?' * len(set(part)))})"
+            found = dict(self.conn.execute(q, list(set(part))).fetchall())
+            positions = [start + i for i, h in enumerate(part) if h in found]
+            matrix = np.empty((len(positions), dim), dtype=np.float32)
+            for j, i in enumerate(positions):
+                matrix[j] = np.frombuffer(found[hashes[i]], dtype=np.float32)
+            if positions:
+                yield positions, matrix
 
     def close(self) -> None:
         self.conn.close()

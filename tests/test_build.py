@@ -153,7 +153,7 @@ def test_missing_and_corrupt_index(seeds, tmp_path):
     os.unlink(vectors)
     vectors.write_bytes(data[:-8] + b"\0" * 8)
     with pytest.raises(CorruptIndexError, match="checksum"):
-        Retriever.load(tmp_path / "idx", HashEncoder())
+        Retriever.load(tmp_path / "idx", HashEncoder(), verify=True)
     # Even unverified, FAISS's own failure becomes a clear error.
     os.unlink(vectors)
     vectors.write_bytes(b"garbage" * 10)
@@ -205,7 +205,7 @@ def test_killed_build_leaves_previous_index_loadable(seeds, tmp_path, point):
     proc = subprocess.run([sys.executable, "-c", KILLER, str(seeds), str(idx), point], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
-    r = Retriever.load(idx, HashEncoder())  # verifies every file against the manifest
+    r = Retriever.load(idx, HashEncoder(), verify=True)  # verifies every file against the manifest
     after = r.stats()
     if point == "embedding":
         # The lexical version was published before embedding started: new articles, some vectors.

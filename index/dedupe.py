@@ -1,0 +1,287 @@
+"""Near-duplicate articles (the same story from several outlets), found with MinHash over character shingles.
+
+Two articles are one story when
+
+- their character 3-gram shingle sets (title + body, folded to Simplified, punctuation and spaces
+  dropped) have a Jaccard similarity of at least ``threshold`` (checked exactly, after MinHash LSH
+  has proposed the pair),
+- they were published within ``window_hours`` of each other (undated articles are never merged), and
+- their titles carry the same numbers, and the numbers of their whole texts mostly agree (Jaccard
+  of the number sets ≥ ``NUMBERS_AGREE``). Daily bulletins share a template and differ by a number
+  ("天津新增1例，累计确诊病例121例" and the next day's "…新增2例，累计…123例"; or the same title
+  "辽宁省无新增确诊病例" two days running, with other dates and counts in the body): different news;
+- each title's characters (Latin: words) appear in the other article, bar at most ``TITLE_SLACK``.
+  A shared template with another place ("广东启动…一级响应" / "湖南启动…一级响应"), or a brief that
+  quotes another story ("北爱尔兰确诊首例…" citing the Netherlands' case) stays apart.
+
+Stories form clusters (union-find over the pairs). A cluster's representative is its earliest
+article (the first report); the others are shown as "also reported by <source>". The clusters of a
+version are computed when it is written and kept beside it in ``clusters.json`` (listed, with its
+checksum, in the manifest like every other file):
+
+    {"threshold": 0.6, "window_hours": 12, "clusters": [["rep-id", "dup-id", …], …]}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import sqlite3
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from .clean import normalize_for_search
+
+CLUSTERS = "clusters.json"
+SHINGLE = 3
+PERMUTATIONS = 128
+BANDS = 32  # 32 bands of 4 rows: pairs from about Jaccard 0.4 up become candidates
+THRESHOLD = 0.6
+SIGNED_CHARS = 600  # a long article's signature covers its opening (title included)
+WINDOW_HOURS = 12.0  # cross-outlet copies come within hours; a day apart is usually the next bulletin
+NUMBERS_AGREE = 0.8
+TITLE_SLACK = 1
+_UNIT = re.compile(r"[a-z]+|[^\W\d_a-z]", re.IGNORECASE)
+
+_NOT_TEXT = re.compile(r"[\W_]+")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+@dataclass(frozen=True)
+class Doc:
+    """What deduplication needs of an article."""
+
+    id: str
+    title: str
+    text: str  # title and body
+    published_at: str | None
+    source: str | None = None
+
+
+def shingles(text: str, k: int = SHINGLE, folded: bool = False) -> np.ndarray:
+    """Character k-grams of the folded text without punctuation or spaces, as sorted unique integers.
+
+    A k-gram's integer packs its k code points (21 bits each), so equal k-grams are equal integers.
+    """
+    s = _NOT_TEXT.sub("", text if folded else normalize_for_search(text))
+    cps = np.frombuffer(s.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    if len(cps) < k:
+        cps = np.concatenate([cps, np.zeros(k - len(cps), np.uint64)]) if len(cps) else cps
+    if not len(cps):
+        return np.empty(0, np.uint64)
+    ids = np.zeros(len(cps) - k + 1, np.uint64)
+    for i in range(k):
+        ids = (ids << np.uint64(21)) | cps[i : len(cps) - k + 1 + i]
+    return np.unique(ids)
+
+
+_RNG = np.random.default_rng(20200209)
+_A = _RNG.integers(1, 2**63, PERMUTATIONS, dtype=np.uint64) | np.uint64(1)
+_B = _RNG.integers(0, 2**63, PERMUTATIONS, dtype=np.uint64)
+
+
+def signature(sh: np.ndarray) -> np.ndarray:
+    """The MinHash signature: for each of PERMUTATIONS hash functions (a·x + b mod 2^64, top bits), the minimum."""
+    if not len(sh):
+        return np.full(PERMUTATIONS, np.iinfo(np.uint64).max, dtype=np.uint64)
+    x = sh ^ (sh >> np.uint64(29))  # mix the packed code points before the multiply
+    with np.errstate(over="ignore"):
+        return ((np.outer(_A, x) + _B[:, None]) >> np.uint64(11)).min(axis=1)
+
+
+def jaccard(a, b) -> float:
+    """|a ∩ b| / |a ∪ b| of two sets, or of two sorted unique integer arrays (0 when both are empty)."""
+    if isinstance(a, np.ndarray):
+        union = len(a) + len(b)
+        inter = len(np.intersect1d(a, b, assume_unique=True))
+        return inter / (union - inter) if union else 0.0
+    return len(a & b) / len(a | b) if a or b else 0.0
+
+
+def _units(text: str, folded: bool = False) -> set[str]:
+    """Characters (Latin: lower-case words) of a text, for the title rule."""
+    return {u.lower() for u in _UNIT.findall(text if folded else normalize_for_search(text))}
+
+
+def _epoch(iso: str | None) -> float | None:
+    if not iso:
+        return None
+    try:
+        return datetime.fromisoformat(iso).timestamp()
+    except ValueError:
+        return None
+
+
+def find_pairs(docs: Sequence[Doc], threshold: float = THRESHOLD, window_hours: float = WINDOW_HOURS,
+               rules: bool = True) -> list[tuple[int, int, float]]:
+    """Pairs (i, j, Jaccard) of near-duplicate docs, i < j, by the rules in the module docstring.
+
+    rules=False leaves out the number and title rules (to see what they keep apart).
+    """
+    folded = [normalize_for_search(d.text) for d in docs]  # folding (OpenCC) is the slow part: once per doc
+    sh = [shingles(t, folded=True) for t in folded]
+    # The signature of the opening SIGNED_CHARS characters proposes pairs; Jaccard is then checked on the whole.
+    sigs = (np.stack([signature(shingles(t[:SIGNED_CHARS], folded=True)) for t in folded]) if docs
+            else np.zeros((0, PERMUTATIONS), np.uint64))
+    rows = PERMUTATIONS // BANDS
+    candidates: set[tuple[int, int]] = set()
+    for b in range(BANDS):
+        buckets: dict[bytes, list[int]] = defaultdict(list)
+        band = sigs[:, b * rows : (b + 1) * rows]
+        for i in range(len(docs)):
+            if len(sh[i]):
+                buckets[band[i].tobytes()].append(i)
+        for members in buckets.values():
+            if 1 < len(members) <= 500:  # a huge bucket is boilerplate, not a story
+                for x in range(len(members)):
+                    for y in range(x + 1, len(members)):
+                        candidates.add((members[x], members[y]))
+    times = [_epoch(d.published_at) for d in docs]
+    title_numbers = [sorted(_NUMBER.findall(normalize_for_search(d.title))) for d in docs]
+    text_numbers = [set(_NUMBER.findall(t)) for t in folded]
+    title_units = [_units(d.title) for d in docs]
+    text_units = [_units(t, folded=True) for t in folded]
+    out = []
+    for i, j in sorted(candidates):
+        if times[i] is None or times[j] is None or abs(times[i] - times[j]) > window_hours * 3600:
+            continue
+        if rules and (title_numbers[i] != title_numbers[j] or (
+                (text_numbers[i] or text_numbers[j]) and jaccard(text_numbers[i], text_numbers[j]) < NUMBERS_AGREE)):
+            continue
+        if rules and (len(title_units[i] - text_units[j]) > TITLE_SLACK or len(title_units[j] - text_units[i]) > TITLE_SLACK):
+            continue
+        sim = jaccard(sh[i], sh[j])
+        if sim >= threshold:
+            out.append((i, j, sim))
+    return out
+
+
+def cluster(docs: Sequence[Doc], threshold: float = THRESHOLD, window_hours: float = WINDOW_HOURS) -> list[list[str]]:
+    """Clusters of two or more near-duplicate doc ids, each earliest first (its representative)."""
+    parent = list(range(len(docs)))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for i, j, _ in find_pairs(docs, threshold, window_hours):
+        parent[find(i)] = find(j)
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i in range(len(docs)):
+        groups[find(i)].append(i)
+    out = []
+    for members in groups.values():
+        if len(members) > 1:
+            members.sort(key=lambda i: (_epoch(docs[i].published_at) or 0.0, docs[i].id))
+            out.append([docs[i].id for i in members])
+    return sorted(out, key=lambda c: c[0])
+
+
+def docs_from_db(db: sqlite3.Connection) -> list[Doc]:
+    """The articles of a version's SQLite."""
+    out = []
+    for aid, title, published, source, paragraphs in db.execute(
+        "SELECT id, title, published_at, source, paragraphs FROM articles ORDER BY id"
+    ):
+        out.append(Doc(aid, title, title + "\n" + "\n".join(json.loads(paragraphs)), published, source))
+    return out
+
+
+def write_clusters(db: sqlite3.Connection, version: Path, threshold: float = THRESHOLD,
+                   window_hours: float = WINDOW_HOURS) -> int:
+    """Compute the clusters of a version's articles and write clusters.json; return how many."""
+    clusters = cluster(docs_from_db(db), threshold, window_hours)
+    (Path(version) / CLUSTERS).write_text(
+        json.dumps({"threshold": threshold, "window_hours": window_hours, "clusters": clusters}, ensure_ascii=False),
+        encoding="utf-8",
+    )
+    return len(clusters)
+
+
+class Clusters:
+    """Which article stands for which: article id -> (representative id, the other members' ids)."""
+
+    def __init__(self, clusters: Iterable[Sequence[str]] = ()):
+        self.rep: dict[str, str] = {}
+        self.members: dict[str, list[str]] = {}
+        for c in clusters:
+            for aid in c:
+                self.rep[aid] = c[0]
+            self.members[c[0]] = list(c)
+
+    @classmethod
+    def load(cls, version: Path) -> "Clusters":
+        """The clusters stored with a version (none for a version written before deduplication)."""
+        path = Path(version) / CLUSTERS
+        if not path.is_file():
+            return cls()
+        return cls(json.loads(path.read_text(encoding="utf-8"))["clusters"])
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def key(self, article_id: str | None) -> str | None:
+        """The cluster an article belongs to (its own id when it has no near-duplicate)."""
+        return None if article_id is None else self.rep.get(article_id, article_id)
+
+    def others(self, article_id: str | None) -> list[str]:
+        """The other articles of its cluster."""
+        key = self.key(article_id)
+        return [a for a in self.members.get(key, []) if a != article_id] if key else []
+
+
+def sources_of(db: sqlite3.Connection, lock, article_ids: Sequence[str]) -> list[str]:
+    """The distinct sources of articles (their ids when they have no source), in the given order."""
+    if not article_ids:
+        return []
+    with lock:
+        found = dict(db.execute(
+            f"SELECT id, source FROM articles WHERE id IN ({','.join('?' * len(article_ids))})", tuple(article_ids)
+        ).fetchall())
+    return list(dict.fromkeys(found.get(a) or a for a in article_ids))
+
+
+def collapse_headlines(headlines, clusters: Clusters, sources, n: int) -> list:
+    """The first n headlines with one per story: later copies are dropped, their sources named on the first."""
+    out, seen = [], set()
+    if n <= 0:
+        return out
+    for h in headlines:
+        key = clusters.key(h.article_id)
+        if key is not None and key in seen:
+            continue
+        if key is not None:
+            seen.add(key)
+            others = clusters.others(h.article_id)
+            if others:
+                h = dataclasses.replace(h, also_reported_by=tuple(s for s in sources(others) if s != h.source))
+        out.append(h)
+        if len(out) >= n:
+            break
+    return out
+
+
+def collapse_hits(hits, clusters: Clusters, sources) -> list:
+    """Hits with one article per story (the first hit's), renumbered; the copies' sources named on it."""
+    out, first_of = [], {}
+    for hit in hits:
+        aid = hit.passage.article_id
+        key = clusters.key(aid)
+        if key is not None and key in first_of and first_of[key] != aid:
+            continue
+        if key is not None:
+            first_of.setdefault(key, aid)
+            others = clusters.others(aid)
+            if others:
+                hit = dataclasses.replace(
+                    hit, also_reported_by=tuple(s for s in sources(others) if s != hit.passage.source))
+        out.append(dataclasses.replace(hit, rank=len(out) + 1))
+    return out

@@ -1,0 +1,89 @@
+"""Near-duplicate stories: detection rules, clusters stored with the index, collapsed headlines and hits."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from index import dedupe
+from index.dedupe import Doc
+
+ROOT = Path(__file__).resolve().parents[1]
+DXY = ROOT.parent / "shared" / "data" / "dxy-news" / "dxy-news.jsonl"
+
+TJ_BODY = "至1月29日9时，天津新增{n}例新型冠状病毒感染的肺炎确诊病例，确诊病例增至{total}例。截至目前，天津市累计发现新型冠状病毒感染的肺炎病例{total}例，其中重型病例2例，治愈出院1例。"
+STORIES = [
+    Doc("a", "天津新增2例确诊，累计确诊27例", TJ_BODY.format(n=2, total=27), "2020-01-29T12:46:00+08:00", "天津发布"),
+    Doc("b", "天津新增确诊2例，累计确诊27例", "【" + TJ_BODY.format(n=2, total=27), "2020-01-29T13:15:00+08:00", "人民日报"),
+    # the next day's bulletin: the same template, other numbers
+    Doc("c", "天津新增3例确诊，累计确诊30例", TJ_BODY.format(n=3, total=30), "2020-01-30T12:40:00+08:00", "天津发布"),
+    # the same text two weeks later (a repeat is not the same news)
+    Doc("d", "天津新增2例确诊，累计确诊27例", TJ_BODY.format(n=2, total=27), "2020-02-12T12:46:00+08:00", "天津发布"),
+    # a shared template for another province
+    Doc("e", "广东启动一级响应", "根据突发公共卫生事件应急预案，结合我省当前疫情防控形势，领导小组决定启动重大突发公共卫生事件一级响应。",
+        "2020-01-23T20:48:00+08:00", "人民日报"),
+    Doc("f", "湖南启动一级响应", "根据突发公共卫生事件应急预案，结合我省当前疫情防控形势，领导小组决定启动重大突发公共卫生事件一级响应。",
+        "2020-01-23T21:00:00+08:00", "人民日报"),
+    Doc("g", "天津新增2例确诊，累计确诊27例", TJ_BODY.format(n=2, total=27), None, "无日期"),
+]
+
+
+def test_the_same_story_from_two_outlets_is_one_cluster_and_look_alikes_are_not():
+    assert dedupe.cluster(STORIES) == [["a", "b"]]  # earliest first: the first report represents it
+
+
+def test_minhash_estimates_jaccard():
+    a, b = dedupe.shingles(STORIES[0].text), dedupe.shingles(STORIES[2].text)
+    estimate = float((dedupe.signature(a) == dedupe.signature(b)).mean())
+    assert abs(estimate - dedupe.jaccard(a, b)) < 0.15
+
+
+def test_collapsed_headlines_and_hits_name_the_other_sources(tmp_path):
+    from index import Retriever, build_index
+
+    rows = [{"id": d.id, "title": d.title, "body": d.text, "published_at": d.published_at, "source": d.source}
+            for d in STORIES]
+    seeds = tmp_path / "news.jsonl"
+    seeds.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    build_index([seeds], tmp_path / "index", None, embed=False, progress=False)
+    r = Retriever.load(tmp_path / "index", verify=True)  # clusters.json is in the manifest
+    try:
+        assert len(r._clusters) == 1
+        heads = r.latest(10)
+        ids = [h.article_id for h in heads]
+        assert ids.count("a") + ids.count("b") == 1
+        merged = next(h for h in heads if h.article_id in ("a", "b"))
+        assert merged.also_reported_by == (("天津发布",) if merged.article_id == "b" else ("人民日报",))
+        assert sorted(ids) == sorted([merged.article_id, "c", "e", "f"])  # d and g: exact copies of a, stored once
+        result = r.search("天津 累计确诊27例 重型病例", k=9)
+        aids = [h.passage.article_id for h in result.hits]
+        assert not ("a" in aids and "b" in aids)
+        assert [h.rank for h in result.hits] == list(range(1, len(result.hits) + 1))
+        assert any(h.also_reported_by for h in result.hits)
+    finally:
+        r.close()
+
+
+def test_the_bot_shows_also_reported_by():
+    from bot.formatting import format_hits, headline_line
+    from index.models import Headline, Hit, Passage
+
+    h = Headline("天津新增2例", "2020-01-29T12:46:00+08:00", source="天津发布", also_reported_by=("人民日报", "<b>"))
+    assert headline_line(h).endswith("（另见：人民日报、&lt;b&gt;）")
+    p = Passage(0, "a", 1, "paragraph", "正文。", "天津新增2例", None, "天津发布")
+    assert "另见：人民日报" in format_hits([Hit(1, 0.9, p, "正文。", also_reported_by=("人民日报",))])[0]
+
+
+@pytest.mark.skipif(not DXY.is_file(), reason="../shared/data/dxy-news is absent")
+def test_dxy_news_merges_cross_outlet_copies_only():
+    rows = [json.loads(line) for line in DXY.open(encoding="utf-8")]
+    docs = [Doc(r["id"], r["title"], r["title"] + "\n" + r["body"], r["published_at"], r.get("source")) for r in rows]
+    clusters = dedupe.cluster(docs)
+    merged = sum(len(c) - 1 for c in clusters)
+    assert 20 <= merged <= 80  # 37 with the defaults (bench/dedupe_report.py)
+    by_id = {d.id: d for d in docs}
+    for c in clusters:  # same title numbers, within the window
+        titles = {tuple(sorted(dedupe._NUMBER.findall(by_id[a].title.replace(" ", "")))) for a in c}
+        assert len(titles) == 1, [by_id[a].title for a in c]

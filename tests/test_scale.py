@@ -1,0 +1,102 @@
+"""Scale behaviour of the index: index type by size, memory-mapped loading, `add` proportional to what is added."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from index import IndexConfig, Retriever, build_index, embed_missing
+from index import store
+from index.encoder import HashEncoder
+
+
+def jsonl(path: Path, articles: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in articles), encoding="utf-8")
+    return path
+
+
+def article(i: int, prefix: str = "n") -> dict:
+    return {"id": f"{prefix}{i}", "title": f"第{i}号{prefix}新闻标题", "published_at": f"2020-03-{i % 28 + 1:02d}T10:00:00+08:00",
+            "source": "测试社", "url": None, "body": f"这是第{i}条{prefix}新闻的第一段。\n第{i}条{prefix}新闻的第二段讲了别的事。"}
+
+
+def test_index_type_follows_the_threshold(tmp_path):
+    seeds = jsonl(tmp_path / "a.jsonl", [article(i) for i in range(40)])
+    enc = HashEncoder()
+    small = build_index([seeds], tmp_path / "small", enc, IndexConfig(model=enc.name, ann_threshold=10_000), progress=False)
+    big = build_index([seeds], tmp_path / "big", enc, IndexConfig(model=enc.name, ann_threshold=50), progress=False)
+    assert small.passages == big.passages > 50
+    exact = Retriever.load(tmp_path / "small", enc)
+    approx = Retriever.load(tmp_path / "big", enc, verify=True)  # new files are in the manifest
+    assert exact.vector_index == "flat" and approx.vector_index == "hnsw"
+    assert approx.vectors == big.passages
+    question = "第7条n新闻的第二段"
+    assert [c.row for c in approx.rank(question)[:3]] == [c.row for c in exact.rank(question)[:3]]
+    # Candidates are scored against the stored vectors either way: the same cosines.
+    a = {c.row: c.cosine for c in approx.rank(question)}
+    e = {c.row: c.cosine for c in exact.rank(question)}
+    assert all(abs(a[r] - e[r]) < 1e-5 for r in set(a) & set(e))
+
+
+def test_flat_index_becomes_hnsw_when_an_add_crosses_the_threshold(tmp_path):
+    enc = HashEncoder()
+    cfg = IndexConfig(model=enc.name, ann_threshold=100)
+    build_index([jsonl(tmp_path / "a.jsonl", [article(i) for i in range(20)])], tmp_path / "idx", enc, cfg, progress=False)
+    assert Retriever.load(tmp_path / "idx", enc).vector_index == "flat"
+    report = build_index([jsonl(tmp_path / "b.jsonl", [article(i, "m") for i in range(30)])], tmp_path / "idx", enc, cfg,
+                         add=True, progress=False)
+    r = Retriever.load(tmp_path / "idx", enc, verify=True)
+    assert r.vector_index == "hnsw" and r.vectors == report.passages >= 100
+
+
+def test_load_maps_the_files_instead_of_reading_them(tmp_path):
+    seeds = jsonl(tmp_path / "a.jsonl", [article(i) for i in range(10)])
+    enc = HashEncoder()
+    build_index([seeds], tmp_path / "idx", enc, progress=False)
+    r = Retriever.load(tmp_path / "idx", enc)
+    # bm25s memmaps its arrays; FAISS's vectors are a view of the mapped file, flat or HNSW alike.
+    assert isinstance(r.lexical.bm25.scores["data"], np.memmap)
+    assert store.is_mapped(r._faiss)
+    hnsw = build_index([seeds], tmp_path / "hnsw", enc, IndexConfig(model=enc.name, ann_threshold=1), progress=False)
+    r2 = Retriever.load(tmp_path / "hnsw", enc)
+    assert r2.vector_index == "hnsw" and store.is_mapped(r2._faiss) and r2.vectors == hnsw.passages
+    # A build reads the previous index into memory to extend it (a mapped one cannot grow).
+    assert not store.is_mapped(store.read_vectors(store.current_version(tmp_path / "idx") / store.VECTORS))
+    assert r.search("第3条n新闻的第一段").hits[0].passage.article_id == "n3"
+    assert len(r.passages) == r.stats()["passages"] and r.passages[0].kind == "headline"
+
+
+def test_add_writes_only_the_new_rows_and_vectors(tmp_path):
+    enc = HashEncoder()
+    idx = tmp_path / "idx"
+    first = build_index([jsonl(tmp_path / "a.jsonl", [article(i) for i in range(60)])], idx, enc, progress=False)
+    assert first.rows_written == first.passages and first.vectors_added == first.passages
+    db = store.open_db(store.current_version(idx) / store.DB)
+    before = [tuple(x) for x in db.execute("SELECT row, hash FROM passages ORDER BY row")]
+    db.close()  # (the version itself may be pruned by the builds below)
+    added = build_index([jsonl(tmp_path / "b.jsonl", [article(i, "m") for i in range(3)])], idx, enc, add=True,
+                        progress=False)
+    new = added.passages - first.passages
+    assert new == 9  # 3 articles: a headline and two paragraphs each
+    assert added.rows_written == new and added.vectors_added == new and added.embedded == new
+    r = Retriever.load(idx, enc, verify=True)
+    assert r.vectors == added.passages
+    assert r.search("第2条m新闻的第二段").hits[0].passage.article_id == "m2"
+    assert r.article("n5") is not None  # what was there stays
+    # Old rows keep their numbers: the new version is the old one with rows appended.
+    assert before == [tuple(x) for x in r._db.execute(f"SELECT row, hash FROM passages WHERE row < {first.passages} ORDER BY row")]
+
+
+def test_add_that_replaces_an_article_falls_back_to_a_whole_version(tmp_path):
+    enc = HashEncoder()
+    idx = tmp_path / "idx"
+    first = build_index([jsonl(tmp_path / "a.jsonl", [article(i) for i in range(10)])], idx, enc, progress=False)
+    changed = dict(article(3), body="完全改写过的第三条新闻。")
+    report = build_index([jsonl(tmp_path / "b.jsonl", [changed])], idx, enc, add=True, progress=False)
+    assert report.duplicates == 1 and report.articles == first.articles
+    assert report.rows_written == report.passages  # the whole version was written
+    r = Retriever.load(idx, enc)
+    assert r.article("n3").paragraphs == ["完全改写过的第三条新闻。"]
+    assert embed_missing(idx, enc, progress=False) == 0

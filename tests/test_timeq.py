@@ -1,0 +1,165 @@
+"""Time words in questions: the parser (pure) and time-restricted search on a small synthetic corpus."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from index.timeq import parse_time_query
+
+NOW = datetime(2020, 2, 10, 20, 0)  # a Monday evening, China time
+
+
+@pytest.mark.parametrize(
+    "question, rest, first, last",
+    [
+        ("今天的新闻", "的新闻", "2020-02-10", "2020-02-10"),
+        ("今日 要闻", "要闻", "2020-02-10", "2020-02-10"),
+        ("昨天 天气预报", "天气预报", "2020-02-09", "2020-02-09"),
+        ("昨日天气预报", "天气预报", "2020-02-09", "2020-02-09"),
+        ("前天 快讯", "快讯", "2020-02-08", "2020-02-08"),
+        ("大前天发生了什么", "发生了什么", "2020-02-07", "2020-02-07"),
+        ("上周 疫情", "疫情", "2020-02-03", "2020-02-09"),
+        ("上星期的会议", "的会议", "2020-02-03", "2020-02-09"),
+        ("本周 会议", "会议", "2020-02-10", "2020-02-10"),
+        ("本月 疫情", "疫情", "2020-02-01", "2020-02-10"),
+        ("上个月 疫情", "疫情", "2020-01-01", "2020-01-31"),
+        ("2月9日 国内联播快讯", "国内联播快讯", "2020-02-09", "2020-02-09"),
+        ("二月九号的天气", "的天气", "2020-02-09", "2020-02-09"),
+        ("12月31日 跨年", "跨年", "2019-12-31", "2019-12-31"),  # not yet this year: last year's
+        ("2020年2月 疫情", "疫情", "2020-02-01", "2020-02-29"),
+        ("2019年12月份", "", "2019-12-01", "2019-12-31"),
+        ("2020年2月9日 快讯", "快讯", "2020-02-09", "2020-02-09"),
+        ("2020-02-09 快讯", "快讯", "2020-02-09", "2020-02-09"),
+        ("去年 经济", "经济", "2019-01-01", "2019-12-31"),
+        ("今年以来 经济", "经济", "2020-01-01", "2020-02-10"),
+        ("前年", "", "2018-01-01", "2018-12-31"),
+        ("2019年 经济", "经济", "2019-01-01", "2019-12-31"),
+        ("1月份 疫情", "疫情", "2020-01-01", "2020-01-31"),
+        ("3月 春耕", "春耕", "2019-03-01", "2019-03-31"),  # March has not come yet in 2020
+        ("最近3天 疫情", "疫情", "2020-02-08", "2020-02-10"),
+        ("近一周 疫情", "疫情", "2020-02-04", "2020-02-10"),
+        ("过去两个月", "", "2019-12-13", "2020-02-10"),
+        ("昨天和今天", "和", "2020-02-09", "2020-02-10"),  # the span covering both
+    ],
+)
+def test_time_words_become_a_date_range_and_leave_the_question(question, rest, first, last):
+    tq = parse_time_query(question, NOW)
+    assert tq.date_range == (first, last)
+    assert tq.text == rest
+    assert not tq.recent
+
+
+@pytest.mark.parametrize("question, rest", [("最新 疫情", "疫情"), ("最近有什么新闻", "有什么新闻"), ("近期 口罩", "口罩")])
+def test_recency_words_ask_for_the_newest_without_a_range(question, rest):
+    tq = parse_time_query(question, NOW)
+    assert tq.recent and tq.date_range is None and tq.text == rest
+
+
+@pytest.mark.parametrize("question", ["社区防控要突出什么", "前天津市委书记", "2月30日", "天气预报", ""])
+def test_no_time_words_means_no_range(question):
+    tq = parse_time_query(question, NOW)
+    assert tq.date_range is None and not tq.recent
+    assert tq.text == question.strip()
+
+
+def test_the_reference_time_is_china_time():
+    # 2020-02-09 17:00 UTC is already the 10th in China.
+    utc = datetime(2020, 2, 9, 17, 0, tzinfo=timezone.utc)
+    assert parse_time_query("今天", utc).date_range == ("2020-02-10", "2020-02-10")
+    assert parse_time_query("2月29日", datetime(2021, 3, 1)).date_range == ("2020-02-29", "2020-02-29")
+
+
+# --- search -----------------------------------------------------------------------------------
+
+CHINA = timezone(timedelta(hours=8))
+DAYS = ["2020-02-06", "2020-02-07", "2020-02-08", "2020-02-09", "2020-02-10"]
+
+
+@pytest.fixture(scope="module")
+def dated_retriever(tmp_path_factory):
+    """A lexical-only index of a bulletin that recurs daily (one temperature a day) plus undated items."""
+    from index import Retriever, build_index
+
+    folder = tmp_path_factory.mktemp("timeq")
+    lines = []
+    for n, day in enumerate(DAYS):
+        lines.append({
+            "id": f"weather-{day}", "title": "天气预报", "published_at": f"{day}T19:30:00+08:00",
+            "source": "测试台", "body": f"北京明天晴，最高气温{n + 1}度，风力三级。",
+        })
+    lines.append({"id": "weather-undated", "title": "天气预报", "source": "测试台",
+                  "body": "北京明天多云，最高气温九十九度，风力三级。"})
+    lines.append({"id": "masks", "title": "口罩生产恢复", "published_at": "2020-01-20T10:00:00+08:00",
+                  "body": "多家企业恢复口罩生产，日产量提高。"})
+    lines.append({"id": "masks-new", "title": "口罩产能继续提高", "published_at": "2020-02-09T10:00:00+08:00",
+                  "body": "口罩生产企业复工，日产量继续提高。"})
+    seeds = folder / "seeds"
+    seeds.mkdir()
+    (seeds / "news.jsonl").write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines), encoding="utf-8")
+    build_index([seeds], folder / "index", None, embed=False, progress=False)
+    retriever = Retriever.load(folder / "index")
+    yield retriever
+    retriever.close()
+
+
+def test_a_date_restricts_the_answer_to_that_day(dated_retriever):
+    result = dated_retriever.search("昨天北京的天气预报", k=3, now=NOW)
+    assert result.found and result.date_range == ("2020-02-09", "2020-02-09")
+    assert {h.passage.article_id for h in result.hits} == {"weather-2020-02-09"}
+    result = dated_retriever.search("2月7日 北京天气预报", k=3, now=NOW)
+    assert result.hits[0].passage.article_id == "weather-2020-02-07"
+    assert all(h.passage.published_at.startswith("2020-02-07") for h in result.hits)
+
+
+def test_a_range_keeps_only_dated_passages_inside_it(dated_retriever):
+    result = dated_retriever.search("上周 北京天气预报", k=9, now=NOW)  # 2020-02-03 … 02-09
+    assert result.date_range == ("2020-02-03", "2020-02-09")
+    ids = {h.passage.article_id for h in result.hits}
+    assert ids and ids <= {f"weather-{d}" for d in DAYS[:4]}
+    assert "weather-undated" not in ids and "weather-2020-02-10" not in ids
+
+
+def test_nothing_in_range_is_not_found_and_says_the_range(dated_retriever):
+    result = dated_retriever.search("去年 北京天气预报", now=NOW)
+    assert not result.found and result.hits == []
+    assert result.date_range == ("2019-01-01", "2019-12-31")
+    assert result.nearest_headlines == []  # nothing from 2019 in this index
+    today = dated_retriever.search("今天有什么新闻", now=NOW)
+    assert today.date_range == ("2020-02-10", "2020-02-10")
+    if not today.found:
+        assert [h.published_at[:10] for h in today.nearest_headlines] == ["2020-02-10"]
+
+
+def test_newest_first_for_zuixin_and_plain_search_without_now(dated_retriever):
+    recent = dated_retriever.search("最新 口罩 生产 日产量", k=2, now=NOW)
+    assert recent.found and recent.date_range is None
+    assert recent.hits[0].passage.article_id == "masks-new"
+    assert [h.rank for h in recent.hits] == [1, 2]
+    plain = dated_retriever.search("北京天气预报", k=9)  # no `now`: no time handling, undated included
+    assert plain.date_range is None
+    assert "weather-undated" in {h.passage.article_id for h in plain.hits}
+    same = dated_retriever.search("北京天气预报", k=9, now=NOW)  # no time words: the same answer
+    assert [h.passage.id for h in same.hits] == [h.passage.id for h in plain.hits]
+
+
+# --- the bot says which dates it searched ------------------------------------------------------
+
+
+async def test_the_answer_shows_the_searched_date_range(make_bot, fake_bot_api, dated_retriever):
+    from telegram import Update
+
+    from tests.fakebotapi import parse_html
+
+    application = make_bot(dated_retriever)
+    async with application:
+        for text in ("2020年2月7日 北京天气预报", "2019年 北京天气预报"):
+            update = Update.de_json(fake_bot_api.message_update(text), application.bot)
+            await application.process_update(update)
+    found, missing = (parse_html(t)[0] for t in fake_bot_api.texts())
+    assert found.startswith("🗓 检索范围：2020-02-07（北京时间）")
+    assert "最高气温2度" in found and "最高气温3度" not in found
+    assert missing.startswith("抱歉，没有找到")
+    assert "检索范围：2019-01-01 至 2019-12-31" in missing
