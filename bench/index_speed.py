@@ -71,7 +71,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     from index import Retriever, build_index, load_config
     from index import store
-    from index.encoder import load_encoder
+    from index.encoder import encoder_for
 
     cfg = load_config(ROOT / "config.toml")
     corpus = Path(args.corpus)
@@ -89,7 +89,7 @@ def main() -> None:
     rss_lexical = peak_rss_mib()
 
     # 2. Dense leg.
-    encoder = load_encoder(cfg.index.model, max_seq_length=cfg.index.max_seq_length)
+    encoder = encoder_for(cfg.index)
     version = store.current_version(work / "idx")
     db = store.open_db(version / store.DB)
     texts = [r[0] for r in db.execute("SELECT index_text FROM passages ORDER BY row")]

@@ -45,10 +45,10 @@ def current_rss_mib() -> float:
 def real_retriever():
     """The seeds/ index built (once, in a temp folder) and loaded with the configured model."""
     from index import Retriever, build_index, load_config
-    from index.encoder import load_encoder
+    from index.encoder import encoder_for
 
     cfg = load_config(ROOT / "config.toml")
-    encoder = load_encoder(cfg.index.model, max_seq_length=cfg.index.max_seq_length)
+    encoder = encoder_for(cfg.index)
     folder = Path(tempfile.mkdtemp(prefix="load-bench-"))
     build_index(cfg.index.seeds, folder, encoder, cfg.index, progress=False)
     return Retriever.load(folder, encoder, cfg.retrieval)

@@ -269,10 +269,10 @@ import json, resource, sys, time
 t0 = time.perf_counter()
 sys.path.insert(0, {root!r})
 from index import Retriever, load_config
-from index.encoder import load_encoder
+from index.encoder import encoder_for
 cfg = load_config({config!r})
 t1 = time.perf_counter()
-enc = load_encoder(cfg.index.model, max_seq_length=cfg.index.max_seq_length) if {model} else None
+enc = encoder_for(cfg.index) if {model} else None
 t2 = time.perf_counter()
 r = Retriever.load({index!r}, enc, cfg.retrieval, verify={verify})
 t3 = time.perf_counter()
@@ -312,10 +312,10 @@ def cmd_startup(args) -> None:
 
 def cmd_e2e(args) -> None:
     from index import Retriever, load_config
-    from index.encoder import load_encoder
+    from index.encoder import encoder_for
 
     cfg = load_config(ROOT / "config.toml")
-    enc = load_encoder(cfg.index.model, max_seq_length=cfg.index.max_seq_length)
+    enc = encoder_for(cfg.index)
     from index.evaluate import load_squad
 
     _, questions = load_squad(CMRC)

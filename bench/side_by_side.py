@@ -72,14 +72,14 @@ def main() -> None:
     import jieba
 
     from index import Retriever, load_config
-    from index.encoder import load_encoder
+    from index.encoder import encoder_for
     from index.evaluate import load_squad
 
     jieba.setLogLevel(logging.WARNING)
     cfg = load_config(ROOT / "config.toml")
     _, questions = load_squad(CMRC)
     questions = questions[: args.limit] if args.limit else questions
-    encoder = load_encoder(cfg.index.model, max_seq_length=cfg.index.max_seq_length)
+    encoder = encoder_for(cfg.index)
     model = encoder.model
 
     # The same passages and vectors for everyone: the eval index's rows.

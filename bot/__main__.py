@@ -23,25 +23,34 @@ from .config import TOKEN_ENV, ConfigError, load_bot_config
 logger = logging.getLogger("bot")
 
 
-def _load_retriever(cfg):
-    """Build the index if it is missing or stale, load it; return it and the /reindex callable."""
+def _load_retriever(cfg, feeds_config):
+    """Build the index if it is missing or stale, load it; return it, /reindex, the feed poller and reload."""
     from index import Retriever, build_index, index_is_stale
-    from index.encoder import load_encoder
+    from index.encoder import encoder_for
+    from index.feeds import FeedPoller, with_feed_files
 
-    encoder = load_encoder(cfg.index.model, max_seq_length=cfg.index.max_seq_length)
-    if index_is_stale(cfg.index.seeds, cfg.index.dir, cfg.index):
+    encoder = encoder_for(cfg.index)
+    # Articles fetched from feeds (kept under the index folder) are sources like the seeds.
+    sources = with_feed_files(cfg.index.seeds, cfg.index.dir)
+    if index_is_stale(sources, cfg.index.dir, cfg.index):
         logger.info("index at %s is missing or stale: building it from %s", cfg.index.dir,
-                    ", ".join(map(str, cfg.index.seeds)))
-        report = build_index(cfg.index.seeds, cfg.index.dir, encoder, config=cfg.index, progress=False)
+                    ", ".join(map(str, sources)))
+        report = build_index(sources, cfg.index.dir, encoder, config=cfg.index, progress=False)
         logger.info("index built: %d articles, %d passages", report.articles, report.passages)
+
+    def reload():
+        return Retriever.load(cfg.index.dir, encoder=encoder, config=cfg.retrieval)
 
     def reindex():
         """Rebuild from the seeds (only what changed) and load the new version (blocking)."""
-        report = build_index(cfg.index.seeds, cfg.index.dir, encoder, config=cfg.index, progress=False)
+        report = build_index(with_feed_files(cfg.index.seeds, cfg.index.dir), cfg.index.dir, encoder,
+                             config=cfg.index, progress=False)
         logger.info("reindexed: %d articles, %d passages", report.articles, report.passages)
-        return Retriever.load(cfg.index.dir, encoder=encoder, config=cfg.retrieval)
+        return reload()
 
-    return Retriever.load(cfg.index.dir, encoder=encoder, config=cfg.retrieval), reindex
+    poller = FeedPoller(list(feeds_config.urls), cfg.index.dir, encoder=encoder, config=cfg.index,
+                        interval=feeds_config.interval_minutes * 60, timeout=feeds_config.timeout_seconds)
+    return reload(), reindex, poller, reload
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             summary=cfg.raw.get("summary"),
             groups=cfg.raw.get("groups"),
             base=cfg.path.resolve().parent if cfg.path else None,
+            feeds=cfg.raw.get("feeds"),
         )
     except (ConfigError, ValueError, OSError) as e:
         print(f"config error: {e}", file=sys.stderr)
@@ -85,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("faiss").setLevel(logging.WARNING)
 
     try:
-        retriever, reindex = _load_retriever(cfg)
+        retriever, reindex, poller, reload = _load_retriever(cfg, bot_config.feeds)
     except NewsIndexError as e:
         logger.error("cannot load the index: %s", e)
         return 1
@@ -103,11 +113,13 @@ def main(argv: list[str] | None = None) -> int:
             console.main_console(
                 lambda request: app.build_application(
                     console_config, retriever, request=request, get_updates_request=request,
-                    reindex=reindex,
+                    reindex=reindex, feeds_poller=poller, reload_index=reload,
                 )
             )
         else:
-            app.run(app.build_application(bot_config, retriever, reindex=reindex), bot_config)
+            application = app.build_application(bot_config, retriever, reindex=reindex,
+                                                feeds_poller=poller, reload_index=reload)
+            app.run(application, bot_config)
     finally:
         retriever.close()
     return 0

@@ -79,11 +79,8 @@ async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             logger.exception("reindex failed; the old index stays in use")
             await message.reply_html(esc(REINDEX_FAILED))
             return
-        old = context.bot_data["retriever"]
-        context.bot_data["retriever"] = new  # one assignment: handlers read it once per update
+        swap_retriever(context, new)
         usage(context)["reindex"] += 1
-    if old is not new and hasattr(old, "close") and context.job_queue is not None:
-        context.job_queue.run_once(_close_retired, RETIRE_AFTER, data=old, name="retire-index")
     figures = await asyncio.to_thread(new.stats)
     await message.reply_html(
         esc(
@@ -94,6 +91,14 @@ async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             )
         )
     )
+
+
+def swap_retriever(context: ContextTypes.DEFAULT_TYPE, new: object) -> None:
+    """Put a freshly loaded retriever in bot_data; close the replaced one once its searches are done."""
+    old = context.bot_data["retriever"]
+    context.bot_data["retriever"] = new  # one assignment: handlers read it once per update
+    if old is not new and hasattr(old, "close") and context.job_queue is not None:
+        context.job_queue.run_once(_close_retired, RETIRE_AFTER, data=old, name="retire-index")
 
 
 async def _close_retired(context: ContextTypes.DEFAULT_TYPE) -> None:

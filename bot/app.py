@@ -21,7 +21,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from . import admin, delivery, errors, groups, handlers
+from . import admin, delivery, errors, feeds, groups, handlers
 from .answers import AnswerStore
 from .chatlog import ChatLog
 from .config import BotConfig
@@ -59,6 +59,8 @@ def build_application(
     get_updates_request: BaseRequest | None = None,
     rate_limiter: BaseRateLimiter | None = None,
     reindex: Callable[[], object] | None = None,
+    feeds_poller: object | None = None,
+    reload_index: Callable[[], object] | None = None,
 ) -> Application:
     """Build the Application with its services and handlers; nothing is sent until it starts.
 
@@ -71,6 +73,9 @@ def build_application(
             429 and safe network retries); tests pass one without the flood limits.
         reindex: a blocking callable that rebuilds the index and returns the new retriever
             (for /reindex); None: /reindex says it is not available.
+        feeds_poller: an ``index.feeds.FeedPoller`` polled in the background (None: no feeds).
+        reload_index: a blocking callable returning a freshly loaded retriever, called after a
+            feed poll has added articles.
     """
     if not config.token:
         raise ValueError("build_application needs a token")
@@ -98,6 +103,8 @@ def build_application(
     application.bot_data["retriever"] = retriever
     application.bot_data["answers"] = AnswerStore(config.answer_cache)
     application.bot_data["reindex"] = reindex
+    application.bot_data["feeds"] = feeds_poller
+    application.bot_data["reload_index"] = reload_index
     application.bot_data["usage"] = Counter()
     application.bot_data["question_limiter"] = QuestionLimiter(config.questions_per_minute)
     # The group message log and digest subscriptions; without a log_path, in memory only.
@@ -137,6 +144,7 @@ def add_handlers(application: Application) -> None:
     application.add_handler(CommandHandler("forget", groups.forget, filters=new))
     application.add_handler(CommandHandler("stats", admin.stats, filters=new))
     application.add_handler(CommandHandler("reindex", admin.reindex, filters=new))
+    application.add_handler(CommandHandler("feeds", feeds.feeds, filters=new))
     application.add_handler(MessageHandler(private_text & new, handlers.ask_private))
     application.add_handler(MessageHandler(group_text_for_bot & new, handlers.ask_group))
     application.add_handler(CallbackQueryHandler(handlers.more, pattern=r"^more:\w+:\d+$"))
@@ -149,6 +157,7 @@ async def post_init(application: Application) -> None:
     await application.bot.set_my_commands(COMMANDS)
     await application.bot.set_my_commands(GROUP_COMMANDS, scope=BotCommandScopeAllGroupChats())
     await groups.schedule_jobs(application)
+    feeds.schedule(application)
     logger.info("serving as @%s", application.bot.username)
 
 

