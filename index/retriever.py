@@ -146,7 +146,14 @@ class Retriever:
             return search_at(self, query.strip(), k, now)
         query = query.strip()
         candidates = self.rank(query) if normalize_for_search(query).strip() else []
-        words = rank.content_words(tokenize(query))
+        hits = self.hits(candidates, query, k)
+        if hits:
+            return SearchResult(query, dedupe.collapse_hits(hits, self._clusters, self._sources), True)
+        return SearchResult(query, [], False, self._nearest_headlines(candidates, 3))
+
+    def hits(self, candidates: list[Candidate], question: str, k: int) -> list[Hit]:
+        """The first k ranked candidates above the relevance threshold, with their best sentences."""
+        words = rank.content_words(tokenize(question))
         hits: list[Hit] = []
         for c in candidates[: max(3 * k, 10)]:
             score = self._relevance(c, words)
@@ -158,9 +165,7 @@ class Retriever:
             hits.append(Hit(len(hits) + 1, score, p, best, c.lexical, c.cosine))
             if len(hits) == k:
                 break
-        if hits:
-            return SearchResult(query, dedupe.collapse_hits(hits, self._clusters, self._sources), True)
-        return SearchResult(query, [], False, self._nearest_headlines(candidates, 3))
+        return hits
 
     def _relevance(self, c: Candidate, words: list[str]) -> float:
         cover = rank.coverage(words, self._tokens(c.row), self.lexical.idf)

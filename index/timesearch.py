@@ -67,7 +67,7 @@ def search_at(retriever, query: str, k: int, now: datetime) -> SearchResult:
     mask = (days >= tq.start.toordinal()) & (days <= tq.end.toordinal())
     text = tq.text
     candidates = _rank_within(retriever, text, mask) if normalize_for_search(text).strip() else []
-    hits = _hits(retriever, candidates, text, k)
+    hits = retriever.hits(candidates, text, k)
     if hits:
         hits = dedupe.collapse_hits(hits, retriever._clusters, retriever._sources)
         return SearchResult(query, hits, True, date_range=tq.date_range)
@@ -112,23 +112,6 @@ def _rank_within(retriever, text: str, mask: np.ndarray):
     fused = rank.fuse(lex, cos, has, retriever.config.dense_weight)
     order = np.argsort(-fused, kind="stable")[:n]
     return [Candidate(int(rows[i]), float(fused[i]), float(lex[i]), float(cos[i]) if has[i] else None) for i in order]
-
-
-def _hits(retriever, candidates, text: str, k: int) -> list[Hit]:
-    """The first k candidates above the relevance threshold, as hits (the same rule as Retriever.search)."""
-    words = rank.content_words(tokenize(text))
-    hits: list[Hit] = []
-    for c in candidates[: max(3 * k, 10)]:
-        score = retriever._relevance(c, words)
-        threshold = retriever.config.min_score if c.cosine is not None else retriever.config.min_score_lexical
-        if score < threshold:
-            continue
-        p = retriever.passages[c.row]
-        best = rank.best_sentence(p.text, words, tokenize, retriever.lexical.idf)
-        hits.append(Hit(len(hits) + 1, score, p, best, c.lexical, c.cosine))
-        if len(hits) == k:
-            break
-    return hits
 
 
 def _headlines_within(retriever, tq: TimeQuery, n: int):
