@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -76,7 +77,27 @@ class Retriever:
         manifest = store.read_manifest(version)
         store.check_model(manifest, getattr(encoder, "name", None), getattr(encoder, "dim", None), version)
         store.verify_files(version, manifest, hashes=verify)
-        return cls(version, manifest, encoder, config)
+        try:
+            retriever = cls(version, manifest, encoder, config)
+        except store.CorruptIndexError:
+            raise
+        except (sqlite3.DatabaseError, ValueError, KeyError, EOFError, OSError) as e:
+            # A damaged file of the right size: report it here, not as a crash deep inside a search.
+            raise store.CorruptIndexError(
+                f"{version}: an index file cannot be read ({type(e).__name__}: {str(e)[:200]}); "
+                "check it with `python -m index stats --verify`, rebuild with `python -m index build --rebuild`"
+            ) from None
+        counts = manifest.get("counts", {})
+        if counts.get("passages", len(retriever.passages)) != len(retriever.passages) or (
+            counts.get("vectors", retriever.vectors) != retriever.vectors
+        ):
+            retriever.close()
+            raise store.CorruptIndexError(
+                f"{version}: the manifest counts {counts.get('passages')} passages and {counts.get('vectors')} "
+                f"vectors, the files hold {len(retriever.passages)} and {retriever.vectors}; "
+                "rebuild with `python -m index build --rebuild`"
+            )
+        return retriever
 
     def close(self) -> None:
         """Release the database handle."""

@@ -216,3 +216,15 @@ def test_killed_build_leaves_previous_index_loadable(seeds, tmp_path, point):
     # The next build finishes the job, reusing what the killed one embedded.
     report = build_index([seeds], idx, HashEncoder(), progress=False)
     assert report.vectors == report.passages == Retriever.load(idx, HashEncoder()).stats()["passages"]
+
+
+@pytest.mark.parametrize("name", [store.DB, "lexical/data.csc.index.npy", "lexical/vocab.index.json",
+                                  "lexical/params.index.json", store.VECTORS])
+def test_a_damaged_file_of_the_right_size_is_a_clear_error(seeds, tmp_path, name):
+    build_index([seeds], tmp_path / "idx", HashEncoder(), progress=False)
+    path = store.current_version(tmp_path / "idx") / name
+    size = path.stat().st_size
+    path.unlink()  # versions share files by hard link: replace, don't write through
+    path.write_bytes(b"\0" * size)
+    with pytest.raises(CorruptIndexError, match="rebuild"):
+        Retriever.load(tmp_path / "idx", HashEncoder())  # sizes match: only reading can tell
