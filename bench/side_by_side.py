@@ -1,7 +1,8 @@
 """Side by side on CMRC 2018 dev, one run, same passages, questions and embedding model.
 
 Rows:
-  - floor: the model's own query encoding (SentenceTransformer.encode_query) + a raw FAISS search
+  - floor: the model's query encoding as configured (`[index] query_backend`: the int8 ONNX session or
+    SentenceTransformer.encode_query under torch; every pipeline uses the same one) + a raw FAISS search
     (IndexFlatIP, top 100) + a raw bm25s scoring of jieba tokens (top 100); no project code, no fusion;
   - ours: Retriever.rank (both legs, fusion) and Retriever.search (plus threshold and best sentence);
   - LangChain: FAISS vector store + BM25Retriever (rank_bm25, jieba.lcut_for_search) in an
@@ -117,7 +118,7 @@ def main() -> None:
     vocab = bm25.vocab_dict
 
     def floor(text: str):
-        qv = model.encode_query([text], normalize_embeddings=True, convert_to_numpy=True)
+        qv = encoder.encode_queries([text])
         flat.search(qv, 100)
         toks = [t for t in jieba.lcut(text) if t in vocab]
         if toks:
@@ -153,7 +154,7 @@ def main() -> None:
             return model.encode_document(texts, normalize_embeddings=True).tolist()
 
         def embed_query(self, text):
-            return model.encode_query([text], normalize_embeddings=True)[0].tolist()
+            return encoder.encode_queries([text])[0].tolist()
 
     docs = [Document(page_content=p[4], metadata={"row": p[0], "article_id": p[1], "kind": p[2]}) for p in passages]
     t = time.perf_counter()
