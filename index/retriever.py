@@ -115,13 +115,18 @@ class Retriever:
         """"flat" (exact) or "hnsw" (approximate), None without vectors."""
         return None if self._faiss is None else store.vector_index_kind(self._faiss)
 
-    def legs(self, query: str, n: int, lexical: bool = True, dense: bool = True):
-        """Candidates from each leg, merged: (rows, BM25 scores, cosines, has-vector mask)."""
+    def legs(self, query: str, n: int, lexical: bool = True, dense: bool = True, within: np.ndarray | None = None):
+        """Candidates from each leg, merged: (rows, BM25 scores, cosines, has-vector mask).
+
+        `within` (a boolean mask over rows) restricts both legs before their top n are taken.
+        """
         tokens = tokenize(query) if lexical else []
         cand: dict[int, None] = {}
         lex_all = None
         if tokens:
             lex_all = self.lexical.scores(tokens)
+            if within is not None:
+                lex_all = np.where(within, lex_all, 0.0).astype(np.float32)
             rows, _ = self.lexical.top(tokens, n, lex_all)
             cand.update(dict.fromkeys(rows.tolist()))
         qvec = None
@@ -129,8 +134,15 @@ class Retriever:
             # The passages are stored in Simplified script; folding the question the same way makes a
             # Traditional question land on the same vectors.
             qvec = self.encoder.encode_queries([normalize_for_search(query)])[0].astype(np.float32)
-            _, ids = _search_one(self._faiss, qvec, min(n, self.vectors))
-            cand.update(dict.fromkeys(int(i) for i in ids[0] if i >= 0))
+            if within is None:
+                _, ids = _search_one(self._faiss, qvec, min(n, self.vectors))
+                cand.update(dict.fromkeys(int(i) for i in ids[0] if i >= 0))
+            else:
+                # A restriction (a date range) is usually small: score its vectors exactly.
+                inside = np.flatnonzero(within)
+                inside = inside[self._vector_of_row[inside] >= 0]
+                cos_inside = self._xb[self._vector_of_row[inside]] @ qvec
+                cand.update(dict.fromkeys(inside[np.argsort(-cos_inside, kind="stable")[:n]].tolist()))
         rows = np.fromiter(cand, dtype=np.int64, count=len(cand))
         lex = lex_all[rows] if lex_all is not None else np.zeros(len(rows), dtype=np.float32)
         pos = self._vector_of_row[rows]
@@ -141,10 +153,10 @@ class Retriever:
         return rows, lex, cos, has
 
     def rank(self, query: str, n: int | None = None, lexical: bool = True, dense: bool = True,
-             dense_weight: float | None = None) -> list[Candidate]:
+             dense_weight: float | None = None, within: np.ndarray | None = None) -> list[Candidate]:
         """Fused ranking of the best passages for a question (no threshold): lexical, dense or both legs."""
         n = n or self.config.candidates
-        rows, lex, cos, has = self.legs(query, n, lexical, dense)
+        rows, lex, cos, has = self.legs(query, n, lexical, dense, within)
         if not len(rows):
             return []
         weight = self.config.dense_weight if dense_weight is None else dense_weight

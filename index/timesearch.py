@@ -20,9 +20,8 @@ from datetime import date, datetime
 
 import numpy as np
 
-from . import dedupe, rank
+from . import dedupe
 from .clean import normalize_for_search
-from .lexical import tokenize
 from .models import Hit, SearchResult
 from .timeq import CHINA_TZ, TimeQuery, parse_time_query
 
@@ -76,42 +75,9 @@ def search_at(retriever, query: str, k: int, now: datetime) -> SearchResult:
 
 def _rank_within(retriever, text: str, mask: np.ndarray):
     """The fused ranking of the passages where `mask` is set (both legs restricted before taking the top)."""
-    from .retriever import Candidate
-
-    n = retriever.config.candidates
-    inside = np.flatnonzero(mask)
-    if not len(inside):
+    if not mask.any():
         return []
-    cand: dict[int, None] = {}
-    tokens = tokenize(text)
-    lex_all = None
-    if tokens:
-        lex_all = retriever.lexical.scores(tokens).copy()
-        lex_all[~mask] = 0.0
-        rows, _ = retriever.lexical.top(tokens, n, lex_all)
-        cand.update(dict.fromkeys(rows.tolist()))
-    qvec = None
-    if retriever.encoder is not None and retriever.vectors > 0:
-        pos = retriever._vector_of_row[inside]
-        with_vec = inside[pos >= 0]
-        if len(with_vec):
-            qvec = retriever.encoder.encode_queries([normalize_for_search(text)])[0].astype(np.float32)
-            # The range is usually small: score its vectors exactly instead of searching them all.
-            cos = retriever._xb[retriever._vector_of_row[with_vec]] @ qvec
-            top = np.argsort(-cos, kind="stable")[:n]
-            cand.update(dict.fromkeys(with_vec[top].tolist()))
-    if not cand:
-        return []
-    rows = np.fromiter(cand, dtype=np.int64, count=len(cand))
-    lex = lex_all[rows] if lex_all is not None else np.zeros(len(rows), dtype=np.float32)
-    pos = retriever._vector_of_row[rows]
-    has = (pos >= 0) if qvec is not None else np.zeros(len(rows), dtype=bool)
-    cos = np.zeros(len(rows), dtype=np.float32)
-    if has.any():
-        cos[has] = retriever._xb[pos[has]] @ qvec
-    fused = rank.fuse(lex, cos, has, retriever.config.dense_weight)
-    order = np.argsort(-fused, kind="stable")[:n]
-    return [Candidate(int(rows[i]), float(fused[i]), float(lex[i]), float(cos[i]) if has[i] else None) for i in order]
+    return retriever.rank(text, within=mask)
 
 
 def _headlines_within(retriever, tq: TimeQuery, n: int):
