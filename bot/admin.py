@@ -9,6 +9,7 @@ the object it started with, so every answer comes wholly from the old index or w
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import Counter
 
@@ -37,17 +38,28 @@ def is_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     return user is not None and user.id in config.admins
 
 
+def admin_only(handler):
+    """Let a command through for bot admins; everyone else gets the one-line refusal."""
+
+    @functools.wraps(handler)
+    async def guarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if not is_admin(update, context):
+            await update.effective_message.reply_html(esc(REFUSED))
+            return
+        await handler(update, context)
+
+    return guarded
+
+
 def usage(context: ContextTypes.DEFAULT_TYPE) -> Counter[str]:
     """The usage counters shown by /stats (questions, not found, rate limited, errors…)."""
     return context.bot_data.setdefault("usage", Counter())
 
 
+@admin_only
 async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Show the index figures and the usage counters, to a bot admin."""
     message = update.effective_message
-    if not is_admin(update, context):
-        await message.reply_html(esc(REFUSED))
-        return
     figures = await asyncio.to_thread(context.bot_data["retriever"].stats)
     lines = ["<b>索引</b>"]
     lines += [f"{esc(str(k))}: {esc(str(v))}" for k, v in figures.items()]
@@ -57,12 +69,10 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await message.reply_html("\n".join(lines))
 
 
+@admin_only
 async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Rebuild the index off the event loop and swap it in, when a bot admin issues /reindex."""
     message = update.effective_message
-    if not is_admin(update, context):
-        await message.reply_html(esc(REFUSED))
-        return
     build = context.bot_data.get("reindex")
     if build is None:
         await message.reply_html(esc(NO_REINDEX))

@@ -17,7 +17,7 @@ from telegram.ext import Application, ContextTypes
 
 from index.seeds import CHINA_TZ
 
-from .admin import REFUSED, is_admin, swap_retriever, usage
+from .admin import admin_only, swap_retriever, usage
 from .formatting import esc
 
 logger = logging.getLogger(__name__)
@@ -65,12 +65,10 @@ def _when(ts: float | None) -> str:
     return datetime.fromtimestamp(ts, CHINA_TZ).strftime("%m-%d %H:%M") if ts else "—"
 
 
+@admin_only
 async def feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """List the feeds with their last status and next attempt, to a bot admin."""
     message = update.effective_message
-    if not is_admin(update, context):
-        await message.reply_html(esc(REFUSED))
-        return
     poller = context.bot_data.get("feeds")
     if poller is None or not poller.feeds:
         await message.reply_html(esc(NO_FEEDS))
