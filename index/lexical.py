@@ -1,18 +1,45 @@
-"""The lexical leg: jieba tokens of the Simplified, width-folded text, scored with BM25 (bm25s)."""
+"""The lexical leg: jieba tokens of the Simplified, width-folded text, scored with BM25 in segments.
+
+BM25 needs corpus statistics (document frequency, average length) that change with every added
+passage. bm25s bakes them into the scores it stores, so adding to it means re-indexing the corpus.
+Here each segment stores raw term frequencies (per term: the rows that have it and how often) and
+the statistics are summed over segments when the index is loaded, as Lucene does: `add` writes one
+new segment for the new rows and hard-links the others. Scores equal bm25s's default ("lucene":
+idf = ln(1 + (N - df + 0.5) / (df + 0.5)), tf / (tf + k1 (1 - b + b·len/avgdl))); tests compare the two.
+
+Layout of the `lexical/` folder of a version:
+    segments.json            {"k1", "b", "segments": [{"name", "start", "rows"}, …]} in row order
+    <name>/terms.json        the segment's vocabulary, term id = position
+    <name>/indptr.npy        term id -> range of postings
+    <name>/rows.npy          postings: passage row (int32), ascending per term
+    <name>/tf.npy            postings: term frequency (float32)
+    <name>/lengths.npy       token count of each of the segment's rows
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import os
 import re
+import shutil
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from .clean import normalize_for_search
+from .errors import CorruptIndexError
 
 logger = logging.getLogger(__name__)
+
+SEGMENTS = "segments.json"
+MAX_SEGMENTS = 8  # more than this after an add: all segments are merged into one (array work, no re-tokenizing)
+K1, B = 1.5, 0.75
 
 # Punctuation, symbols and spaces are not words.
 _NOT_A_WORD = re.compile(r"^[\W_]+$")
@@ -42,43 +69,169 @@ def tokenize(text: str) -> list[str]:
     return [w for w in (w.strip() for w in words) if w and not _NOT_A_WORD.match(w)]
 
 
+@dataclass
+class Segment:
+    """Term frequencies of the rows [start, start + len(lengths)), by term."""
+
+    terms: list[str]
+    indptr: np.ndarray
+    rows: np.ndarray
+    tf: np.ndarray
+    lengths: np.ndarray
+    start: int
+    folder: Path | None = None  # where it is stored, once saved or loaded
+    _ids: dict[str, int] | None = None
+
+    @property
+    def ids(self) -> dict[str, int]:
+        if self._ids is None:
+            self._ids = {t: i for i, t in enumerate(self.terms)}
+        return self._ids
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.lengths)
+
+    @classmethod
+    def from_tokens(cls, token_lists: Iterable[list[str]], start: int) -> "Segment":
+        """A segment of token lists, the first being row `start`."""
+        ids: dict[str, int] = {}
+        flat: list[int] = []
+        lengths: list[int] = []
+        for tokens in token_lists:
+            lengths.append(len(tokens))
+            flat.extend([ids.setdefault(t, len(ids)) for t in tokens])
+        n = len(lengths)
+        tids = np.asarray(flat, dtype=np.int64)
+        del flat
+        local = np.repeat(np.arange(n, dtype=np.int64), lengths)
+        # One key per (term, row): sorting them orders postings by term, then row.
+        keys, tf = np.unique(tids * max(n, 1) + local, return_counts=True)
+        del tids, local
+        return cls._from_sorted(list(ids), keys // max(n, 1), keys % max(n, 1) + start,
+                                tf.astype(np.float32), np.asarray(lengths, dtype=np.int32), start)
+
+    @classmethod
+    def _from_sorted(cls, terms, term_of, rows, tf, lengths, start) -> "Segment":
+        indptr = np.zeros(len(terms) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(term_of, minlength=len(terms)), out=indptr[1:])
+        return cls(terms, indptr, rows.astype(np.int32), tf, lengths, start)
+
+    @classmethod
+    def merge(cls, segments: list["Segment"]) -> "Segment":
+        """One segment holding the postings of consecutive segments."""
+        ids: dict[str, int] = {}
+        term_of, rows, tf = [], [], []
+        for s in segments:
+            remap = np.fromiter((ids.setdefault(t, len(ids)) for t in s.terms), dtype=np.int64, count=len(s.terms))
+            term_of.append(np.repeat(remap, np.diff(s.indptr)))
+            rows.append(np.asarray(s.rows, dtype=np.int64))
+            tf.append(np.asarray(s.tf))
+        term_of, rows, tf = np.concatenate(term_of), np.concatenate(rows), np.concatenate(tf)
+        order = np.lexsort((rows, term_of))
+        return cls._from_sorted(list(ids), term_of[order], rows[order], tf[order],
+                                np.concatenate([s.lengths for s in segments]), segments[0].start)
+
+    def postings(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
+        i = self.ids.get(term)
+        if i is None:
+            return None
+        a, b = int(self.indptr[i]), int(self.indptr[i + 1])
+        return self.rows[a:b], self.tf[a:b]
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True)
+        (folder / "terms.json").write_text(json.dumps(self.terms, ensure_ascii=False), encoding="utf-8")
+        for name in ("indptr", "rows", "tf", "lengths"):
+            np.save(folder / f"{name}.npy", getattr(self, name))
+        self.folder = folder
+
+    @classmethod
+    def load(cls, folder: Path, start: int, mmap: bool) -> "Segment":
+        mode = "r" if mmap else None
+        try:
+            terms = json.loads((folder / "terms.json").read_text(encoding="utf-8"))
+            arrays = {n: np.load(folder / f"{n}.npy", mmap_mode=mode) for n in ("indptr", "rows", "tf", "lengths")}
+        except (OSError, ValueError) as e:
+            raise CorruptIndexError(f"{folder}: unreadable lexical segment ({e}); rebuild with `python -m index build --rebuild`") from e
+        if len(arrays["indptr"]) != len(terms) + 1 or not len(arrays["rows"]) == len(arrays["tf"]) == arrays["indptr"][-1]:
+            raise CorruptIndexError(f"{folder}: lexical segment arrays disagree; rebuild with `python -m index build --rebuild`")
+        return cls(terms, start=start, folder=folder, **arrays)
+
+
 class LexicalIndex:
     """A BM25 index over pre-tokenized passages, addressed by row (row i = i-th passage given)."""
 
-    def __init__(self, bm25, doc_freq: np.ndarray | None = None):
-        self.bm25 = bm25
-        self.vocab: dict[str, int] = bm25.vocab_dict
-        self.n_docs: int = int(bm25.scores["num_docs"])
-        self._doc_freq = doc_freq
+    def __init__(self, segments: list[Segment], k1: float = K1, b: float = B):
+        self.segments = segments
+        self.k1, self.b = k1, b
+        lengths = (np.concatenate([np.asarray(s.lengths, dtype=np.float32) for s in segments]) if segments
+                   else np.zeros(0, np.float32))
+        self.n_docs = len(lengths)
+        avgdl = float(lengths.mean()) if self.n_docs and lengths.sum() else 1.0
+        # The length part of BM25's denominator, per row: fixed until the corpus changes.
+        self._norm = (k1 * (1 - b + b * lengths / avgdl)).astype(np.float32)
+        self._df: dict[str, int] = {}
 
     @classmethod
-    def build(cls, token_lists: list[list[str]]) -> "LexicalIndex":
-        """Index token lists (one per passage)."""
-        import bm25s
+    def build(cls, token_lists: Iterable[list[str]]) -> "LexicalIndex":
+        """Index token lists (one per passage) as one segment."""
+        return cls([Segment.from_tokens(token_lists, 0)])
 
-        logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its own logger to DEBUG
-        bm25 = bm25s.BM25()
-        # An empty corpus or an empty passage still needs a valid index.
-        bm25.index([t or [""] for t in token_lists] or [[""]], show_progress=False)
-        return cls(bm25)
+    def append(self, token_lists: Iterable[list[str]]) -> "LexicalIndex":
+        """A new index: these segments plus one for the token lists, which become the next rows.
+
+        Above MAX_SEGMENTS, everything is merged into one segment.
+        """
+        segments = [*self.segments, Segment.from_tokens(token_lists, self.n_docs)]
+        if len(segments) > MAX_SEGMENTS:
+            segments = [Segment.merge(segments)]
+        return LexicalIndex(segments, self.k1, self.b)
 
     def save(self, folder: Path) -> None:
-        """Write the index files into folder (bm25s layout)."""
-        self.bm25.save(str(folder), show_progress=False)
+        """Write the index into folder; segments already on disk are hard-linked, not copied."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        listed = []
+        for s in self.segments:
+            name = s.folder.name if s.folder is not None else f"seg-{uuid.uuid4().hex[:12]}"
+            if s.folder is None:
+                s.save(folder / name)
+            elif s.folder != folder / name:
+                _link_tree(s.folder, folder / name)
+            listed.append({"name": name, "start": s.start, "rows": s.n_rows})
+        (folder / SEGMENTS).write_text(json.dumps({"k1": self.k1, "b": self.b, "segments": listed}), encoding="utf-8")
 
     @classmethod
     def load(cls, folder: Path, mmap: bool = False) -> "LexicalIndex":
         """Read an index written by save()."""
-        import bm25s
-
-        return cls(bm25s.BM25.load(str(folder), mmap=mmap, show_progress=False))
+        folder = Path(folder)
+        try:
+            spec = json.loads((folder / SEGMENTS).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise CorruptIndexError(f"{folder}: no readable {SEGMENTS} ({e}); rebuild with `python -m index build --rebuild`") from e
+        segments, start = [], 0
+        for entry in spec["segments"]:
+            s = Segment.load(folder / entry["name"], entry["start"], mmap)
+            if s.start != start or s.n_rows != entry["rows"]:
+                raise CorruptIndexError(f"{folder}: segment {entry['name']} does not continue the rows before it")
+            segments.append(s)
+            start += s.n_rows
+        return cls(segments, spec["k1"], spec["b"])
 
     def scores(self, tokens: list[str]) -> np.ndarray:
-        """BM25 score of every passage for the query tokens."""
-        known = [t for t in tokens if t in self.vocab]
-        if not known:
-            return np.zeros(self.n_docs, dtype=np.float32)
-        return np.asarray(self.bm25.get_scores(known), dtype=np.float32)
+        """BM25 score of every passage for the query tokens (a repeated token counts again)."""
+        out = np.zeros(self.n_docs, dtype=np.float32)
+        for t in tokens:
+            idf = None
+            for s in self.segments:
+                hit = s.postings(t)
+                if hit is None:
+                    continue
+                idf = self.idf(t) if idf is None else idf
+                rows, tf = hit
+                out[rows] += idf * tf / (tf + self._norm[rows])
+        return out
 
     def top(self, tokens: list[str], n: int, scores: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The n best rows with a positive score, best first, and their scores (from `scores` if given)."""
@@ -93,14 +246,27 @@ class LexicalIndex:
 
     def doc_freq(self, token: str) -> int:
         """How many passages contain the token."""
-        if self._doc_freq is None:
-            # Column counts of the term-document matrix: nonzeros per token id.
-            indptr = np.asarray(self.bm25.scores["indptr"])
-            self._doc_freq = np.diff(indptr)
-        tid = self.vocab.get(token)
-        return 0 if tid is None else int(self._doc_freq[tid])
+        df = self._df.get(token)
+        if df is None:
+            df = 0
+            for s in self.segments:
+                i = s.ids.get(token)
+                if i is not None:
+                    df += int(s.indptr[i + 1] - s.indptr[i])
+            self._df[token] = df
+        return df
 
     def idf(self, token: str) -> float:
         """Smoothed inverse document frequency; a word no passage has gets the highest weight."""
         df = self.doc_freq(token)
         return math.log(1 + (self.n_docs - df + 0.5) / (df + 0.5))
+
+
+def _link_tree(src: Path, dst: Path) -> None:
+    """Hard-link a folder's files into a new folder (copy where links are not possible)."""
+    dst.mkdir(parents=True)
+    for p in src.iterdir():
+        try:
+            os.link(p, dst / p.name)
+        except OSError:
+            shutil.copy2(p, dst / p.name)

@@ -45,7 +45,7 @@ class Retriever:
         self.passages = _Passages(self._db, self._db_lock)
         # Memory-mapped: the arrays are paged in from the file as searches touch them.
         self.lexical = LexicalIndex.load(version / store.LEXICAL, mmap=True)
-        if self.lexical.n_docs != max(len(self.passages), 1):
+        if self.lexical.n_docs != len(self.passages):
             raise store.CorruptIndexError(
                 f"{version}: the lexical index has {self.lexical.n_docs} rows but there are {len(self.passages)} "
                 "passages; rebuild with `python -m index build --rebuild`"

@@ -56,8 +56,8 @@ def test_load_maps_the_files_instead_of_reading_them(tmp_path):
     enc = HashEncoder()
     build_index([seeds], tmp_path / "idx", enc, progress=False)
     r = Retriever.load(tmp_path / "idx", enc)
-    # bm25s memmaps its arrays; FAISS's vectors are a view of the mapped file, flat or HNSW alike.
-    assert isinstance(r.lexical.bm25.scores["data"], np.memmap)
+    # BM25 postings are mapped; FAISS's vectors are a view of the mapped file, flat or HNSW alike.
+    assert all(isinstance(s.rows, np.memmap) and isinstance(s.tf, np.memmap) for s in r.lexical.segments)
     assert store.is_mapped(r._faiss)
     hnsw = build_index([seeds], tmp_path / "hnsw", enc, IndexConfig(model=enc.name, ann_threshold=1), progress=False)
     r2 = Retriever.load(tmp_path / "hnsw", enc)
