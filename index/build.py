@@ -180,8 +180,8 @@ def build_index(
     Files are read one at a time and their rows streamed into the new version's SQLite, so memory
     does not grow with the corpus. Unchanged files are reused without parsing; passages whose text
     was embedded before (by the same model) get their vector from the cache, so only new or changed
-    passages are embedded. `add` of new files appends to a copy of the current version (work
-    proportional to what is added, bar rebuilding BM25 from stored tokens). The new version is
+    passages are embedded. `add` of new files appends to a copy of the current version: new rows,
+    one new BM25 segment, new vectors. The new version is
     published atomically; a build that dies leaves the previous one current.
     """
     config = config or IndexConfig()
@@ -426,17 +426,27 @@ def _append_version(index_dir, prev: _Previous, given: list[_File], model, encod
     report.files = len(prev.files) + len(given)
     report.rows_written = len(rows)
     new_rows = [(n0 + i, p[PASSAGE_COLS.index("hash")]) for i, p in enumerate(rows)]
-    return _finish_version(index_dir, tmp, db, prev.version, new_rows, model, encoder, config, report)
+    # BM25 gets one new segment for the new rows; the current version's segments are linked, not rebuilt.
+    tok = PASSAGE_COLS.index("tokens")
+    lexical = LexicalIndex.load(prev.version / store.LEXICAL, mmap=True).append(
+        [p[tok].split(" ") if p[tok] else [] for p in rows])
+    return _finish_version(index_dir, tmp, db, prev.version, new_rows, model, encoder, config, report, lexical,
+                           added=list(articles))
 
 
-def _finish_version(index_dir, tmp, db, vectors_from, new_rows, model, encoder, config, report) -> Path:
-    """BM25 from the stored tokens, vectors from the cache, counts and manifest; then publish."""
+def _finish_version(index_dir, tmp, db, vectors_from, new_rows, model, encoder, config, report,
+                    lexical: LexicalIndex | None = None, added: list[str] | None = None) -> Path:
+    """BM25 (from the stored tokens unless given), vectors from the cache, counts and manifest; then publish."""
     report.articles = _count(db, "SELECT COUNT(*) FROM articles")
     report.passages = _count(db, "SELECT COUNT(*) FROM passages")
     report.headlines = _count(db, "SELECT COUNT(*) FROM passages WHERE kind = ?", (HEADLINE,))
     report.paragraphs = _count(db, "SELECT COUNT(*) FROM passages WHERE kind = ?", (PARAGRAPH,))
-    _lexical_from_db(db).save(tmp / store.LEXICAL)
-    dedupe.write_clusters(db, tmp)  # near-duplicate stories, listed in the manifest like every file
+    (lexical or _lexical_from_db(db)).save(tmp / store.LEXICAL)
+    # Near-duplicate stories, listed in the manifest like every file; after an add, only pairs with a new article.
+    if added is not None and vectors_from is not None:
+        dedupe.update_clusters(db, tmp, vectors_from, added)
+    else:
+        dedupe.write_clusters(db, tmp)
     if new_rows is None:
         new_rows = list(db.execute("SELECT row, hash FROM passages ORDER BY row"))
     db.close()
@@ -450,18 +460,14 @@ def _finish_version(index_dir, tmp, db, vectors_from, new_rows, model, encoder, 
     store.write_manifest(
         tmp, model, dim, counts,
         extra={"max_passage_chars": config.max_passage_chars, "build": report.to_dict()},
+        linked_from=vectors_from,  # BM25 segments linked from it keep their checksums
     )
     return store.publish(index_dir, tmp)
 
 
 def _lexical_from_db(db) -> LexicalIndex:
-    """BM25 over the tokens stored with the passages (no re-tokenizing); equal tokens share one string."""
-    canon: dict[str, str] = {}
-    tokens = [
-        [canon.setdefault(t, t) for t in s.split(" ")] if s else []
-        for (s,) in db.execute("SELECT tokens FROM passages ORDER BY row")
-    ]
-    return LexicalIndex.build(tokens)
+    """BM25 over the tokens stored with the passages (no re-tokenizing), streamed row by row."""
+    return LexicalIndex.build(s.split(" ") if s else [] for (s,) in db.execute("SELECT tokens FROM passages ORDER BY row"))
 
 
 def _write_cached_vectors(version: Path, index_dir: Path, model: str, encoder, config: IndexConfig,

@@ -164,41 +164,77 @@ def find_pairs(docs: Sequence[Doc], threshold: float = THRESHOLD, window_hours: 
 
 def cluster(docs: Sequence[Doc], threshold: float = THRESHOLD, window_hours: float = WINDOW_HOURS) -> list[list[str]]:
     """Clusters of two or more near-duplicate doc ids, each earliest first (its representative)."""
-    parent = list(range(len(docs)))
+    pairs = [(docs[i].id, docs[j].id) for i, j, _ in find_pairs(docs, threshold, window_hours)]
+    return _join(pairs, {d.id: d.published_at for d in docs})
 
-    def find(x: int) -> int:
+
+def _join(links: Iterable[Sequence[str]], published: dict[str, str | None]) -> list[list[str]]:
+    """Union-find over groups of ids that belong together: clusters sorted by representative."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        parent.setdefault(x, x)
         while parent[x] != x:
             parent[x] = parent[parent[x]]
             x = parent[x]
         return x
 
-    for i, j, _ in find_pairs(docs, threshold, window_hours):
-        parent[find(i)] = find(j)
-    groups: dict[int, list[int]] = defaultdict(list)
-    for i in range(len(docs)):
-        groups[find(i)].append(i)
-    out = []
-    for members in groups.values():
-        if len(members) > 1:
-            members.sort(key=lambda i: (_epoch(docs[i].published_at) or 0.0, docs[i].id))
-            out.append([docs[i].id for i in members])
+    for group in links:
+        for other in group[1:]:
+            parent[find(other)] = find(group[0])
+    groups: dict[str, list[str]] = defaultdict(list)
+    for x in parent:
+        groups[find(x)].append(x)
+    out = [sorted(m, key=lambda a: (_epoch(published.get(a)) or 0.0, a)) for m in groups.values() if len(m) > 1]
     return sorted(out, key=lambda c: c[0])
 
 
-def docs_from_db(db: sqlite3.Connection) -> list[Doc]:
-    """The articles of a version's SQLite."""
-    out = []
-    for aid, title, published, source, paragraphs in db.execute(
-        "SELECT id, title, published_at, source, paragraphs FROM articles ORDER BY id"
-    ):
-        out.append(Doc(aid, title, title + "\n" + "\n".join(json.loads(paragraphs)), published, source))
-    return out
+def docs_from_db(db: sqlite3.Connection, ids: Iterable[str] | None = None) -> list[Doc]:
+    """The articles of a version's SQLite (those with the given ids, if given), by id."""
+    query = "SELECT id, title, published_at, source, paragraphs FROM articles"
+    if ids is None:
+        rows = db.execute(query).fetchall()
+    else:
+        ids, rows = list(ids), []
+        for i in range(0, len(ids), 900):
+            part = ids[i : i + 900]
+            rows += db.execute(f"{query} WHERE id IN ({','.join('?' * len(part))})", part).fetchall()
+    return [Doc(aid, title, title + "\n" + "\n".join(json.loads(paragraphs)), published, source)
+            for aid, title, published, source, paragraphs in sorted(rows)]
 
 
 def write_clusters(db: sqlite3.Connection, version: Path, threshold: float = THRESHOLD,
                    window_hours: float = WINDOW_HOURS) -> int:
     """Compute the clusters of a version's articles and write clusters.json; return how many."""
-    clusters = cluster(docs_from_db(db), threshold, window_hours)
+    return _write(version, cluster(docs_from_db(db), threshold, window_hours), threshold, window_hours)
+
+
+def update_clusters(db: sqlite3.Connection, version: Path, previous: Path, added: Iterable[str],
+                    threshold: float = THRESHOLD, window_hours: float = WINDOW_HOURS) -> int:
+    """Clusters after articles were added to `previous`: its clusters plus pairs that involve an added one.
+
+    A pair needs both articles dated within window_hours, so only the articles near an added one's
+    date are compared: the work follows what was added (and its days), not the corpus.
+    """
+    try:
+        stored = json.loads((Path(previous) / CLUSTERS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        stored = None
+    if not stored or stored.get("threshold") != threshold or stored.get("window_hours") != window_hours:
+        return write_clusters(db, version, threshold, window_hours)
+    added = set(added)
+    window = window_hours * 3600
+    published = dict(db.execute("SELECT id, published_at FROM articles"))
+    when = {aid: _epoch(p) for aid, p in published.items()}
+    new_times = [when[a] for a in added if when.get(a) is not None]
+    lo, hi = (min(new_times) - window, max(new_times) + window) if new_times else (1.0, 0.0)
+    docs = docs_from_db(db, [a for a, t in when.items() if t is not None and lo <= t <= hi])
+    pairs = [(docs[i].id, docs[j].id) for i, j, _ in find_pairs(docs, threshold, window_hours)
+             if docs[i].id in added or docs[j].id in added]
+    return _write(version, _join([*stored["clusters"], *pairs], published), threshold, window_hours)
+
+
+def _write(version: Path, clusters: list[list[str]], threshold: float, window_hours: float) -> int:
     (Path(version) / CLUSTERS).write_text(
         json.dumps({"threshold": threshold, "window_hours": window_hours, "clusters": clusters}, ensure_ascii=False),
         encoding="utf-8",

@@ -87,3 +87,24 @@ def test_dxy_news_merges_cross_outlet_copies_only():
     for c in clusters:  # same title numbers, within the window
         titles = {tuple(sorted(dedupe._NUMBER.findall(by_id[a].title.replace(" ", "")))) for a in c}
         assert len(titles) == 1, [by_id[a].title for a in c]
+
+
+@pytest.mark.skipif(not DXY.is_file(), reason="needs ../shared/data/dxy-news")
+def test_clusters_after_adds_equal_clusters_of_a_whole_build(tmp_path):
+    from index import build_index, store
+
+    rows = [json.loads(line) for line in DXY.open(encoding="utf-8")]
+    # Interleaved parts: each add brings articles of days the index already has, so copies span parts.
+    parts = [rows[i::4] for i in range(4)]
+    files = []
+    for i, part in enumerate(parts):
+        files.append(tmp_path / f"part{i}.jsonl")
+        files[-1].write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in part), encoding="utf-8")
+    build_index(files[:1], tmp_path / "added", progress=False, embed=False)
+    for f in files[1:]:
+        report = build_index([f], tmp_path / "added", add=True, progress=False, embed=False)
+        assert report.rows_written < report.passages  # appended, not rewritten
+    build_index(files, tmp_path / "whole", progress=False, embed=False)
+    added = dedupe.Clusters.load(store.current_version(tmp_path / "added"))
+    whole = dedupe.Clusters.load(store.current_version(tmp_path / "whole"))
+    assert len(whole) > 10 and added.members == whole.members
