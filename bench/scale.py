@@ -3,7 +3,8 @@
 Prints Markdown tables. Each part runs on its own (they share a work folder) so heavy runs stay
 sequential on a shared 2-core machine:
 
-    python bench/scale.py build     # (a) xwlb + dxy-news -> index: wall, passages/s, peak RSS, size; `add` of 100 articles
+    python bench/scale.py build     # (a) xwlb + dxy-news -> index: wall, passages/s, peak RSS, size
+    python bench/scale.py add       # `add` of 10 / 100 / 800 articles into a 40k- and the 144k-passage index
     python bench/scale.py search    # (b) FAISS flat vs HNSW at 10k / 100k / 1M vectors: p50/p95/p99, RSS, recall@10
     python bench/scale.py e2e       # Retriever.search on the full corpus, flat vs HNSW vectors
     python bench/scale.py startup   # (d) bot start-up (model + index) with the full-corpus index, mmap'd
@@ -66,8 +67,8 @@ def table(rows: list[tuple], header: tuple) -> str:
     return "\n".join(lines)
 
 
-def write_config(work: Path, index_dir: Path, **extra) -> Path:
-    seeds = ", ".join(f'"{p}"' for p in CORPUS)
+def write_config(work: Path, index_dir: Path, seeds=CORPUS, **extra) -> Path:
+    seeds = ", ".join(f'"{p}"' for p in seeds)
     lines = [f"[index]", f"seeds = [{seeds}]", f'dir = "{index_dir}"', "embed_on_build = false"]
     lines += [f"{k} = {v}" for k, v in extra.items()]
     path = work / f"config-{index_dir.name}.toml"
@@ -109,18 +110,6 @@ def cmd_build(args) -> None:
              f"{wall:.1f} s", f"{counts['passages'] / wall:,.0f}", f"{rss:,.0f} MiB",
              f"{du_mib(store.current_version(idx)):,.0f} MiB")]
 
-    # `add` of 100 articles into the full index vs the full build.
-    extra = work / "add-100.jsonl"
-    with open(DATA / "cmrc2018" / "cmrc2018_dev.json", encoding="utf-8") as f:
-        data = json.load(f)["data"]
-    with open(extra, "w", encoding="utf-8") as f:
-        for i, doc in enumerate(data[:100]):
-            body = "\n".join(p["context"] for p in doc["paragraphs"])
-            f.write(json.dumps({"id": f"add-{i}", "title": doc["title"], "published_at": "2026-11-30T10:00:00+08:00",
-                                "source": "bench", "body": body}, ensure_ascii=False) + "\n")
-    wall_add, rss_add, out_add = run_cli(write_config(work, idx), "add", str(extra), "--no-embed")
-    after = store.read_manifest(store.current_version(idx))
-    b = after["build"]
     # Dense leg on a sample, extrapolated.
     from index.encoder import load_encoder
 
@@ -141,11 +130,48 @@ def cmd_build(args) -> None:
     print(f"\n(a) full build, {os.cpu_count()} cores; {before} before, {load_avg()} after\n")
     print(table(rows, ("step", "size", "wall", "passages/s", "peak RSS", "on disk")))
 
-    print(f"\n`add` of 100 articles ({b['rows_written']} passages) into the {counts['passages']:,}-passage index; {load_avg()}\n")
-    print(table([
-        ("full build", f"{wall:.1f} s", f"{counts['passages']:,}", f"{rss:,.0f} MiB"),
-        ("add 100 articles", f"{wall_add:.1f} s", f"{b['rows_written']:,}", f"{rss_add:,.0f} MiB"),
-    ], ("operation", "wall", "passage rows written", "peak RSS")))
+
+def add_file(work: Path, n: int) -> Path:
+    """n CMRC contexts as new articles (ids and texts the news corpus does not have), one JSONL file."""
+    path = work / f"add-{n}.jsonl"
+    with open(CMRC, encoding="utf-8") as f:
+        contexts = [(d["title"], p["context"]) for d in json.load(f)["data"] for p in d["paragraphs"]]
+    with open(path, "w", encoding="utf-8") as f:
+        for i, (title, body) in enumerate(contexts[:n]):
+            f.write(json.dumps({"id": f"add-{n}-{i}", "title": f"{title}（{i}）", "source": "bench", "body": body,
+                                "published_at": f"2026-11-{1 + i % 28:02d}T10:00:00+08:00"}, ensure_ascii=False) + "\n")
+    return path
+
+
+def cmd_add(args) -> None:
+    """`add` of 10 / 100 / 800 articles into a 40k- and the 144k-passage index: does it grow with the corpus?"""
+    from index import store
+
+    work = Path(args.work_dir)
+    bases = {"xwlb-2020": write_config(work, work / "base-xwlb2020", seeds=[DATA / "xwlb" / "xwlb-2020.jsonl"]),
+             "xwlb + dxy-news": write_config(work, work / "full")}
+    rows = []
+    for name, config in bases.items():
+        idx = work / ("base-xwlb2020" if name == "xwlb-2020" else "full")
+        if store.current_version(idx) is None:
+            run_cli(config, "build", "--no-embed")
+        passages = store.read_manifest(store.current_version(idx))["counts"]["passages"]
+        for n in (10, 100, 800):
+            trial = work / "add-trial"
+            shutil.rmtree(trial, ignore_errors=True)
+            shutil.copytree(idx, trial, symlinks=True)
+            cfg = write_config(work, trial)
+            wall, rss, out = run_cli(cfg, "add", str(add_file(work, n)), "--no-embed")
+            b = store.read_manifest(store.current_version(trial))["build"]
+            inside = float(next(line.split()[1] for line in out.splitlines() if line.startswith("seconds")))
+            rows.append((name, f"{passages:,}", n, f"{b['rows_written']:,}", f"{wall:.2f} s", f"{inside:.2f} s",
+                         f"{rss:,.0f} MiB"))
+            print(rows[-1], file=sys.stderr, flush=True)
+            shutil.rmtree(trial)
+    print(f"\n`python -m index add` of new articles (CMRC contexts), lexical leg, fresh process; {os.cpu_count()} cores, "
+          f"{load_avg()}\n")
+    print(table(rows, ("index", "passages before", "articles added", "passage rows written", "wall (process)",
+                       "in build_index", "peak RSS")))
 
 
 
@@ -343,7 +369,7 @@ def cmd_e2e(args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=["build", "search", "e2e", "startup"])
+    parser.add_argument("part", choices=["build", "add", "search", "e2e", "startup"])
     parser.add_argument("--work-dir", default=str(ROOT / "var" / "scale"))
     parser.add_argument("--dense-sample", type=int, default=256)
     parser.add_argument("--sizes", default="10000,100000,1000000")
@@ -354,7 +380,7 @@ def main() -> None:
     import logging
 
     logging.basicConfig(level=logging.WARNING)
-    {"build": cmd_build, "search": cmd_search, "e2e": cmd_e2e, "startup": cmd_startup}[args.part](args)
+    {"build": cmd_build, "add": cmd_add, "search": cmd_search, "e2e": cmd_e2e, "startup": cmd_startup}[args.part](args)
 
 
 if __name__ == "__main__":
