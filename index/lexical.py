@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 import uuid
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -93,23 +94,40 @@ class Segment:
         return len(self.lengths)
 
     @classmethod
-    def from_tokens(cls, token_lists: Iterable[list[str]], start: int) -> "Segment":
-        """A segment of token lists, the first being row `start`."""
+    def from_tokens(cls, token_lists: Iterable[list[str]], start: int, chunk_rows: int = 8192) -> "Segment":
+        """A segment of token lists, the first being row `start`; built in chunks to bound memory."""
         ids: dict[str, int] = {}
-        flat: list[int] = []
-        lengths: list[int] = []
+        terms_of, rows_of, tfs = [], [], []
+        lengths = array("i")
+        flat, chunk_lengths = array("i"), []
+
+        def flush() -> None:
+            n = len(chunk_lengths)
+            tids = np.frombuffer(flat, dtype=np.int32).astype(np.int64)
+            local = np.repeat(np.arange(n, dtype=np.int64), chunk_lengths)
+            # One key per (term, row) of the chunk: sorted, they order its postings by term, then row.
+            keys, tf = np.unique(tids * n + local, return_counts=True)
+            terms_of.append((keys // n).astype(np.int32))
+            rows_of.append((keys % n + start + len(lengths) - n).astype(np.int32))
+            tfs.append(tf.astype(np.float32))
+            del flat[:]
+            chunk_lengths.clear()
+
         for tokens in token_lists:
-            lengths.append(len(tokens))
             flat.extend([ids.setdefault(t, len(ids)) for t in tokens])
-        n = len(lengths)
-        tids = np.asarray(flat, dtype=np.int64)
-        del flat
-        local = np.repeat(np.arange(n, dtype=np.int64), lengths)
-        # One key per (term, row): sorting them orders postings by term, then row.
-        keys, tf = np.unique(tids * max(n, 1) + local, return_counts=True)
-        del tids, local
-        return cls._from_sorted(list(ids), keys // max(n, 1), keys % max(n, 1) + start,
-                                tf.astype(np.float32), np.asarray(lengths, dtype=np.int32), start)
+            chunk_lengths.append(len(tokens))
+            lengths.append(len(tokens))
+            if len(chunk_lengths) >= chunk_rows:
+                flush()
+        if chunk_lengths:
+            flush()
+        term_of = np.concatenate(terms_of) if terms_of else np.zeros(0, np.int32)
+        rows = np.concatenate(rows_of) if rows_of else np.zeros(0, np.int32)
+        tf = np.concatenate(tfs) if tfs else np.zeros(0, np.float32)
+        del terms_of, rows_of, tfs
+        order = np.argsort(term_of, kind="stable")  # chunks come in row order: rows stay ascending per term
+        return cls._from_sorted(list(ids), term_of[order], rows[order], tf[order],
+                                np.frombuffer(lengths, dtype=np.int32).copy(), start)
 
     @classmethod
     def _from_sorted(cls, terms, term_of, rows, tf, lengths, start) -> "Segment":

@@ -117,3 +117,12 @@ def test_add_writes_one_segment_links_the_rest_and_scores_like_a_rebuild(tmp_pat
         tokens = tokenize(q)
         np.testing.assert_allclose(added.lexical.scores(tokens), rebuilt.lexical.scores(tokens), rtol=1e-5, atol=1e-6)
     assert added.search("b第3号标题").hits[0].passage.article_id == "b3"
+
+
+def test_building_in_chunks_gives_the_same_segment():
+    docs = random_corpus(3, 500)
+    whole, chunked = lexical_mod.Segment.from_tokens(docs, 10), lexical_mod.Segment.from_tokens(docs, 10, chunk_rows=37)
+    assert whole.terms == chunked.terms
+    for name in ("indptr", "rows", "tf", "lengths"):
+        np.testing.assert_array_equal(getattr(whole, name), getattr(chunked, name))
+    assert whole.rows.min() >= 10 and whole.rows.max() == 509 - min(i for i, d in enumerate(reversed(docs)) if d)
