@@ -124,29 +124,33 @@ def find_pairs(docs: Sequence[Doc], threshold: float = THRESHOLD, window_hours: 
 
     rules=False leaves out the number and title rules (to see what they keep apart).
     """
-    folded = [normalize_for_search(d.text) for d in docs]  # folding (OpenCC) is the slow part: once per doc
-    sh = [shingles(t, folded=True) for t in folded]
-    # The signature of the opening SIGNED_CHARS characters proposes pairs; Jaccard is then checked on the whole.
-    sigs = (np.stack([signature(shingles(t[:SIGNED_CHARS], folded=True)) for t in folded]) if docs
-            else np.zeros((0, PERMUTATIONS), np.uint64))
+    # The signature of the opening SIGNED_CHARS characters proposes pairs; only the few docs in a
+    # proposed pair are then folded again for the exact checks, so memory stays per-doc, not per-corpus.
+    sigs = np.zeros((len(docs), PERMUTATIONS), np.uint64)
+    has_text = np.zeros(len(docs), bool)
+    for i, d in enumerate(docs):
+        head = shingles(normalize_for_search(d.text)[:SIGNED_CHARS], folded=True)
+        sigs[i], has_text[i] = signature(head), len(head) > 0
     rows = PERMUTATIONS // BANDS
     candidates: set[tuple[int, int]] = set()
     for b in range(BANDS):
         buckets: dict[bytes, list[int]] = defaultdict(list)
         band = sigs[:, b * rows : (b + 1) * rows]
-        for i in range(len(docs)):
-            if len(sh[i]):
-                buckets[band[i].tobytes()].append(i)
+        for i in np.flatnonzero(has_text):
+            buckets[band[i].tobytes()].append(int(i))
         for members in buckets.values():
             if 1 < len(members) <= 500:  # a huge bucket is boilerplate, not a story
                 for x in range(len(members)):
                     for y in range(x + 1, len(members)):
                         candidates.add((members[x], members[y]))
-    times = [_epoch(d.published_at) for d in docs]
-    title_numbers = [sorted(_NUMBER.findall(normalize_for_search(d.title))) for d in docs]
-    text_numbers = [set(_NUMBER.findall(t)) for t in folded]
-    title_units = [_units(d.title) for d in docs]
-    text_units = [_units(t, folded=True) for t in folded]
+    involved = sorted({i for pair in candidates for i in pair})
+    folded = {i: normalize_for_search(docs[i].text) for i in involved}
+    sh = {i: shingles(folded[i], folded=True) for i in involved}
+    times = {i: _epoch(docs[i].published_at) for i in involved}
+    title_numbers = {i: sorted(_NUMBER.findall(normalize_for_search(docs[i].title))) for i in involved}
+    text_numbers = {i: set(_NUMBER.findall(folded[i])) for i in involved}
+    title_units = {i: _units(docs[i].title) for i in involved}
+    text_units = {i: _units(folded[i], folded=True) for i in involved}
     out = []
     for i, j in sorted(candidates):
         if times[i] is None or times[j] is None or abs(times[i] - times[j]) > window_hours * 3600:
