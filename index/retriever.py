@@ -185,15 +185,23 @@ class Retriever:
         return SearchResult(query, [], False, self._nearest_headlines(candidates, 3))
 
     def hits(self, candidates: list[Candidate], question: str, k: int) -> list[Hit]:
-        """The first k ranked candidates above the relevance threshold, with their best sentences."""
+        """The first k ranked candidates above the relevance threshold, with their best sentences.
+
+        Copies of a story already answered (index.dedupe clusters) are passed over, so they do not
+        use up the k answers; passages of the same article still count.
+        """
         words = rank.content_words(tokenize(question))
         hits: list[Hit] = []
+        first_of: dict[str, str] = {}
         for c in candidates[: max(3 * k, 10)]:
             score = self._relevance(c, words)
             threshold = self.config.min_score if c.cosine is not None else self.config.min_score_lexical
             if score < threshold:
                 continue
             p = self.passages[c.row]
+            story = self._clusters.key(p.article_id)
+            if story is not None and first_of.setdefault(story, p.article_id) != p.article_id:
+                continue
             best = rank.best_sentence(p.text, words, tokenize, self.lexical.idf)
             hits.append(Hit(len(hits) + 1, score, p, best, c.lexical, c.cosine))
             if len(hits) == k:

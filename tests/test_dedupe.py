@@ -108,3 +108,25 @@ def test_clusters_after_adds_equal_clusters_of_a_whole_build(tmp_path):
     added = dedupe.Clusters.load(store.current_version(tmp_path / "added"))
     whole = dedupe.Clusters.load(store.current_version(tmp_path / "whole"))
     assert len(whole) > 10 and added.members == whole.members
+
+
+def test_copies_of_one_story_do_not_use_up_the_k_answers(tmp_path):
+    from index import Retriever, build_index
+
+    copies = [Doc(f"copy{i}", "天津新增2例确诊，累计确诊27例", ("【" * i) + TJ_BODY.format(n=2, total=27),
+                  f"2020-01-29T12:{40 + i}:00+08:00", f"媒体{i}") for i in range(4)]
+    stories = copies + [STORIES[2]]  # and the next day's bulletin: another story
+    rows = [{"id": d.id, "title": d.title, "body": d.text, "published_at": d.published_at, "source": d.source}
+            for d in stories]
+    seeds = tmp_path / "news.jsonl"
+    seeds.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    build_index([seeds], tmp_path / "index", None, embed=False, progress=False)
+    r = Retriever.load(tmp_path / "index")
+    try:
+        assert len(r._clusters) == 1 and len(r._clusters.members[r._clusters.key("copy0")]) == 4
+        hits = r.search("天津新增确诊病例 累计确诊 治愈出院", k=2).hits
+        stories_found = {r._clusters.key(h.passage.article_id) for h in hits}
+        assert len(hits) == 2 and len(stories_found) == 2  # one copy stands for the four, then the other story
+        assert "c" in stories_found
+    finally:
+        r.close()
