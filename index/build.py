@@ -479,7 +479,7 @@ def _write_cached_vectors(version: Path, index_dir: Path, model: str, encoder, c
         dim = encoder.dim if encoder is not None else cache.dim()
         if dim is None:
             return None, 0, 0
-        total, added = _extend_vectors(vectors_from, version / store.VECTORS, rows, cache, dim, config, n_passages)
+        total, added = _extend_vectors(vectors_from, version, rows, cache, dim, config, n_passages)
         return dim, total, added
     finally:
         cache.close()
@@ -487,34 +487,58 @@ def _write_cached_vectors(version: Path, index_dir: Path, model: str, encoder, c
 
 def _extend_vectors(vectors_from: Path | None, out: Path, rows, cache, dim: int, config: IndexConfig,
                     n_passages: int) -> tuple[int, int]:
-    """Copy the FAISS index of `vectors_from` and add the cached vectors of rows without one: (total, added).
+    """Write version `out`'s vectors: those of `vectors_from` plus the cached vectors of rows without one.
+    Returns (total, added).
 
     The index type follows the number of passages (flat below [index] ann_threshold, HNSW from it);
-    an index that has crossed the threshold is rebuilt from its stored vectors once.
+    an index that has crossed the threshold is rebuilt from its stored vectors once. A large (HNSW)
+    index is not rewritten for a few new vectors: it is hard-linked, and they go to a flat delta index
+    beside it until that would pass [index] vectors_delta_max, when both are merged into one HNSW index.
     """
     import faiss
 
-    index = None
     has = np.zeros(n_passages, dtype=bool)
+    base = delta = None
     if vectors_from is not None and (vectors_from / store.VECTORS).is_file():
-        index = store.read_vectors(vectors_from / store.VECTORS)
-        ids = faiss.vector_to_array(index.id_map)
-        has[ids[ids < n_passages]] = True
-        wanted = store.vector_index_kind(store.new_vector_index(dim, n_passages, config.ann_threshold))
-        if store.vector_index_kind(index) != wanted:
-            converted = store.new_vector_index(dim, n_passages, config.ann_threshold)
-            store.add_vectors(converted, ids, store.stored_vectors(index))
-            index = converted
-    if index is None:
-        index = store.new_vector_index(dim, n_passages, config.ann_threshold)
+        base = store.read_vectors(vectors_from / store.VECTORS, mmap=True)  # read-only until we know
+        if (vectors_from / store.VECTORS_DELTA).is_file():
+            delta = store.read_vectors(vectors_from / store.VECTORS_DELTA)
+        for index in (base, delta):
+            if index is not None:
+                ids = faiss.vector_to_array(index.id_map)
+                has[ids[ids < n_passages]] = True
     todo = [(r, h) for r, h in rows if not has[r]]
+    wanted = store.vector_index_kind(store.new_vector_index(dim, n_passages, config.ann_threshold))
+    in_delta = 0 if delta is None else delta.ntotal
+    # Rows whose vectors are not cached yet (an add before embedding) add nothing now: not counted.
+    if base is not None and wanted == "hnsw" and store.vector_index_kind(base) == "hnsw" \
+            and in_delta + cache.count([h for _, h in todo]) <= config.vectors_delta_max:
+        _link(vectors_from / store.VECTORS, out / store.VECTORS)
+        target = delta if delta is not None else store.new_vector_index(dim, 0, None)
+        total_before = base.ntotal
+    else:
+        # One index of the wanted kind: the previous vectors (delta included) plus the new ones.
+        target = store.new_vector_index(dim, n_passages, config.ann_threshold)
+        for index in (base, delta):
+            if index is not None and index.ntotal:
+                store.add_vectors(target, faiss.vector_to_array(index.id_map), store.stored_vectors(index))
+        total_before = 0
     added = 0
     for positions, matrix in cache.iter_get([h for _, h in todo], dim):
-        store.add_vectors(index, np.fromiter((todo[i][0] for i in positions), np.int64, len(positions)), matrix)
+        store.add_vectors(target, np.fromiter((todo[i][0] for i in positions), np.int64, len(positions)), matrix)
         added += len(positions)
-    if index.ntotal:
-        store.save_vectors(out, index)
-    return int(index.ntotal), added
+    if target.ntotal:
+        name = store.VECTORS if total_before == 0 else store.VECTORS_DELTA
+        store.save_vectors(out / name, target)
+    return int(total_before + target.ntotal), added
+
+
+def _link(src: Path, dst: Path) -> None:
+    """Share an immutable file between versions (a copy where hard links are not possible)."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
 
 
 def embed_missing(index_dir: Path, encoder, config: IndexConfig | None = None, *, progress: bool = True,
@@ -580,10 +604,10 @@ def _publish_vectors(index_dir, version, manifest, rows, cache, encoder, config,
         rel = src.relative_to(version)
         if src.is_dir():
             (tmp / rel).mkdir(parents=True, exist_ok=True)
-        elif src.name not in (store.VECTORS, store.MANIFEST):
+        elif src.name not in (store.VECTORS, store.VECTORS_DELTA, store.MANIFEST):
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
             os.link(src, tmp / rel)  # versions are immutable, so sharing the bytes is safe
-    total, added = _extend_vectors(version, tmp / store.VECTORS, rows, cache, encoder.dim, config, len(rows))
+    total, added = _extend_vectors(version, tmp, rows, cache, encoder.dim, config, len(rows))
     if report is not None:
         report.vectors_added += added
     counts = dict(manifest["counts"], vectors=total)

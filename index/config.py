@@ -22,6 +22,9 @@ class IndexConfig:
     max_passage_chars: int = 300
     embed_on_build: bool = True
     ann_threshold: int = 50_000  # passages from which FAISS searches an HNSW graph instead of every vector
+    # Above ann_threshold, vectors added later go to a small exact (flat) delta index beside the HNSW
+    # one, so an add does not rewrite the graph; past this many the delta is merged into the graph.
+    vectors_delta_max: int = 20_000
 
 
 @dataclass(frozen=True)

@@ -50,19 +50,29 @@ class Retriever:
                 f"{version}: the lexical index has {self.lexical.n_docs} rows but there are {len(self.passages)} "
                 "passages; rebuild with `python -m index build --rebuild`"
             )
-        self._faiss = None
+        self._faiss = self._delta = self._xb_delta = None
         self._vector_of_row = np.full(len(self.passages), -1, dtype=np.int64)
         if (version / store.VECTORS).is_file():
             import faiss
 
+            # The main index and (beside an HNSW one) the flat delta of vectors added since; a row's
+            # position counts through both, main first.
             self._faiss = store.read_vectors(version / store.VECTORS, mmap=True)
-            ids = faiss.vector_to_array(self._faiss.id_map)
-            if len(ids) and (ids.max() >= len(self.passages) or ids.min() < 0):
-                raise store.CorruptIndexError(f"{version}: vector ids do not match the passages; rebuild the index")
-            self._vector_of_row[ids] = np.arange(len(ids))
+            if (version / store.VECTORS_DELTA).is_file():
+                self._delta = store.read_vectors(version / store.VECTORS_DELTA, mmap=True)
+            offset = 0
+            for index in (self._faiss, self._delta):
+                if index is None:
+                    continue
+                ids = faiss.vector_to_array(index.id_map)
+                if len(ids) and (ids.max() >= len(self.passages) or ids.min() < 0):
+                    raise store.CorruptIndexError(f"{version}: vector ids do not match the passages; rebuild the index")
+                self._vector_of_row[ids] = offset + np.arange(len(ids))
+                offset += len(ids)
             # Candidates from either leg are scored exactly against the stored float32 vectors (flat
             # or HNSW-flat alike), so an approximate search only changes which candidates come back.
             self._xb = store.stored_vectors(self._faiss)
+            self._xb_delta = None if self._delta is None else store.stored_vectors(self._delta)
         self._latest = self._sorted_headlines()
         self._clusters = dedupe.Clusters.load(version)  # near-duplicate stories (index.dedupe)
 
@@ -108,7 +118,17 @@ class Retriever:
     @property
     def vectors(self) -> int:
         """How many passages have a vector."""
-        return 0 if self._faiss is None else int(self._faiss.ntotal)
+        return sum(int(i.ntotal) for i in (self._faiss, self._delta) if i is not None)
+
+    def _vectors_at(self, positions: np.ndarray) -> np.ndarray:
+        """The stored vectors at these positions (main index, then delta)."""
+        if self._xb_delta is None:
+            return self._xb[positions]
+        main = positions < len(self._xb)
+        out = np.empty((len(positions), self._xb.shape[1]), dtype=np.float32)
+        out[main] = self._xb[positions[main]]
+        out[~main] = self._xb_delta[positions[~main] - len(self._xb)]
+        return out
 
     @property
     def vector_index(self) -> str | None:
@@ -135,13 +155,15 @@ class Retriever:
             # Traditional question land on the same vectors.
             qvec = self.encoder.encode_queries([normalize_for_search(query)])[0].astype(np.float32)
             if within is None:
-                _, ids = _search_one(self._faiss, qvec, min(n, self.vectors))
-                cand.update(dict.fromkeys(int(i) for i in ids[0] if i >= 0))
+                for index in (self._faiss, self._delta):
+                    if index is not None:
+                        _, ids = _search_one(index, qvec, min(n, int(index.ntotal)))
+                        cand.update(dict.fromkeys(int(i) for i in ids[0] if i >= 0))
             else:
                 # A restriction (a date range) is usually small: score its vectors exactly.
                 inside = np.flatnonzero(within)
                 inside = inside[self._vector_of_row[inside] >= 0]
-                cos_inside = self._xb[self._vector_of_row[inside]] @ qvec
+                cos_inside = self._vectors_at(self._vector_of_row[inside]) @ qvec
                 cand.update(dict.fromkeys(inside[np.argsort(-cos_inside, kind="stable")[:n]].tolist()))
         rows = np.fromiter(cand, dtype=np.int64, count=len(cand))
         lex = lex_all[rows] if lex_all is not None else np.zeros(len(rows), dtype=np.float32)
@@ -149,7 +171,7 @@ class Retriever:
         has = (pos >= 0) if qvec is not None else np.zeros(len(rows), dtype=bool)
         cos = np.zeros(len(rows), dtype=np.float32)
         if has.any():
-            cos[has] = self._xb[pos[has]] @ qvec
+            cos[has] = self._vectors_at(pos[has]) @ qvec
         return rows, lex, cos, has
 
     def rank(self, query: str, n: int | None = None, lexical: bool = True, dense: bool = True,

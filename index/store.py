@@ -7,6 +7,8 @@ Layout of an index folder:
     versions/<name>/lexical/        the BM25 index in segments (index/lexical.py), row i = passage row i
     versions/<name>/vectors.faiss   the dense vectors, FAISS ids = passage rows (absent: none yet); a flat
                                     index below [index] ann_threshold passages, HNSW-flat from it
+    versions/<name>/vectors-delta.faiss  with HNSW: vectors added since it was written (flat, at most
+                                    [index] vectors_delta_max; the HNSW file is hard-linked meanwhile)
     embeddings/<model>.sqlite       content-hash -> vector cache; makes embedding incremental and resumable
 """
 
@@ -37,6 +39,7 @@ MANIFEST = "manifest.json"
 DB = "passages.sqlite"
 LEXICAL = "lexical"
 VECTORS = "vectors.faiss"
+VECTORS_DELTA = "vectors-delta.faiss"  # flat index of vectors added since the HNSW one was written
 KEEP_VERSIONS = 2  # the current one and the one before it, for readers still holding it
 
 SCHEMA = """
@@ -379,6 +382,15 @@ class EmbeddingCache:
             positions += pos
             parts.append(matrix)
         return positions, (np.concatenate(parts) if parts else np.empty((0, dim), dtype=np.float32))
+
+    def count(self, hashes: list[str], chunk: int = 900) -> int:
+        """How many of the (distinct) hashes have a vector."""
+        unique, n = list(set(hashes)), 0
+        for start in range(0, len(unique), chunk):
+            part = unique[start : start + chunk]
+            n += self.conn.execute(f"SELECT COUNT(*) FROM vectors WHERE hash IN ({','.join('?' * len(part))})",
+                                   part).fetchone()[0]
+        return n
 
     def iter_get(self, hashes: list[str], dim: int, chunk: int = 900):
         """Like get(), a chunk of hashes at a time: yields (positions in `hashes`, matrix) per chunk."""

@@ -100,3 +100,37 @@ def test_add_that_replaces_an_article_falls_back_to_a_whole_version(tmp_path):
     r = Retriever.load(idx, enc)
     assert r.article("n3").paragraphs == ["完全改写过的第三条新闻。"]
     assert embed_missing(idx, enc, progress=False) == 0
+
+
+def test_add_to_an_hnsw_index_links_it_and_puts_new_vectors_in_a_flat_delta(tmp_path):
+    enc = HashEncoder()
+    cfg = IndexConfig(model=enc.name, ann_threshold=50, vectors_delta_max=20)
+    idx = tmp_path / "idx"
+    first = build_index([jsonl(tmp_path / "a.jsonl", [article(i) for i in range(30)])], idx, enc, cfg, progress=False)
+    v1 = store.current_version(idx)
+    assert not (v1 / store.VECTORS_DELTA).exists()
+    hnsw_inode = (v1 / store.VECTORS).stat().st_ino
+    build_index([jsonl(tmp_path / "b.jsonl", [article(i, "m") for i in range(2)])], idx, enc, cfg, add=True, progress=False)
+    v2 = store.current_version(idx)
+    # The HNSW file is the previous version's (same inode); the 6 new vectors are in the delta.
+    assert (v2 / store.VECTORS).stat().st_ino == hnsw_inode
+    assert store.read_vectors(v2 / store.VECTORS_DELTA).ntotal == 6
+    r = Retriever.load(idx, enc, verify=True)
+    assert r.vector_index == "hnsw" and r.vectors == first.passages + 6
+    # The dense leg finds a new passage through the delta, with the cosine a whole rebuild gives it.
+    whole = build_index([tmp_path / "a.jsonl", tmp_path / "b.jsonl"], tmp_path / "whole", enc, cfg, progress=False)
+    w = Retriever.load(tmp_path / "whole", enc)
+    assert not (store.current_version(tmp_path / "whole") / store.VECTORS_DELTA).exists()
+    q = "第1条m新闻的第二段讲了别的事"
+    got, want = r.rank(q, lexical=False)[:3], w.rank(q, lexical=False)[:3]
+    assert r.passages[got[0].row].article_id == w.passages[want[0].row].article_id == "m1"
+    assert [round(c.cosine, 5) for c in got] == [round(c.cosine, 5) for c in want]
+    assert whole.passages == r.stats()["passages"]
+    # Past vectors_delta_max the delta is merged into a new HNSW file.
+    build_index([jsonl(tmp_path / "c.jsonl", [article(i, "k") for i in range(6)])], idx, enc, cfg, add=True, progress=False)
+    v3 = store.current_version(idx)
+    assert not (v3 / store.VECTORS_DELTA).exists()  # 6 + 18 > 20
+    assert (v3 / store.VECTORS).stat().st_ino != hnsw_inode
+    r3 = Retriever.load(idx, enc, verify=True)
+    assert r3.vectors == r3.stats()["passages"] and r3.vector_index == "hnsw"
+    assert r3.rank("第4条k新闻的第一段", lexical=False)[0].row == r3.rank("第4条k新闻的第一段")[0].row
