@@ -108,7 +108,8 @@ def main() -> None:
             ranks.append(gold_rank(art, kinds, q.gold) if art is not None else -1)
         r = np.array(ranks)
         results[name] = {"ms": pct(ms), "mean": float(np.mean(ms)),
-                         "r5": float(np.mean((r > 0) & (r <= 5))) if (r >= 0).all() else None}
+                         "r5": float(np.mean((r > 0) & (r <= 5))) if (r >= 0).all() else None,
+                         "hit5": (r > 0) & (r <= 5)}
         print(name, results[name], file=sys.stderr, flush=True)
 
     # 1. Floor: raw model + raw FAISS + raw bm25s.
@@ -186,6 +187,22 @@ def main() -> None:
         r5 = f"{r['r5']:.3f}" if r["r5"] is not None else "–"
         p = " / ".join(f"{x:.1f}" for x in r["ms"])
         print(f"| {name} | {p} | {r['mean']:.1f} | {r['ms'][0] / floor_p50:.2f} | {r['mean'] / floor_mean:.2f} | {r5} |")
+    ours_hit = results["ours: Retriever.rank (both legs, fused)"]["hit5"]
+    lc_hit = results["LangChain: FAISS + BM25Retriever (jieba) in EnsembleRetriever"]["hit5"]
+    only_ours, only_lc = int((ours_hit & ~lc_hit).sum()), int((lc_hit & ~ours_hit).sum())
+    print(f"\nRecall@5, paired over the same questions: gold in the top 5 of ours only {only_ours}, of LangChain only "
+          f"{only_lc}, of both {int((ours_hit & lc_hit).sum())}, of neither {int((~ours_hit & ~lc_hit).sum())}; "
+          f"exact McNemar two-sided p = {mcnemar_p(only_ours, only_lc):.2f}")
+
+
+def mcnemar_p(b: int, c: int) -> float:
+    """Exact two-sided McNemar test: how likely a split at least this uneven of b + c discordant pairs is by chance."""
+    from math import comb
+
+    n = b + c
+    if n == 0:
+        return 1.0
+    return min(1.0, 2 * sum(comb(n, i) for i in range(min(b, c) + 1)) / 2**n)
 
 
 if __name__ == "__main__":
