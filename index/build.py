@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 import sqlite3
 import time
@@ -513,13 +512,17 @@ def _extend_vectors(vectors_from: Path | None, out: Path, rows, cache, dim: int,
     # Rows whose vectors are not cached yet (an add before embedding) add nothing now: not counted.
     if base is not None and wanted == "hnsw" and store.vector_index_kind(base) == "hnsw" \
             and in_delta + cache.count([h for _, h in todo]) <= config.vectors_delta_max:
-        _link(vectors_from / store.VECTORS, out / store.VECTORS)
+        store.link_file(vectors_from / store.VECTORS, out / store.VECTORS)
         target = delta if delta is not None else store.new_vector_index(dim, 0, None)
         total_before = base.ntotal
     else:
-        # One index of the wanted kind: the previous vectors (delta included) plus the new ones.
-        target = store.new_vector_index(dim, n_passages, config.ann_threshold)
-        for index in (base, delta):
+        # One index of the wanted kind: the previous one read into memory and extended (an HNSW graph
+        # grows by insertion), or rebuilt once when it crosses ann_threshold; then the delta and the new vectors.
+        if base is not None and store.vector_index_kind(base) == wanted:
+            target, merge = store.read_vectors(vectors_from / store.VECTORS), (delta,)
+        else:
+            target, merge = store.new_vector_index(dim, n_passages, config.ann_threshold), (base, delta)
+        for index in merge:
             if index is not None and index.ntotal:
                 store.add_vectors(target, faiss.vector_to_array(index.id_map), store.stored_vectors(index))
         total_before = 0
@@ -531,14 +534,6 @@ def _extend_vectors(vectors_from: Path | None, out: Path, rows, cache, dim: int,
         name = store.VECTORS if total_before == 0 else store.VECTORS_DELTA
         store.save_vectors(out / name, target)
     return int(total_before + target.ntotal), added
-
-
-def _link(src: Path, dst: Path) -> None:
-    """Share an immutable file between versions (a copy where hard links are not possible)."""
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)
 
 
 def embed_missing(index_dir: Path, encoder, config: IndexConfig | None = None, *, progress: bool = True,
@@ -606,7 +601,7 @@ def _publish_vectors(index_dir, version, manifest, rows, cache, encoder, config,
             (tmp / rel).mkdir(parents=True, exist_ok=True)
         elif src.name not in (store.VECTORS, store.VECTORS_DELTA, store.MANIFEST):
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-            os.link(src, tmp / rel)  # versions are immutable, so sharing the bytes is safe
+            store.link_file(src, tmp / rel)  # versions are immutable, so sharing the bytes is safe
     total, added = _extend_vectors(version, tmp, rows, cache, encoder.dim, config, len(rows))
     if report is not None:
         report.vectors_added += added

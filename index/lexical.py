@@ -21,9 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import re
-import shutil
 import uuid
 from array import array
 from collections.abc import Iterable
@@ -35,6 +33,7 @@ import numpy as np
 
 from .clean import normalize_for_search
 from .errors import CorruptIndexError
+from .store import link_file
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +123,6 @@ class Segment:
         term_of = np.concatenate(terms_of) if terms_of else np.zeros(0, np.int32)
         rows = np.concatenate(rows_of) if rows_of else np.zeros(0, np.int32)
         tf = np.concatenate(tfs) if tfs else np.zeros(0, np.float32)
-        del terms_of, rows_of, tfs
         order = np.argsort(term_of, kind="stable")  # chunks come in row order: rows stay ascending per term
         return cls._from_sorted(list(ids), term_of[order], rows[order], tf[order],
                                 np.frombuffer(lengths, dtype=np.int32).copy(), start)
@@ -281,10 +279,7 @@ class LexicalIndex:
 
 
 def _link_tree(src: Path, dst: Path) -> None:
-    """Hard-link a folder's files into a new folder (copy where links are not possible)."""
+    """Share a saved segment's files with a new folder (hard links; segments are immutable)."""
     dst.mkdir(parents=True)
     for p in src.iterdir():
-        try:
-            os.link(p, dst / p.name)
-        except OSError:
-            shutil.copy2(p, dst / p.name)
+        link_file(p, dst / p.name)

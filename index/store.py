@@ -58,6 +58,14 @@ CREATE TABLE excluded (article_id TEXT PRIMARY KEY);
 """
 
 
+def link_file(src: Path, dst: Path) -> None:
+    """Share an immutable file between versions: a hard link, or a copy where links are not possible."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
 def model_slug(model: str) -> str:
     """A file-name-safe form of a model spec."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", model).strip("_") or "model"
