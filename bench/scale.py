@@ -69,7 +69,7 @@ def table(rows: list[tuple], header: tuple) -> str:
 
 def write_config(work: Path, index_dir: Path, seeds=CORPUS, **extra) -> Path:
     seeds = ", ".join(f'"{p}"' for p in seeds)
-    lines = [f"[index]", f"seeds = [{seeds}]", f'dir = "{index_dir}"', "embed_on_build = false"]
+    lines = ["[index]", f"seeds = [{seeds}]", f'dir = "{index_dir}"', "embed_on_build = false"]
     lines += [f"{k} = {v}" for k, v in extra.items()]
     path = work / f"config-{index_dir.name}.toml"
     path.write_text("\n".join(lines) + "\n")
@@ -144,34 +144,39 @@ def add_file(work: Path, n: int) -> Path:
 
 
 def cmd_add(args) -> None:
-    """`add` of 10 / 100 / 800 articles into a 40k- and the 144k-passage index: does it grow with the corpus?"""
+    """`add` of 10 / 100 / 800 articles into a 40k- and the 144k-passage index (and with --index, into the
+    embedded one): does it grow with the corpus?"""
     from index import store
 
     work = Path(args.work_dir)
-    bases = {"xwlb-2020": write_config(work, work / "base-xwlb2020", seeds=[DATA / "xwlb" / "xwlb-2020.jsonl"]),
-             "xwlb + dxy-news": write_config(work, work / "full")}
+    bases = {"xwlb-2020": (work / "base-xwlb2020", [DATA / "xwlb" / "xwlb-2020.jsonl"]),
+             "xwlb + dxy-news": (work / "full", CORPUS)}
+    if args.index:
+        bases["xwlb + dxy-news, embedded (HNSW)"] = (Path(args.index), CORPUS)
     rows = []
-    for name, config in bases.items():
-        idx = work / ("base-xwlb2020" if name == "xwlb-2020" else "full")
+    for name, (idx, seeds) in bases.items():
         if store.current_version(idx) is None:
-            run_cli(config, "build", "--no-embed")
-        passages = store.read_manifest(store.current_version(idx))["counts"]["passages"]
+            run_cli(write_config(work, idx, seeds=seeds), "build", "--no-embed")
+        counts = store.read_manifest(store.current_version(idx))["counts"]
+        embedded = counts["vectors"] > 0
         for n in (10, 100, 800):
             trial = work / "add-trial"
             shutil.rmtree(trial, ignore_errors=True)
             shutil.copytree(idx, trial, symlinks=True)
             cfg = write_config(work, trial)
-            wall, rss, out = run_cli(cfg, "add", str(add_file(work, n)), "--no-embed")
+            # With vectors, the new passages are embedded too (the model load is part of the wall time).
+            wall, rss, out = run_cli(cfg, "add", str(add_file(work, n)), *([] if embedded else ["--no-embed"]))
             b = store.read_manifest(store.current_version(trial))["build"]
             inside = float(next(line.split()[1] for line in out.splitlines() if line.startswith("seconds")))
-            rows.append((name, f"{passages:,}", n, f"{b['rows_written']:,}", f"{wall:.2f} s", f"{inside:.2f} s",
+            rows.append((name, f"{counts['passages']:,}", n, f"{b['rows_written']:,}",
+                         f"{b['vectors_added']:,}" if embedded else "–", f"{wall:.2f} s", f"{inside:.2f} s",
                          f"{rss:,.0f} MiB"))
             print(rows[-1], file=sys.stderr, flush=True)
             shutil.rmtree(trial)
     print(f"\n`python -m index add` of new articles (CMRC contexts), lexical leg, fresh process; {os.cpu_count()} cores, "
           f"{load_avg()}\n")
-    print(table(rows, ("index", "passages before", "articles added", "passage rows written", "wall (process)",
-                       "in build_index", "peak RSS")))
+    print(table(rows, ("index", "passages before", "articles added", "passage rows written", "vectors added",
+                       "wall (process)", "in build_index", "peak RSS")))
 
 
 
@@ -217,10 +222,7 @@ def question_vectors(n: int) -> tuple[list[str], np.ndarray]:
 # --- (b) search -----------------------------------------------------------------------------------
 
 def cmd_search(args) -> None:
-    import faiss
-
     from index import store
-    from index.retriever import _search_one
 
     base = real_vectors()
     _, queries = question_vectors(args.questions)
@@ -408,7 +410,8 @@ def main() -> None:
     parser.add_argument("--dense-sample", type=int, default=256)
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--questions", type=int, default=300)
-    parser.add_argument("--index", help="e2e: search this embedded index instead of synthetic-vector copies")
+    parser.add_argument("--index", help="e2e: search this embedded index instead of synthetic-vector copies; "
+                                        "add: also add into (a copy of) it, embedding the new passages")
     args = parser.parse_args()
     if not all(p.exists() for p in CORPUS + [CMRC]):
         sys.exit(f"the corpus is not in {DATA} (it lives in ../shared)")
