@@ -187,6 +187,9 @@ class LexicalIndex:
         avgdl = float(lengths.mean()) if self.n_docs and lengths.sum() else 1.0
         # The length part of BM25's denominator, per row: fixed until the corpus changes.
         self._norm = (k1 * (1 - b + b * lengths / avgdl)).astype(np.float32)
+        # Each posting's tf part, tf / (tf + norm), for this corpus: computed once at load (tens of ms
+        # for 100k passages) so a question only multiplies by IDF and adds, as fast as bm25s.
+        self._weights = [np.asarray(s.tf) / (np.asarray(s.tf) + self._norm[np.asarray(s.rows)]) for s in segments]
         self._df: dict[str, int] = {}
 
     @classmethod
@@ -237,17 +240,18 @@ class LexicalIndex:
 
     def scores(self, tokens: list[str]) -> np.ndarray:
         """BM25 score of every passage for the query tokens (a repeated token counts again)."""
-        out = np.zeros(self.n_docs, dtype=np.float32)
+        rows, values = [], []
         for t in tokens:
-            idf = None
-            for s in self.segments:
-                hit = s.postings(t)
-                if hit is None:
-                    continue
-                idf = self.idf(t) if idf is None else idf
-                rows, tf = hit
-                out[rows] += idf * tf / (tf + self._norm[rows])
-        return out
+            for s, weights in zip(self.segments, self._weights):
+                i = s.ids.get(t)
+                if i is not None:
+                    a, b = int(s.indptr[i]), int(s.indptr[i + 1])
+                    rows.append(s.rows[a:b])
+                    values.append(weights[a:b] * self.idf(t))
+        if not rows:
+            return np.zeros(self.n_docs, dtype=np.float32)
+        # One bincount over all postings: much faster than a fancy-indexed += per term.
+        return np.bincount(np.concatenate(rows), np.concatenate(values), minlength=self.n_docs).astype(np.float32)
 
     def top(self, tokens: list[str], n: int, scores: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The n best rows with a positive score, best first, and their scores (from `scores` if given)."""
