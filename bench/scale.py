@@ -67,9 +67,9 @@ def table(rows: list[tuple], header: tuple) -> str:
     return "\n".join(lines)
 
 
-def write_config(work: Path, index_dir: Path, seeds=CORPUS, **extra) -> Path:
+def write_config(work: Path, index_dir: Path, seeds=CORPUS, embed: bool = False, **extra) -> Path:
     seeds = ", ".join(f'"{p}"' for p in seeds)
-    lines = ["[index]", f"seeds = [{seeds}]", f'dir = "{index_dir}"', "embed_on_build = false"]
+    lines = ["[index]", f"seeds = [{seeds}]", f'dir = "{index_dir}"', f"embed_on_build = {str(embed).lower()}"]
     lines += [f"{k} = {v}" for k, v in extra.items()]
     path = work / f"config-{index_dir.name}.toml"
     path.write_text("\n".join(lines) + "\n")
@@ -163,8 +163,8 @@ def cmd_add(args) -> None:
             trial = work / "add-trial"
             shutil.rmtree(trial, ignore_errors=True)
             shutil.copytree(idx, trial, symlinks=True)
-            cfg = write_config(work, trial)
             # With vectors, the new passages are embedded too (the model load is part of the wall time).
+            cfg = write_config(work, trial, embed=embedded)
             wall, rss, out = run_cli(cfg, "add", str(add_file(work, n)), *([] if embedded else ["--no-embed"]))
             b = store.read_manifest(store.current_version(trial))["build"]
             inside = float(next(line.split()[1] for line in out.splitlines() if line.startswith("seconds")))
@@ -173,8 +173,8 @@ def cmd_add(args) -> None:
                          f"{rss:,.0f} MiB"))
             print(rows[-1], file=sys.stderr, flush=True)
             shutil.rmtree(trial)
-    print(f"\n`python -m index add` of new articles (CMRC contexts), lexical leg, fresh process; {os.cpu_count()} cores, "
-          f"{load_avg()}\n")
+    print(f"\n`python -m index add` of new articles (CMRC contexts), fresh process; lexical leg only, or (embedded) "
+          f"with their passages embedded; {os.cpu_count()} cores, {load_avg()}\n")
     print(table(rows, ("index", "passages before", "articles added", "passage rows written", "vectors added",
                        "wall (process)", "in build_index", "peak RSS")))
 
