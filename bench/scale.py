@@ -125,7 +125,7 @@ def cmd_build(args) -> None:
     rate = len(sample) / (time.perf_counter() - t)
     vec_mib = len(texts) * encoder.dim * 4 / 2**20
     rows.append((f"dense leg (sample of {len(sample)}, extrapolated)", f"{len(texts):,} passages",
-                 f"≈ {len(texts) / rate / 3600:.1f} h", f"{rate:.1f}", "≈ 1,700 MiB (model)",
+                 f"≈ {len(texts) / rate / 3600:.1f} h", f"{rate:.1f}", f"{peak_rss_mib():,.0f} MiB (this process: model + texts)",
                  f"+ {vec_mib:,.0f} MiB vectors"))
     print(f"\n(a) full build, {os.cpu_count()} cores; {before} before, {load_avg()} after\n")
     print(table(rows, ("step", "size", "wall", "passages/s", "peak RSS", "on disk")))
