@@ -166,11 +166,11 @@ def cmd_add(args) -> None:
             # With vectors, the new passages are embedded too (the model load is part of the wall time).
             cfg = write_config(work, trial, embed=embedded)
             wall, rss, out = run_cli(cfg, "add", str(add_file(work, n)), *([] if embedded else ["--no-embed"]))
-            b = store.read_manifest(store.current_version(trial))["build"]
+            after = store.read_manifest(store.current_version(trial))
             inside = float(next(line.split()[1] for line in out.splitlines() if line.startswith("seconds")))
-            rows.append((name, f"{counts['passages']:,}", n, f"{b['rows_written']:,}",
-                         f"{b['vectors_added']:,}" if embedded else "–", f"{wall:.2f} s", f"{inside:.2f} s",
-                         f"{rss:,.0f} MiB"))
+            rows.append((name, f"{counts['passages']:,}", n, f"{after['counts']['passages'] - counts['passages']:,}",
+                         f"{after['counts']['vectors'] - counts['vectors']:,}" if embedded else "–",
+                         f"{wall:.2f} s", f"{inside:.2f} s", f"{rss:,.0f} MiB"))
             print(rows[-1], file=sys.stderr, flush=True)
             shutil.rmtree(trial)
     print(f"\n`python -m index add` of new articles (CMRC contexts), fresh process; lexical leg only, or (embedded) "
