@@ -156,7 +156,7 @@ def main() -> None:
           f"{retriever.vector_index}; {os.cpu_count()} cores, load average "
           + " ".join(f"{x:.2f}" for x in os.getloadavg()) + "\n")
     print("| start-up step | seconds |\n|---|---|")
-    print(f"| imports (telegram, index, torch…) | {T_IMPORTS - T0:.2f} |")
+    print(f"| imports (telegram, bot, index) | {T_IMPORTS - T0:.2f} |")
     print(f"| question encoder ({cfg.index.query_backend}) + first query | {t_model:.2f} |")
     print(f"| index load (memory-mapped) | {t_index:.2f} |")
     print(f"| Application initialised and polling (fake Bot API) | {ready:.2f} |")
