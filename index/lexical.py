@@ -188,7 +188,7 @@ class LexicalIndex:
         # The length part of BM25's denominator, per row: fixed until the corpus changes.
         self._norm = (k1 * (1 - b + b * lengths / avgdl)).astype(np.float32)
         # Each posting's tf part, tf / (tf + norm), for this corpus: computed once at load (tens of ms
-        # for 100k passages) so a question only multiplies by IDF and adds, as fast as bm25s.
+        # for 100k passages) so a question only multiplies by IDF and adds.
         self._weights = [np.asarray(s.tf) / (np.asarray(s.tf) + self._norm[np.asarray(s.rows)]) for s in segments]
         self._df: dict[str, int] = {}
 
