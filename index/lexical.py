@@ -84,12 +84,14 @@ class Segment:
 
     @property
     def ids(self) -> dict[str, int]:
+        """Term -> term id, built on first use (a segment that is only linked never needs it)."""
         if self._ids is None:
             self._ids = {t: i for i, t in enumerate(self.terms)}
         return self._ids
 
     @property
     def n_rows(self) -> int:
+        """How many passages the segment covers."""
         return len(self.lengths)
 
     @classmethod
@@ -129,6 +131,7 @@ class Segment:
 
     @classmethod
     def _from_sorted(cls, terms, term_of, rows, tf, lengths, start) -> "Segment":
+        """A segment from postings already sorted by term, then row."""
         indptr = np.zeros(len(terms) + 1, dtype=np.int64)
         np.cumsum(np.bincount(term_of, minlength=len(terms)), out=indptr[1:])
         return cls(terms, indptr, rows.astype(np.int32), tf, lengths, start)
@@ -148,14 +151,8 @@ class Segment:
         return cls._from_sorted(list(ids), term_of[order], rows[order], tf[order],
                                 np.concatenate([s.lengths for s in segments]), segments[0].start)
 
-    def postings(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
-        i = self.ids.get(term)
-        if i is None:
-            return None
-        a, b = int(self.indptr[i]), int(self.indptr[i + 1])
-        return self.rows[a:b], self.tf[a:b]
-
     def save(self, folder: Path) -> None:
+        """Write the segment into a new folder."""
         folder.mkdir(parents=True)
         (folder / "terms.json").write_text(json.dumps(self.terms, ensure_ascii=False), encoding="utf-8")
         for name in ("indptr", "rows", "tf", "lengths"):
@@ -164,6 +161,7 @@ class Segment:
 
     @classmethod
     def load(cls, folder: Path, start: int, mmap: bool) -> "Segment":
+        """Read a segment written by save(); a damaged one is a CorruptIndexError."""
         mode = "r" if mmap else None
         try:
             terms = json.loads((folder / "terms.json").read_text(encoding="utf-8"))
