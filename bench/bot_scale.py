@@ -36,13 +36,10 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from telegram.ext import BaseRateLimiter  # noqa: E402
-from telegram.request import HTTPXRequest  # noqa: E402
 
-from bot.app import build_application  # noqa: E402
-from bot.config import BotConfig  # noqa: E402
+from bench.load import application_on_fake  # noqa: E402
 from index import Retriever, load_config, store  # noqa: E402
 from index.encoder import encoder_for  # noqa: E402
-from tests.fakebotapi import BotApiSpec, FakeBotApi  # noqa: E402
 
 T_IMPORTS = time.perf_counter()
 
@@ -77,13 +74,7 @@ def pct(xs, p) -> float:
 
 
 async def run(retriever, asked: list[str], in_flight: int, limiter) -> dict:
-    fake = FakeBotApi(BotApiSpec.load())
-    app = build_application(
-        BotConfig(token=fake.token), retriever,
-        request=HTTPXRequest(connection_pool_size=64, httpx_kwargs={"transport": fake.transport()}),
-        get_updates_request=HTTPXRequest(httpx_kwargs={"transport": fake.transport()}),
-        rate_limiter=limiter,
-    )
+    app, fake = application_on_fake(retriever, limiter)
     t = time.perf_counter()
     queued: dict[int, float] = {}
     times: list[float] = []

@@ -54,14 +54,21 @@ def real_retriever():
     return Retriever.load(folder, encoder, cfg.retrieval)
 
 
-async def one_round(retriever, questions: int, chats: int, seed: int) -> dict:
+def application_on_fake(retriever, rate_limiter=None):
+    """The bot's Application talking to a spec-checked fake Bot API: (application, fake)."""
     fake = FakeBotApi(BotApiSpec.load())
     application = build_application(
         BotConfig(token=fake.token),
         retriever,
-        request=HTTPXRequest(httpx_kwargs={"transport": fake.transport()}),
+        request=HTTPXRequest(connection_pool_size=64, httpx_kwargs={"transport": fake.transport()}),
         get_updates_request=HTTPXRequest(httpx_kwargs={"transport": fake.transport()}),
+        rate_limiter=rate_limiter,
     )
+    return application, fake
+
+
+async def one_round(retriever, questions: int, chats: int, seed: int) -> dict:
+    application, fake = application_on_fake(retriever)
     asked = load_updates(fake, chats=chats, questions=questions, seed=seed)
     queued = time.monotonic()
     async with application:

@@ -185,10 +185,7 @@ class LexicalIndex:
         avgdl = float(lengths.mean()) if self.n_docs and lengths.sum() else 1.0
         # The length part of BM25's denominator, per row: fixed until the corpus changes.
         self._norm = (k1 * (1 - b + b * lengths / avgdl)).astype(np.float32)
-        # Each posting's tf part, tf / (tf + norm), for this corpus: computed once at load (tens of ms
-        # for 100k passages) so a question only multiplies by IDF and adds.
-        self._weights = [np.asarray(s.tf) / (np.asarray(s.tf) + self._norm[np.asarray(s.rows)]) for s in segments]
-        self._df: dict[str, int] = {}
+        self._weights: list[np.ndarray] | None = None
 
     @classmethod
     def build(cls, token_lists: Iterable[list[str]]) -> "LexicalIndex":
@@ -238,6 +235,11 @@ class LexicalIndex:
 
     def scores(self, tokens: list[str]) -> np.ndarray:
         """BM25 score of every passage for the query tokens (a repeated token counts again)."""
+        if self._weights is None:
+            # Each posting's tf part, tf / (tf + norm), for this corpus: computed once, on the first
+            # question (tens of ms for 100k passages; an `add` that only appends never needs it).
+            self._weights = [np.asarray(s.tf) / (np.asarray(s.tf) + self._norm[np.asarray(s.rows)])
+                             for s in self.segments]
         rows, values = [], []
         for t in tokens:
             for s, weights in zip(self.segments, self._weights):
@@ -264,15 +266,8 @@ class LexicalIndex:
 
     def doc_freq(self, token: str) -> int:
         """How many passages contain the token."""
-        df = self._df.get(token)
-        if df is None:
-            df = 0
-            for s in self.segments:
-                i = s.ids.get(token)
-                if i is not None:
-                    df += int(s.indptr[i + 1] - s.indptr[i])
-            self._df[token] = df
-        return df
+        # Not cached: a question's words are arbitrary text, and a lookup per segment is cheap.
+        return sum(int(s.indptr[i + 1] - s.indptr[i]) for s in self.segments if (i := s.ids.get(token)) is not None)
 
     def idf(self, token: str) -> float:
         """Smoothed inverse document frequency; a word no passage has gets the highest weight."""

@@ -24,18 +24,25 @@ logger = logging.getLogger(__name__)
 QUERY_FILE = "query-int8.onnx"
 
 
+def _exportable(module_names: list[str], pooling: dict) -> bool:
+    """The plain Transformer + mean Pooling (+ Normalize) layout this export reproduces.
+
+    `pooling` holds the Pooling module's settings (attributes of a loaded one, or its config.json).
+    """
+    if module_names[:2] != ["Transformer", "Pooling"] or set(module_names[2:]) - {"Normalize"}:
+        return False
+    mode = pooling.get("pooling_mode")
+    if mode is None:  # sentence-transformers <= 5: one flag per mode
+        mode = "mean" if pooling.get("pooling_mode_mean_tokens") else "other"
+    # Mean over every token, prompt included, is what the exported graph computes.
+    return mode == "mean" and pooling.get("include_prompt", True) is not False
+
+
 def supports(st_model) -> bool:
     """True for the plain Transformer + mean Pooling (+ Normalize) models this export reproduces."""
     # Class names, not isinstance: sentence-transformers 5 and 6 keep these classes in different modules.
     names = [type(m).__name__ for m in st_model]
-    if len(names) < 2 or names[0] != "Transformer" or names[1] != "Pooling" or set(names[2:]) - {"Normalize"}:
-        return False
-    pooling = st_model[1]
-    mode = getattr(pooling, "pooling_mode", None)
-    if mode is None:  # sentence-transformers <= 5: one flag per mode
-        mode = "mean" if getattr(pooling, "pooling_mode_mean_tokens", False) else "other"
-    # Mean over every token, prompt included, is what the exported graph computes.
-    return mode == "mean" and getattr(pooling, "include_prompt", True) is not False
+    return len(names) >= 2 and _exportable(names, vars(st_model[1]))
 
 
 def export_query_model(st_model, out: Path) -> Path:
@@ -114,11 +121,10 @@ def load_without_torch(folder: Path, max_seq_length: int) -> QuerySetup | None:
     try:
         modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
         kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
-        if kinds[:2] != ["Transformer", "Pooling"] or set(kinds[2:]) - {"Normalize"} or modules[0]["path"]:
+        if len(kinds) < 2 or modules[0]["path"]:
             return None
         pooling = json.loads((folder / modules[1]["path"] / "config.json").read_text(encoding="utf-8"))
-        mode = pooling.get("pooling_mode") or ("mean" if pooling.get("pooling_mode_mean_tokens") else "other")
-        if mode != "mean" or pooling.get("include_prompt", True) is False:
+        if not _exportable(kinds, pooling):
             return None
         st_config = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
         if st_config.get("do_lower_case"):
