@@ -425,7 +425,9 @@ def parse_window(arg: str, now: datetime, max_count: int = 2000, max_days: int =
     m = _WINDOW_RE.match(s)
     if not m:
         raise ValueError(f"看不懂 {_echo(arg)}。{USAGE}")
-    value, unit = int(m.group(1)), m.group(2)
+    digits, unit = m.group(1), m.group(2)
+    # int() raises its own English ValueError past 4,300 digits; anything this long is too big anyway.
+    value = int(digits) if len(digits) <= 12 else max_count + max_days * 86400 + 1
     if value <= 0:
         raise ValueError(f"数字要大于 0。{USAGE}")
     if unit is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import unicodedata
 from datetime import datetime
 
 from bot.summarize import CHINA_TZ, Summary, message_link
@@ -10,8 +11,20 @@ from bot.summarize import CHINA_TZ, Summary, message_link
 MAX_MESSAGE_CHARS = 4096  # Telegram's limit for one text message
 
 
+# Joiners stay: they hold emoji sequences and some scripts together, and cannot reorder text.
+_KEEP_FORMAT = frozenset("\u200c\u200d")
+
+
+def _visible(text: str) -> str:
+    """Drop control and format characters (bidi overrides and isolates among them)."""
+    # A right-to-left override in a sender's name would reverse the rest of the line in clients.
+    return "".join(
+        ch for ch in text if ch in _KEEP_FORMAT or unicodedata.category(ch) not in ("Cc", "Cf")
+    )
+
+
 def _shorten(text: str, limit: int) -> str:
-    text = " ".join(text.split())
+    text = _visible(" ".join(text.split()))
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
@@ -71,13 +84,13 @@ def _render(
 ) -> str:
     head = "<b>讨论摘要</b>"
     if label:
-        head += f"（{html.escape(label)}）"
+        head += f"（{html.escape(_visible(label))}）"
     span = ""
     if summary.first_time and summary.last_time:
         span = f"，{_when(summary.first_time)}–{_when(summary.last_time)}"
     lines = [head, f"读了 {summary.messages_read} 条消息，{summary.participants} 人参与{span}。"]
     if summary.keywords:
-        lines.append("<b>话题：</b>" + html.escape("、".join(summary.keywords)))
+        lines.append("<b>话题：</b>" + html.escape(_visible("、".join(summary.keywords))))
     if summary.picks[:keep]:
         lines += ["", "<b>代表性发言：</b>"]
         for m in summary.picks[:keep]:

@@ -256,6 +256,8 @@ async def test_summary_of_a_discussion_touching_the_news_names_related_headlines
         (PRIVATE_CHAT, "/summary", groups.GROUP_ONLY),
         (PRIVATE_CHAT, "/forget", groups.GROUP_ONLY),
         (GROUP_CHAT, "/summary 昨天", "看不懂 “昨天”。" + summarize.USAGE),
+        # int() refuses over 4,300 digits in English; the user gets the Chinese limit instead.
+        (GROUP_CHAT, "/summary " + "9" * 5000, "最多总结 2000 条消息。" + summarize.USAGE),
         (GROUP_CHAT, "/digest sometimes", groups.DIGEST_USAGE),
     ],
 )

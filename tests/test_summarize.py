@@ -219,6 +219,19 @@ class TestParseWindow:
             parse_window(arg, self.NOW)
         assert USAGE in str(exc.value)
 
+    def test_a_huge_number_gets_the_short_chinese_usage(self):
+        # int() refuses strings of more than 4,300 digits with an English ValueError.
+        with pytest.raises(ValueError) as exc:
+            parse_window("9" * 5000, self.NOW)
+        message = str(exc.value)
+        assert USAGE in message and "Exceeds" not in message
+        assert len(message) < len(USAGE) + 40
+
+    def test_an_unreadable_argument_is_echoed_shortened(self):
+        with pytest.raises(ValueError) as exc:
+            parse_window("x" * 5000, self.NOW)
+        assert "x" * 31 not in str(exc.value) and len(str(exc.value)) < len(USAGE) + 60
+
 
 class TestMessageLink:
     def test_supergroup(self):
@@ -243,6 +256,16 @@ class TestFormatSummary:
         assert html.escape("<b>坏人</b>&") in text
         assert 'href="https://t.me/c/1234567890/' in text
         assert "11 条消息" in text
+
+    def test_bidi_and_control_characters_are_stripped(self):
+        # A right-to-left override in a name would reverse the rest of the line in clients.
+        evil = "\u202e\u2066坏\u200f人\x07"
+        msgs = [ChatMessage(CHAT, i, i, evil, T0, f"高铁票\u202e又涨价了\u2067第{i}次") for i in range(1, 12)]
+        s = summarize(msgs, 3, min_messages=5, related=lambda q: ["标题\u202e反转"])
+        text = format_summary(s, chat_id=CHAT)
+        for ch in "\u202e\u2066\u2067\u200f\x07":
+            assert ch not in text
+        assert "<b>坏人</b>" in text and "高铁票又涨价了" in text and "标题反转" in text
 
     def test_fits_telegram_limit(self):
         long = "这是一段很长的讨论" * 300
