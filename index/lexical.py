@@ -24,6 +24,7 @@ import math
 import re
 import uuid
 from array import array
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -40,6 +41,13 @@ logger = logging.getLogger(__name__)
 SEGMENTS = "segments.json"
 MAX_SEGMENTS = 8  # more than this after an add: all segments are merged into one (array work, no re-tokenizing)
 K1, B = 1.5, 0.75
+# A question costs bounded time and memory whatever it holds: text past MAX_TOKENIZE_CHARS is not
+# tokenized (no passage or question comes near it), only the MAX_QUERY_TERMS rarest distinct words
+# that some passage has are scored (ordinary questions have fewer than 20), and postings are summed
+# in batches of at most POSTINGS_PER_BATCH.
+MAX_TOKENIZE_CHARS = 10_000
+MAX_QUERY_TERMS = 32
+POSTINGS_PER_BATCH = 1 << 20
 
 # Punctuation, symbols and spaces are not words.
 _NOT_A_WORD = re.compile(r"^[\W_]+$")
@@ -65,7 +73,7 @@ def _jieba():
 
 def tokenize(text: str) -> list[str]:
     """Tokenize for BM25: fold script and width, cut with jieba, drop punctuation and spaces."""
-    words = _jieba().lcut(normalize_for_search(text))
+    words = _jieba().lcut(normalize_for_search(text[:MAX_TOKENIZE_CHARS]))
     return [w for w in (w.strip() for w in words) if w and not _NOT_A_WORD.match(w)]
 
 
@@ -234,24 +242,37 @@ class LexicalIndex:
         return cls(segments, spec["k1"], spec["b"])
 
     def scores(self, tokens: list[str]) -> np.ndarray:
-        """BM25 score of every passage for the query tokens (a repeated token counts again)."""
+        """BM25 score of every passage for the query tokens (a token repeated n times counts n times)."""
         if self._weights is None:
             # Each posting's tf part, tf / (tf + norm), for this corpus: computed once, on the first
             # question (tens of ms for 100k passages; an `add` that only appends never needs it).
             self._weights = [np.asarray(s.tf) / (np.asarray(s.tf) + self._norm[np.asarray(s.rows)])
                              for s in self.segments]
-        rows, values = [], []
-        for t in tokens:
+        total = np.zeros(self.n_docs, dtype=np.float64)
+        rows, values, size = [], [], 0
+        for t, count in self.query_terms(tokens):
+            idf = self.idf(t)
             for s, weights in zip(self.segments, self._weights):
                 i = s.ids.get(t)
                 if i is not None:
                     a, b = int(s.indptr[i]), int(s.indptr[i + 1])
                     rows.append(s.rows[a:b])
-                    values.append(weights[a:b] * self.idf(t))
-        if not rows:
-            return np.zeros(self.n_docs, dtype=np.float32)
-        # One bincount over all postings: much faster than a fancy-indexed += per term.
-        return np.bincount(np.concatenate(rows), np.concatenate(values), minlength=self.n_docs).astype(np.float32)
+                    # count × the float32 contribution, in float64: exactly what adding it count times gave.
+                    values.append((weights[a:b] * idf).astype(np.float64) * count)
+                    size += b - a
+            if size >= POSTINGS_PER_BATCH:
+                total += _sum_postings(rows, values, self.n_docs)
+                rows, values, size = [], [], 0
+        if rows:
+            total += _sum_postings(rows, values, self.n_docs)
+        return total.astype(np.float32)
+
+    def query_terms(self, tokens: list[str]) -> list[tuple[str, int]]:
+        """The distinct tokens some passage has, with their counts: the MAX_QUERY_TERMS rarest, in question order."""
+        counts = Counter(tokens)
+        freq = {t: df for t in counts if (df := self.doc_freq(t))}
+        kept = set(sorted(freq, key=freq.__getitem__)[:MAX_QUERY_TERMS])
+        return [(t, n) for t, n in counts.items() if t in kept]
 
     def top(self, tokens: list[str], n: int, scores: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The n best rows with a positive score, best first, and their scores (from `scores` if given)."""
@@ -273,6 +294,11 @@ class LexicalIndex:
         """Smoothed inverse document frequency; a word no passage has gets the highest weight."""
         df = self.doc_freq(token)
         return math.log(1 + (self.n_docs - df + 0.5) / (df + 0.5))
+
+
+def _sum_postings(rows: list[np.ndarray], values: list[np.ndarray], n: int) -> np.ndarray:
+    """Per-row sums of posting values: one bincount, much faster than a fancy-indexed += per term."""
+    return np.bincount(np.concatenate(rows), np.concatenate(values), minlength=n)
 
 
 def _link_tree(src: Path, dst: Path) -> None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import random
 import time
+import tracemalloc
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,6 +22,8 @@ from telegram import Update
 from bot import formatting, summarize
 from bot.chatlog import normalize_hhmm
 from bot.formatting import USAGE_ASK
+from index import lexical
+from index.lexical import LexicalIndex
 from tests.fakebotapi import ALICE, BOB, GROUP_CHAT, MAX_TEXT, PRIVATE_CHAT, parse_html, utf16_len
 from tests.fakeretriever import HOSTILE_TITLE, FakeRetriever
 
@@ -276,3 +280,66 @@ async def test_fuzz_a_thousand_generated_updates(make_reliable_bot, fake_bot_api
     assert handler_errors == [], handler_errors[:3]
     assert len(fake_bot_api.sent("sendMessage")) > 300
     assert any(HOSTILE_TITLE.split(">")[0] in c["text"] or "&lt;a href" in c["text"] for c in fake_bot_api.sent())
+
+
+# --- bounded questions (BM25) ------------------------------------------------------------------
+
+def _old_scores(index, tokens):
+    """BM25 as LexicalIndex.scores computed it before repeats were counted: postings once per occurrence."""
+    rows, values = [], []
+    for t in tokens:
+        for s in index.segments:
+            i = s.ids.get(t)
+            if i is not None:
+                a, b = int(s.indptr[i]), int(s.indptr[i + 1])
+                tf = np.asarray(s.tf[a:b])
+                rows.append(np.asarray(s.rows[a:b]))
+                values.append(tf / (tf + index._norm[np.asarray(s.rows[a:b])]) * index.idf(t))
+    if not rows:
+        return np.zeros(index.n_docs, dtype=np.float32)
+    return np.bincount(np.concatenate(rows), np.concatenate(values), minlength=index.n_docs).astype(np.float32)
+
+
+def _corpus(seed: int, n: int) -> list[list[str]]:
+    rng = random.Random(seed)
+    return [[f"w{min(int(rng.paretovariate(1.2)) - 1, 199)}" for _ in range(rng.choice([1, 3, 8, 20]))] for _ in range(n)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 1000), cuts=st.lists(st.integers(1, 150), max_size=4),
+       query=st.lists(st.sampled_from(["w0", "w1", "w2", "w7", "w40", "w199", "unseen"]), max_size=12))
+def test_repeated_question_words_score_as_before(seed, cuts, query):
+    docs = _corpus(seed, 150)
+    index = LexicalIndex.build(docs[: min(cuts, default=150)])
+    for a, b in zip(sorted(cuts), [*sorted(cuts)[1:], 150]):
+        index = index.append(docs[a:b])
+    np.testing.assert_array_equal(index.scores(query), _old_scores(index, query))
+
+
+def test_a_word_repeated_4096_times_gathers_its_postings_once():
+    index = LexicalIndex.build([["的", f"w{i}"] for i in range(2000)])
+    tracemalloc.start()
+    try:
+        scores = index.scores(["的"] * 4096)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_allclose(scores, 4096 * index.scores(["的"]), rtol=1e-5)
+    assert peak < 2_000_000  # the old code gathered 4,096 copies of the posting list: ~130 MB
+
+
+def test_thousands_of_distinct_words_keep_only_the_rarest():
+    common = [f"c{i}" for i in range(lexical.MAX_QUERY_TERMS + 50)]
+    docs = [common[:] for _ in range(30)] + [["rare", "c0"], ["unique"]]
+    index = LexicalIndex.build(docs)
+    scores = index.scores([*common, "rare", "unique", *(f"nowhere{i}" for i in range(3000))])
+    assert scores[30] > 0 and scores[31] > 0  # the rare words count, whatever else was asked
+    kept = lexical.MAX_QUERY_TERMS - 2  # slots left for the common words; c0 (in 31 passages) is the first dropped
+    assert scores[0] == pytest.approx(float(index.scores(common[1 : kept + 1])[0]), rel=1e-5)
+    assert scores[0] < float(index.scores(common)[0])
+
+
+def test_tokenizing_stops_at_a_length_cap():
+    tokens = lexical.tokenize("的" * (lexical.MAX_TOKENIZE_CHARS + 5000) + "独一无二")
+    assert len(tokens) <= lexical.MAX_TOKENIZE_CHARS and "独一无二" not in tokens
+    assert lexical.tokenize("社区防控要突出什么") == ["社区", "防控", "要", "突出", "什么"]
