@@ -21,6 +21,12 @@ from index.models import HEADLINE, Article, Headline, Hit
 MAX_MESSAGE_CHARS = 4096
 MAX_CALLBACK_DATA_BYTES = 64
 MAX_ECHOED_QUESTION = 80
+# A link longer than this (escaped, as it stands in the tag) is dropped: a tag is never split, and
+# one of 4,096 characters would not fit any message. Only http(s) links are kept (no javascript:, data:).
+MAX_URL_CHARS = 2048
+_SAFE_URL = re.compile(r"https?://[^\s\x00-\x1f\x7f]+", re.IGNORECASE)
+# 全文 of a long article: at most this many messages, then a link to the rest.
+MAX_ARTICLE_MESSAGES = 3
 
 USAGE_ASK = "用法：/ask 你的问题，例如 /ask 社区防控要突出什么"
 
@@ -65,8 +71,18 @@ def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _link(url: str, label: str) -> str:
-    return f'<a href="{escape(url, quote=True)}">{esc(label)}</a>'
+def safe_url(url: str | None) -> str | None:
+    """The link if it is an http(s) URL without spaces or controls that fits in a tag, else None."""
+    url = (url or "").strip()
+    if not _SAFE_URL.fullmatch(url) or len(escape(url, quote=True)) > MAX_URL_CHARS:
+        return None
+    return url
+
+
+def _link(url: str | None, label: str) -> str:
+    """The label linked to url, or the plain label when the url is not safe to link."""
+    url = safe_url(url)
+    return f'<a href="{escape(url, quote=True)}">{esc(label)}</a>' if url else esc(label)
 
 
 # --- answers ---------------------------------------------------------------------------------
@@ -97,7 +113,7 @@ def attribution(
         details.append(esc(source))
     if tag:
         details.append(esc(tag))
-    if url:
+    if safe_url(url):
         details.append(_link(url, "原文链接"))
     line = " · ".join(details)
     return f"—— <b>{esc(title)}</b>\n{line}" if title else line
@@ -213,7 +229,7 @@ def also_reported(sources: Sequence[str]) -> str:
 
 def headline_line(headline: Headline) -> str:
     """Return one bullet line: time, title (linked when it has a url), tag, and where else it was reported."""
-    title = _link(headline.url, headline.title) if headline.url else esc(headline.title)
+    title = _link(headline.url, headline.title)
     tag = f"〔{esc(headline.tag)}〕" if headline.tag else ""
     also = f"（{also_reported(headline.also_reported_by)}）" if headline.also_reported_by else ""
     return f"• {format_time(headline.published_at)}  {title}{tag}{also}"
@@ -236,15 +252,48 @@ def headline_list(
 
 
 def format_article(article: Article, *, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
-    """Format a whole cleaned article: title, time · source · link, then its paragraphs."""
+    """Format a whole cleaned article: title, time · source · link, then its paragraphs.
+
+    A long article is cut to at most MAX_ARTICLE_MESSAGES messages, the last saying how much was
+    left out and linking the original.
+    """
     details = [format_time(article.published_at)]
     if article.source:
         details.append(esc(article.source))
-    if article.url:
+    if safe_url(article.url):
         details.append(_link(article.url, "原文链接"))
     head = f"<b>{esc(article.title)}</b>\n" + " · ".join(details)
-    body = "\n\n".join(esc(p) for p in article.paragraphs if p.strip())
-    return split_message(head + ("\n\n" + body if body else ""), limit)
+    paragraphs = [p for p in article.paragraphs if p.strip()]
+    total = sum(map(len, paragraphs))
+    budget = MAX_ARTICLE_MESSAGES * limit
+    while True:
+        shown = _first_chars(paragraphs, budget)
+        body = "\n\n".join(esc(p) for p in shown)
+        cut = sum(map(len, shown))
+        if cut < total:
+            body += "\n\n" + _rest_note(total - cut, article.url)
+        messages = split_message(head + ("\n\n" + body if body else ""), limit)
+        if len(messages) <= MAX_ARTICLE_MESSAGES:
+            return messages
+        budget = budget * 3 // 4  # escaping and the breaks between messages took more room than guessed
+
+
+def _first_chars(paragraphs: Sequence[str], budget: int) -> list[str]:
+    """The paragraphs up to `budget` characters in all, the last one cut if needed."""
+    out: list[str] = []
+    for p in paragraphs:
+        if budget <= 0:
+            break
+        out.append(p[:budget])
+        budget -= len(out[-1])
+    return out
+
+
+def _rest_note(left: int, url: str | None) -> str:
+    """Say that `left` characters of the article were not sent, and where to read them."""
+    if safe_url(url):
+        return f"（全文较长，余下 {left} 字未显示，请看{_link(url, '原文')}）"
+    return f"（全文较长，余下 {left} 字未显示）"
 
 
 def format_help(stats: Mapping[str, object]) -> str:

@@ -8,7 +8,9 @@ generated updates uses tests/fakeretriever.py, whose passages carry HTML and Mar
 
 from __future__ import annotations
 
+import dataclasses
 import random
+import re
 import time
 import tracemalloc
 from datetime import UTC, datetime
@@ -24,6 +26,7 @@ from bot.chatlog import normalize_hhmm
 from bot.formatting import USAGE_ASK
 from index import lexical
 from index.lexical import LexicalIndex
+from index.models import Headline
 from tests.fakebotapi import ALICE, BOB, GROUP_CHAT, MAX_TEXT, PRIVATE_CHAT, parse_html, utf16_len
 from tests.fakeretriever import HOSTILE_TITLE, FakeRetriever
 
@@ -343,3 +346,85 @@ def test_tokenizing_stops_at_a_length_cap():
     tokens = lexical.tokenize("的" * (lexical.MAX_TOKENIZE_CHARS + 5000) + "独一无二")
     assert len(tokens) <= lexical.MAX_TOKENIZE_CHARS and "独一无二" not in tokens
     assert lexical.tokenize("社区防控要突出什么") == ["社区", "防控", "要", "突出", "什么"]
+
+
+# --- links and long replies from feed items ----------------------------------------------------
+
+BAD_URLS = {
+    "over 4,096 characters": "https://example.com/" + "a" * 5000,
+    "javascript": "javascript:alert(document.cookie)",
+    "javascript in capitals, padded": " JavaScript:alert(1)",
+    "data": "data:text/html,<script>alert(1)</script>",
+    "no scheme": "//evil.example/x",
+}
+
+
+class LinkRetriever(FakeRetriever):
+    """Every headline, passage and article carries the given link; articles have `body_chars` of text."""
+
+    def __init__(self, url: str | None, body_chars: int = 0):
+        super().__init__(found_every=1)
+        self.url, self.body_chars = url, body_chars
+
+    def _passage(self, i):
+        return dataclasses.replace(super()._passage(i), url=self.url)
+
+    def latest(self, n=10, keyword=None):
+        return [dataclasses.replace(h, url=self.url) for h in super().latest(n, keyword)]
+
+    def article(self, article_id):
+        article = super().article(article_id)
+        if article is not None:
+            article.url = self.url
+            if self.body_chars:
+                article.paragraphs = ["很长的段落没有句号" * 50] * (self.body_chars // 450)
+        return article
+
+
+def _hrefs(texts: list[str]) -> list[str]:
+    return [h for t in texts for h in re.findall(r'<a href="([^"]*)"', t)]
+
+
+async def _press_full(application, fake):
+    message = next(c.result for c in reversed(fake.calls) if c.method == "sendMessage" and "reply_markup" in c.result)
+    full = next(b["callback_data"] for row in message["reply_markup"]["inline_keyboard"] for b in row
+                if b["callback_data"].startswith("full:"))
+    await feed(application, fake.callback_update(full, message))
+
+
+@pytest.mark.parametrize("name", list(BAD_URLS))
+async def test_a_bad_feed_link_never_breaks_a_reply_nor_becomes_a_link(make_reliable_bot, fake_bot_api, handler_errors,
+                                                                       fast_limiter, name):
+    application = make_reliable_bot(LinkRetriever(BAD_URLS[name]), rate_limiter=fast_limiter, questions_per_minute=0)
+    async with application:
+        for text in ("/latest", "/latest 标题", "社区防控要突出什么"):
+            await feed(application, fake_bot_api.message_update(text))
+        await _press_full(application, fake_bot_api)
+        await feed(application, fake_bot_api.message_update("/digest", chat=GROUP_CHAT))
+    assert handler_errors == []
+    texts = fake_bot_api.texts()
+    assert len(texts) == 5 and all(0 < utf16_len(t) <= MAX_TEXT for t in texts)
+    html = [p["text"] for p in fake_bot_api.sent()]
+    assert all(h.startswith(("http://", "https://")) and len(h) < 4096 for h in _hrefs(html))
+    assert "标题" in texts[0] and "第一句" in texts[2] and "第一段" in texts[3]  # the text stays, only the link goes
+
+
+async def test_a_huge_article_is_sent_in_a_few_messages_then_a_link(make_reliable_bot, fake_bot_api, handler_errors,
+                                                                    fast_limiter):
+    url = "https://news.example/long"
+    application = make_reliable_bot(LinkRetriever(url, body_chars=2_400_000), rate_limiter=fast_limiter,
+                                    questions_per_minute=0)
+    async with application:
+        await feed(application, fake_bot_api.message_update("社区防控要突出什么"))
+        before = len(fake_bot_api.texts())
+        await _press_full(application, fake_bot_api)
+    assert handler_errors == []
+    sent = [p["text"] for p in fake_bot_api.sent()][before:]
+    assert 1 <= len(sent) <= formatting.MAX_ARTICLE_MESSAGES
+    assert "余下" in sent[-1] and url in _hrefs(sent[-1:])
+
+
+@pytest.mark.parametrize("url", ["https://a.example/x?y=1&z=2", "http://b.example/", "HTTPS://C.example/p"])
+def test_ordinary_links_are_kept(url):
+    line = formatting.headline_line(Headline("标题", None, url=url))
+    assert _hrefs([line]) == [formatting.esc(url).replace('"', "&quot;")]
