@@ -61,11 +61,16 @@ def normalize_hhmm(value: str) -> str:
     """Return "HH:MM" for inputs like "8", "8:00", "08:30", or raise ValueError."""
     m = _HHMM.match(value.strip().replace("：", ":"))
     if not m:
-        raise ValueError(f"时间格式应为 HH:MM，例如 08:00（收到 {value!r}）")
+        raise ValueError(f"时间格式应为 HH:MM，例如 08:00（收到 {_echo(value)}）")
     hour, minute = int(m.group(1)), int(m.group(2) or 0)
     if hour > 23 or minute > 59:
-        raise ValueError(f"时间超出范围：{value!r}（00:00–23:59）")
+        raise ValueError(f"时间超出范围：{_echo(value)}（00:00–23:59）")
     return f"{hour:02d}:{minute:02d}"
+
+
+def _echo(value: str, limit: int = 20) -> str:
+    """The argument as quoted back to the user: a long one is cut, so the reply stays short."""
+    return repr(value if len(value) <= limit else value[:limit] + "…")
 
 
 def _epoch(t: datetime) -> float:

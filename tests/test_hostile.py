@@ -428,3 +428,13 @@ async def test_a_huge_article_is_sent_in_a_few_messages_then_a_link(make_reliabl
 def test_ordinary_links_are_kept(url):
     line = formatting.headline_line(Headline("标题", None, url=url))
     assert _hrefs([line]) == [formatting.esc(url).replace('"', "&quot;")]
+
+
+# --- echoed arguments --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("arg", ["1" * 5000, "<" * 3000, "８" * 4000, "12:" + "3" * 5000])
+async def test_a_digest_time_of_thousands_of_characters_is_echoed_short(hostile_bot, fake_bot_api, handler_errors, arg):
+    await feed(hostile_bot, fake_bot_api.message_update("/digest on " + arg, chat=GROUP_CHAT))
+    assert handler_errors == []
+    [reply] = fake_bot_api.texts()
+    assert reply.startswith("时间") and utf16_len(reply) < 200 and "…" in reply
