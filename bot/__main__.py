@@ -88,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # The token must not reach the logs, even in a URL inside a traceback.
     errors.redact_logs(bot_config.token, bot_config.webhook_secret)
+    errors.redact_tracebacks(bot_config.token, bot_config.webhook_secret)
     if not bot_config.token:
         # A terminal chat prints replies on stdout: keep the library chatter to warnings.
         logging.getLogger("telegram").setLevel(logging.WARNING)

@@ -1,9 +1,13 @@
-"""The one error handler, and a logging filter that keeps the bot token out of the logs."""
+"""The one error handler, and the filters that keep the bot token out of logs and tracebacks."""
 
 from __future__ import annotations
 
 import html
 import logging
+import sys
+import threading
+import traceback
+from urllib.parse import quote
 
 from telegram import Update
 from telegram.error import BadRequest, NetworkError, RetryAfter
@@ -42,7 +46,8 @@ class RedactingFilter(logging.Filter):
 
     def __init__(self, *secrets: str | None, placeholder: str = "<TOKEN>"):
         super().__init__()
-        self.secrets = [s for s in secrets if s]
+        # A URL may carry the secret percent-encoded (":" as %3A).
+        self.secrets = list(dict.fromkeys(v for s in secrets if s for v in (s, quote(s, safe=""))))
         self.placeholder = placeholder
 
     def _redact(self, text: str) -> str:
@@ -70,3 +75,23 @@ def redact_logs(*secrets: str | None) -> RedactingFilter:
     for handler in logging.getLogger().handlers:
         handler.addFilter(flt)
     return flt
+
+
+def redact_tracebacks(*secrets: str | None) -> None:
+    """Print uncaught exceptions (of any thread) with the secrets replaced, instead of Python's default.
+
+    A malformed base URL makes the HTTP layer quote a URL holding the token in the exception that
+    ends the program; that traceback never goes through logging.
+    """
+    flt = RedactingFilter(*secrets)
+
+    def excepthook(exc_type, exc, tb) -> None:
+        sys.stderr.write(flt._redact("".join(traceback.format_exception(exc_type, exc, tb))))
+
+    def thread_excepthook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is not SystemExit:
+            sys.stderr.write(f"Exception in thread {args.thread.name if args.thread else '?'}:\n")
+            excepthook(args.exc_type, args.exc_value, args.exc_traceback)
+
+    sys.excepthook = excepthook
+    threading.excepthook = thread_excepthook

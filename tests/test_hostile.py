@@ -9,8 +9,11 @@ generated updates uses tests/fakeretriever.py, whose passages carry HTML and Mar
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
 import re
+import subprocess
+import sys
 import time
 import tracemalloc
 from datetime import UTC, datetime
@@ -438,3 +441,21 @@ async def test_a_digest_time_of_thousands_of_characters_is_echoed_short(hostile_
     assert handler_errors == []
     [reply] = fake_bot_api.texts()
     assert reply.startswith("时间") and utf16_len(reply) < 200 and "…" in reply
+
+
+# --- secrets in uncaught tracebacks ------------------------------------------------------------
+
+SECRET_TOKEN = "123456:SECRETtokenNeverPrinted"
+
+
+@pytest.mark.parametrize("base_url", ["http://127.0.0.1:8081", "http://[::1"])
+def test_a_malformed_base_url_crash_never_prints_the_token(tmp_path, base_url):
+    (tmp_path / "seeds").mkdir()
+    (tmp_path / "seeds" / "s.jsonl").write_text(
+        '{"id": "s1", "title": "种子新闻标题", "body": "这是一篇种子新闻的第一段。"}\n', encoding="utf-8")
+    (tmp_path / "config.toml").write_text('[index]\nseeds = ["seeds"]\ndir = "idx"\nmodel = "hash-bigram-64"\n')
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": SECRET_TOKEN, "TELEGRAM_BASE_URL": base_url}
+    done = subprocess.run([sys.executable, "-m", "bot", "--config", "config.toml"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "Traceback" in done.stderr  # it did crash, with the traceback kept
+    assert "SECRETtoken" not in done.stderr + done.stdout and "123456" not in done.stderr + done.stdout
