@@ -29,12 +29,15 @@ class SummaryConfig:
 
     default_messages: int = 200  # a bare /summary with no earlier summary reads this many
     max_messages: int = 2000  # the largest window /summary reads
-    min_messages: int = 10  # fewer messages than this are "too few to summarize"
-    picks: int = 5  # representative messages quoted (3-7)
+    min_messages: int = 10  # a window is summarized from this many messages...
+    min_chars: int = 300  # ...or this many characters of discussion, whichever comes first
+    picks: int = 5  # messages quoted at most (3-7)
+    quote_chars: int = 400  # characters quoted in all: short messages whole, long ones in part
+    cooldown_seconds: float = 30  # per chat, between two summaries
     keywords: int = 8  # topic keywords shown
     related_headlines: int = 3  # related news headlines at most (0: none)
     duplicate_jaccard: float = 0.6  # two picks at least this alike (character bigrams) are one
-    diversity: float = 0.5  # MMR trade-off: 0 = most central messages, 1 = most varied
+    diversity: float = 0.2  # MMR trade-off: 0 = most central sentences, 1 = most varied
     digest_hours: float = 24  # /digest covers this many hours up to the newest dated headline
     digest_max_items: int = 10  # headlines in a digest at most
 
@@ -43,6 +46,8 @@ class SummaryConfig:
             raise ConfigError(f"[summary] picks must be 3-7, got {self.picks}")
         if not 1 <= self.min_messages <= self.default_messages <= self.max_messages:
             raise ConfigError("[summary] needs 1 <= min_messages <= default_messages <= max_messages")
+        if self.min_chars < 0 or not 50 <= self.quote_chars <= 3000 or self.cooldown_seconds < 0:
+            raise ConfigError("[summary] needs min_chars >= 0, quote_chars 50-3000, cooldown_seconds >= 0")
         if self.keywords < 0 or self.related_headlines < 0:
             raise ConfigError("[summary] keywords and related_headlines must not be negative")
         if not 0 <= self.duplicate_jaccard <= 1 or not 0 <= self.diversity <= 1:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
+import time as clock
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, time
@@ -46,6 +48,8 @@ REFUSAL = (
     "如需使用，请联系机器人的管理员。"
 )
 GROUP_ONLY = "这个命令只能在群组里用。"
+COOLDOWN = "请稍等：每个群 {every} 秒内只总结一次，{wait} 秒后再试。"
+SUMMARY_TIMES = "summary_started"  # bot_data key: chat id -> monotonic time its last summary began
 FORGET_REFUSED = "只有群管理员（或机器人管理员）可以删除本群的消息记录。"
 FORGOTTEN = "已删除本群的 {n} 条消息记录。"
 PRIVACY_HINT = (
@@ -150,18 +154,31 @@ async def summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     except ValueError as e:
         await message.reply_html(esc(str(e)))
         return
+    # One summary per chat per cooldown, so one group cannot keep a core busy; the time is taken
+    # before the work starts, so two /summary sent together do not both run.
+    started = context.bot_data.setdefault(SUMMARY_TIMES, {})
+    now = clock.monotonic()
+    wait = config.summary.cooldown_seconds - (now - started.get(chat.id, -math.inf))
+    if wait > 0:
+        every = f"{config.summary.cooldown_seconds:g}"
+        await message.reply_html(esc(COOLDOWN.format(every=every, wait=math.ceil(wait))))
+        return
+    started[chat.id] = now
     await message.reply_chat_action(ChatAction.TYPING)
     result, label = await asyncio.to_thread(
         _summarize_window, _chatlog(context), context.bot_data["retriever"], config, chat.id, window,
         message.date,
     )
     if result.too_few:
+        started.pop(chat.id, None)  # nothing was summarized: reading a quiet window costs little
         text = too_few_text(result)
         if await _may_miss_messages(context, chat.id, result.min_messages):
             text += "\n" + PRIVACY_HINT
         await message.reply_html(esc(text))
         return
-    html = format_summary(result, chat_id=chat.id, username=chat.username, window_label=label)
+    html = format_summary(
+        result, chat_id=chat.id, username=chat.username, window_label=label, quote_chars=config.summary.quote_chars
+    )
     await send_messages(context, chat.id, [html], reply_to=message)
 
 
@@ -186,6 +203,8 @@ def _summarize_window(
         messages,
         s.picks,
         min_messages=s.min_messages,
+        min_chars=s.min_chars,
+        quote_chars=s.quote_chars,
         n_keywords=s.keywords,
         related=discussion_related(retriever, s.related_headlines) if has_related else None,
         max_related=s.related_headlines,

@@ -1,7 +1,8 @@
 """Extractive summaries of group discussions and articles (pure functions, no Telegram).
 
-Keywords come from jieba's TF-IDF table; representative messages are picked by MMR over
-word + character-bigram TF-IDF vectors, with a hard near-duplicate cut.
+Keywords come from jieba's TF-IDF table; quotes are picked under a character budget by MMR over
+sentence units (bot/excerpts.py): word + character-bigram TF-IDF, centroid relevance damped for
+filler, a hard near-duplicate cut.
 """
 
 from __future__ import annotations
@@ -9,27 +10,28 @@ from __future__ import annotations
 import logging
 import math
 import re
-import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-import jieba
-
-with warnings.catch_warnings():
-    # jieba 0.42.1 reads its IDF table without closing the file; don't let that ResourceWarning
-    # fail test runs that turn warnings into errors.
-    warnings.simplefilter("ignore", ResourceWarning)
-    import jieba.analyse
+import numpy as np
 
 from bot.chatlog import ChatMessage
+from bot.excerpts import Excerpt, Features, featurize, pick_units, relevance, units
+from bot.excerpts import excerpts as group_excerpts
+from bot.summarize_text import bigrams as _bigrams
+from bot.summarize_text import clean as _clean
+from bot.summarize_text import content as _content
+from bot.summarize_text import idf as _idf
+from bot.summarize_text import words as _words
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "CHINA_TZ",
     "ChatMessage",
+    "Excerpt",
     "Summary",
     "Window",
     "USAGE",
@@ -49,32 +51,14 @@ CHINA_TZ = timezone(timedelta(hours=8), "CST")
 USAGE = "用法：/summary [条数 | 时长 | today]，例如 /summary 500、/summary 2h、/summary 30m、/summary 3d、/summary today"
 
 DUPLICATE_JACCARD = 0.6
+# Past this many characters in a window, each message is read only in part (jieba reads ~0.5 M
+# characters a second on this machine, and a 2,000-message window must answer within 2 s).
+ANALYSE_CHARS = 200_000
 
-# Chat filler and function words that TF-IDF still ranks high in short messages.
-_STOPWORDS = frozenset(
-    """
-    一个 一下 一些 一样 一直 一起 一点 不会 不是 不要 不过 也是 了吧 了吗 什么 今天 他们 以后 以前 会不会
-    但是 你们 你的 只是 可以 可能 后来 因为 因此 她们 如果 如何 始终 就是 就会 已经 应该 开始 怎么
-    怎样 总是 我们 我的 所以 所有 才是 是不是 是的 是啊 有点 有没有 来说 没事 没有 然后 特别 现在 真是 真的
-    知道 确实 第一 而且 而已 自己 虽然 要是 觉得 认为 还是 还有 这个 这么 这些 这样 这里 那个 那么 那些 那样
-    那里 那就 问题 其实 感觉 好像 好的 对啊 对的 嗯嗯 哈哈 哈哈哈 哈哈哈哈 呵呵 嘿嘿 嘻嘻 啊啊 啦啦 哦哦 谢谢
-    时候 东西 事情 样子 地方 出来 起来 过来 回来 下来 上来 不行 不错 好吧 好啊 好了 行吧 是吗 吗吗 多少 怎么样
-    大家 别人 人家 咱们 为什么 为啥 干嘛 的话 之后 之前 每次 有些 还在 还没 太多 太好 那种 这种 哪里 哪个 谁的
-    小时 分钟 一天 一次 不能 不了 了解 需要 希望 告诉 看看 试试 下次 今年 明天 昨天 刚才 刚刚 马上 突然 估计
-    我要 你要 还好 肯定 一定 不用 没什么 好多 那边 这边 有人 有的 觉得 反正 不然 居然 竟然 而是 只有 最近
-    """.split()
-)
-# Single characters too common to make two messages similar.
-_STOPCHARS = frozenset("的了是我你他她它们在有和就不也都而及与着或一个这那么吧吗呢啊呀哦嗯哈啦嘛么之被把给让向从对")
-
-_URL = re.compile(r"https?://\S+|www\.\S+|t\.me/\S+", re.I)
-_MENTION = re.compile(r"@\w+")
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_CONTENT = re.compile(r"[\w]", re.UNICODE)
 _KEYWORD_SHAPE = re.compile(r"^(?=.*[^\W\d_])\w+$")  # word characters only, not only digits
-# A sentence: text up to a run of terminators, plus any closing quotes after them.
 # News datelines such as "央视网消息（新闻联播）：" or "新华社北京1月1日电 " say nothing about the story.
 _DATELINE = re.compile(r"^[^。！？：:\n]{0,30}?(?:消息|电)(?:（[^）]{0,20}）)?[：:\s]+|^（[^）]{0,30}）\s*")
+# A sentence: text up to a run of terminators, plus any closing quotes after them.
 _SENTENCE = re.compile(r"[^。！？!?；;…\n]+(?:[。！？!?；;…]+[”’」』）)\"']*)?")
 
 _WINDOW_RE = re.compile(r"^(\d+)\s*(h|hr|hrs|hour|hours|小时|个小时|m|min|mins|minute|minutes|分钟|分|d|day|days|天)?$", re.I)
@@ -107,7 +91,7 @@ class Summary:
     """An extractive summary of a window of chat messages."""
 
     keywords: list[str]
-    picks: list[ChatMessage]  # chronological
+    picks: list[Excerpt]  # chronological: what is quoted of each chosen message
     participants: int
     messages_read: int
     related: list = field(default_factory=list)
@@ -115,80 +99,20 @@ class Summary:
     last_time: datetime | None = None
     too_few: bool = False
     min_messages: int = 0
+    chars_read: int = 0  # letters and digits of the discussion (commands, links, emoji left out)
+    min_chars: int = 0
 
 
 # -- text helpers ----------------------------------------------------------------------------
 
 
-def _clean(text: str) -> str:
-    """Drop links and @mentions, which say nothing about the topic."""
-    return _MENTION.sub(" ", _URL.sub(" ", text))
-
-
-def _content(text: str) -> str:
-    """Return the letters and digits of `text`, lower-cased, without spaces, punctuation or emoji."""
-    return "".join(_CONTENT.findall(_clean(text))).lower().replace("_", "")
-
-
-def _bigrams(text: str) -> set[str]:
-    c = _content(text)
-    if len(c) < 2:
-        return {c} if c else set()
-    return {c[i : i + 2] for i in range(len(c) - 1)}
-
-
 def bigram_jaccard(a: str, b: str) -> float:
     """Return the Jaccard similarity of the character-bigram sets of two texts."""
-    return _jaccard(_bigrams(a), _bigrams(b))
+    x, y = _bigrams(a), _bigrams(b)
+    return len(x & y) / len(x | y) if x and y else 0.0
 
 
-def _words(text: str) -> list[str]:
-    """Return jieba tokens that can carry meaning (no stopwords, punctuation or emoji)."""
-    out = []
-    for w in jieba.lcut(_clean(text)):
-        w = w.strip()
-        if not w or not _CONTENT.search(w):
-            continue
-        lw = w.lower()
-        if lw in _STOPWORDS or lw in jieba.analyse.default_tfidf.stop_words:
-            continue
-        if len(w) == 1 and (not _CJK.match(w) or w in _STOPCHARS):
-            continue
-        out.append(lw)
-    return out
-
-
-def _idf(word: str) -> float:
-    t = jieba.analyse.default_tfidf
-    return t.idf_freq.get(word, t.median_idf)
-
-
-def _vectors(texts: Sequence[str], bigram_weight: float = 0.5) -> list[dict[str, float]]:
-    """Return L2-normalized TF-IDF vectors over jieba words and character bigrams."""
-    words = [_words(t) for t in texts]
-    grams = [[g for g in _bigrams(t) if not (set(g) <= _STOPCHARS)] for t in texts]
-    n = len(texts)
-    # Bigram idf comes from the window itself: jieba has no table for them.
-    df = Counter(g for gs in grams for g in set(gs))
-    vecs = []
-    for ws, gs in zip(words, grams):
-        v: dict[str, float] = {}
-        for w, c in Counter(ws).items():
-            v["w:" + w] = c * _idf(w)
-        for g in gs:
-            v["g:" + g] = bigram_weight * (math.log((n + 1) / (df[g] + 1)) + 1)
-        norm = math.sqrt(sum(x * x for x in v.values()))
-        vecs.append({k: x / norm for k, x in v.items()} if norm else {})
-    return vecs
-
-
-def _cos(a: dict[str, float], b: dict[str, float]) -> float:
-    if len(a) > len(b):
-        a, b = b, a
-    return sum(x * b.get(k, 0.0) for k, x in a.items())
-
-
-def _threads(messages: Sequence[ChatMessage]) -> list[int]:
+def _threads(messages: Sequence[ChatMessage]) -> np.ndarray:
     """Return a reply-thread id per message (union of reply_to links inside the window)."""
     index = {m.message_id: i for i, m in enumerate(messages)}
     parent = list(range(len(messages)))
@@ -203,7 +127,7 @@ def _threads(messages: Sequence[ChatMessage]) -> list[int]:
         j = index.get(m.reply_to) if m.reply_to is not None else None
         if j is not None:
             parent[find(i)] = find(j)
-    return [find(i) for i in range(len(messages))]
+    return np.array([find(i) for i in range(len(messages))], dtype=np.int64)
 
 
 # -- keywords --------------------------------------------------------------------------------
@@ -215,11 +139,18 @@ def keywords(texts: Sequence[str], k: int = 8) -> list[str]:
     A keyword is a jieba token found verbatim in some text; tokens unknown to jieba's
     dictionary (often mis-segmentations) must occur in at least two texts.
     """
+    return _rank_keywords([_words(t) for t in texts], texts, k)
+
+
+def _rank_keywords(word_lists: Sequence[list[str]], texts: Sequence[str], k: int) -> list[str]:
+    """Rank keywords from already tokenized texts (word_lists[i] holds the words of texts[i])."""
+    import jieba
+
     tf: Counter[str] = Counter()
     df: Counter[str] = Counter()
     surface: dict[str, str] = {}
-    for text in texts:
-        ws = [w for w in _words(text) if len(w) >= 2 and _KEYWORD_SHAPE.match(w)]
+    for text, ws in zip(texts, word_lists):
+        ws = [w for w in ws if len(w) >= 2 and _KEYWORD_SHAPE.match(w)]
         tf.update(ws)
         df.update(set(ws))
         low = text.lower()
@@ -239,12 +170,60 @@ def keywords(texts: Sequence[str], k: int = 8) -> list[str]:
     return [surface[w] for _, w in scored[:k]]
 
 
-# -- message selection -----------------------------------------------------------------------
+# -- selection -------------------------------------------------------------------------------
 
 
-def _is_candidate(m: ChatMessage, min_chars: int) -> bool:
-    text = m.text.strip()
-    return not text.startswith("/") and len(_content(text)) >= min_chars
+def unit_relevance(features: Features, lengths: np.ndarray) -> np.ndarray:
+    """Return each unit's relevance: cosine to the window's centroid, damped for filler and brevity.
+
+    Density (the share of a unit's characters inside meaningful words) keeps "对吧，然后就是这个"
+    from outranking content; the length damping keeps "好" from being the most central message.
+    Chosen on the even half of VCSum dev (bench/summary_vcsum.py).
+    """
+    rel = relevance(features.tfidf, "centroid")
+    return rel * np.minimum(1.0, np.sqrt(lengths / 20)) * features.density
+
+
+def select_excerpts(
+    messages: Sequence[ChatMessage],
+    budget: int = 400,
+    max_messages: int = 5,
+    *,
+    diversity: float = 0.2,
+    duplicate_jaccard: float = DUPLICATE_JACCARD,
+    thread_similarity: float = 0.5,
+    analyse_chars: int = ANALYSE_CHARS,
+    _features: list | None = None,
+) -> list[Excerpt]:
+    """Quote up to `budget` characters from at most `max_messages` messages, in chat order.
+
+    A short message is quoted whole; of a long one, its one or two most representative sentences.
+    """
+    texts = [m.text for m in messages]
+    total = sum(len(t) for t in texts)
+    # A huge window is read in part: every message's beginning, as much as the budget allows.
+    cap = max(100, analyse_chars // max(1, len(texts))) if total > analyse_chars else None
+    us = units(texts, analyse_chars=cap)
+    if not us or budget <= 0 or max_messages <= 0:
+        return []
+    f = featurize([u.text for u in us])
+    if _features is not None:
+        _features.append((us, f))
+    lengths = np.array([len(_content(u.text)) for u in us], dtype=np.float64)
+    message_of = np.array([u.message for u in us], dtype=np.int64)
+    picked = pick_units(
+        f,
+        unit_relevance(f, lengths),
+        np.array([len(u.text) for u in us]),
+        message_of,
+        budget,
+        diversity=diversity,
+        max_messages=max_messages,
+        threads=_threads(messages)[message_of],
+        thread_similarity=thread_similarity,
+        duplicate_jaccard=duplicate_jaccard,
+    )
+    return group_excerpts(messages, [us[i] for i in sorted(picked)])
 
 
 def select_messages(
@@ -256,59 +235,27 @@ def select_messages(
     thread_similarity: float = 0.5,
     duplicate_jaccard: float = DUPLICATE_JACCARD,
 ) -> list[ChatMessage]:
-    """Pick up to `n` representative, mutually non-duplicate messages (MMR), in chat order.
+    """Pick up to `n` representative, mutually non-duplicate whole messages (MMR), in chat order.
 
-    Relevance is cosine similarity to the window's centroid, damped for very short messages;
-    redundancy is the highest similarity to an already picked message, where two messages of
-    the same reply thread count as at least `thread_similarity` alike.
+    The message-level picker (the LCCC bench's reference): relevance is cosine to the window's
+    centroid, damped for very short messages; messages of one reply thread count as at least
+    `thread_similarity` alike; messages shorter than `min_chars` are picked only if needed.
     """
-    if n <= 0 or not messages:
+    keep = [i for i, m in enumerate(messages) if m.text.strip() and not m.text.strip().startswith("/")]
+    if n <= 0 or not keep:
         return []
-    texts = [m.text for m in messages]
-    vecs = _vectors(texts)
-    threads = _threads(messages)
-    centroid: Counter[str] = Counter()
-    for v in vecs:
-        centroid.update(v)
-    cnorm = math.sqrt(sum(x * x for x in centroid.values())) or 1.0
-    lengths = [len(_content(t)) for t in texts]
-    relevance = [
-        _cos(v, centroid) / cnorm * min(1.0, math.sqrt(length / 20)) for v, length in zip(vecs, lengths)
-    ]
-
-    candidates = [i for i, m in enumerate(messages) if _is_candidate(m, min_chars)]
-    if len(candidates) < n:
-        candidates = [i for i, m in enumerate(messages) if _is_candidate(m, 1)]
-    grams = {i: _bigrams(texts[i]) for i in candidates}
-
-    picked: list[int] = []
-    while len(picked) < n and candidates:
-        best, best_score = None, -math.inf
-        for i in candidates:
-            redundancy = 0.0
-            for j in picked:
-                s = _cos(vecs[i], vecs[j])
-                if threads[i] == threads[j]:
-                    s = max(s, thread_similarity)
-                redundancy = max(redundancy, s)
-            score = (1 - diversity) * relevance[i] - diversity * redundancy
-            if score > best_score:
-                best, best_score = i, score
-        assert best is not None
-        picked.append(best)
-        # The near-duplicate cut is absolute: drop every candidate too close to the new pick.
-        candidates = [
-            i
-            for i in candidates
-            if i != best and _jaccard(grams[i], grams[best]) < duplicate_jaccard
-        ]
-    return [messages[i] for i in sorted(picked)]
-
-
-def _jaccard(x: set[str], y: set[str]) -> float:
-    if not x or not y:
-        return 0.0
-    return len(x & y) / len(x | y)
+    f = featurize([messages[i].text for i in keep])
+    lengths = np.array([len(_content(messages[i].text)) for i in keep], dtype=np.float64)
+    rel = relevance(f.tfidf, "centroid") * np.minimum(1.0, np.sqrt(lengths / 20))
+    if (lengths >= min_chars).sum() >= n:
+        rel = np.where(lengths >= min_chars, rel, -1.0)  # short ones only when there is nothing else
+    threads = _threads(messages)[keep]
+    picked = pick_units(
+        f, rel - rel.min() + 1e-9, np.ones(len(keep), dtype=np.int64), np.arange(len(keep)), n,
+        diversity=diversity, max_per_message=1, threads=threads, thread_similarity=thread_similarity,
+        duplicate_jaccard=duplicate_jaccard,
+    )
+    return [messages[keep[i]] for i in sorted(picked)]
 
 
 def summarize(
@@ -316,35 +263,51 @@ def summarize(
     n: int = 5,
     *,
     min_messages: int = 10,
+    min_chars: int = 300,
+    quote_chars: int = 400,
     n_keywords: int = 8,
     related: Callable[[str], list] | None = None,
     max_related: int = 3,
-    diversity: float = 0.5,
+    diversity: float = 0.2,
     duplicate_jaccard: float = DUPLICATE_JACCARD,
 ) -> Summary:
-    """Summarize a window of chat messages: keywords, `n` quoted messages, counts, related news.
+    """Summarize a window of chat messages: keywords, quotes from up to `n` messages, counts, news.
 
-    Fewer than `min_messages` messages give a Summary with `too_few=True` and nothing picked.
-    `related(text)` (optional) returns news items for the discussion; errors there are logged
-    and ignored so a broken index never breaks /summary.
+    A window is summarized when it has `min_messages` messages or `min_chars` characters of
+    discussion, whichever comes first; otherwise the Summary has `too_few=True`. The quotes
+    take at most `quote_chars` characters. `related(text)` (optional) returns news items for the
+    discussion; errors there are logged and ignored so a broken index never breaks /summary.
     """
     msgs = [m for m in messages if m.text and m.text.strip()]
     participants = len({m.user_id for m in msgs})
     first = min((m.time for m in msgs), default=None)
     last = max((m.time for m in msgs), default=None)
-    if len(msgs) < min_messages:
-        return Summary([], [], participants, len(msgs), [], first, last, True, min_messages)
+    chars = sum(len(_content(m.text)) for m in msgs if not m.text.strip().startswith("/"))
+    if len(msgs) < min_messages and chars < min_chars:
+        return Summary([], [], participants, len(msgs), [], first, last, True, min_messages, chars, min_chars)
 
-    picks = select_messages(msgs, n, diversity=diversity, duplicate_jaccard=duplicate_jaccard)
-    kws = keywords([_clean(m.text) for m in msgs], n_keywords)
+    built: list = []
+    picks = select_excerpts(
+        msgs, quote_chars, n, diversity=diversity, duplicate_jaccard=duplicate_jaccard, _features=built
+    )
+    if built:
+        # The units are already tokenized: rank keywords from their words, message by message.
+        us, f = built[0]
+        per_message: dict[int, list[str]] = {}
+        for u, ws in zip(us, f.words):
+            per_message.setdefault(u.message, []).extend(ws)
+        idx = sorted(per_message)
+        kws = _rank_keywords([per_message[i] for i in idx], [_clean(msgs[i].text) for i in idx], n_keywords)
+    else:
+        kws = []
     items: list = []
     if related is not None and max_related > 0:
-        query = " ".join(kws) + "\n" + "\n".join(_clean(m.text) for m in picks)
+        query = " ".join(kws) + "\n" + "\n".join(_clean(p.text) for p in picks)
         try:
             items = _dedupe_related(related(query))[:max_related]
         except Exception:
             logger.warning("related() failed; summary goes out without news", exc_info=True)
-    return Summary(kws, picks, participants, len(msgs), items, first, last, False, min_messages)
+    return Summary(kws, picks, participants, len(msgs), items, first, last, False, min_messages, chars, min_chars)
 
 
 def _dedupe_related(items: list) -> list:
@@ -382,16 +345,15 @@ def representative_sentence(paragraphs: list[str], title: str | None = None, min
     pool = [s for s in sentences if len(_content(s)) >= min_chars] or sentences
     if len(pool) == 1:
         return _strip_dateline(pool[0])
-    texts = pool + ([title] if title else [])
-    vecs = _vectors(texts)
-    sent_vecs, title_vec = vecs[: len(pool)], (vecs[-1] if title else None)
-    best, best_score = 0, -math.inf
-    for i, v in enumerate(sent_vecs):
-        score = sum(_cos(v, w) for j, w in enumerate(sent_vecs) if j != i) / (len(pool) - 1)
-        if title_vec is not None:
-            score += 0.5 * _cos(v, title_vec)
-        if score > best_score + 1e-12:
-            best, best_score = i, score
+    m = featurize(pool + ([title] if title else [])).tfidf
+    s = m[: len(pool)]
+    # Mean similarity to the other sentences, from one sparse product (minus the self-similarity).
+    score = (np.asarray(s @ np.asarray(s.sum(axis=0)).ravel()) - np.asarray(s.multiply(s).sum(axis=1)).ravel()) / (
+        len(pool) - 1
+    )
+    if title:
+        score = score + 0.5 * (s @ m[len(pool)].T.toarray().ravel())
+    best = int(np.flatnonzero(score >= score.max() - 1e-12)[0])
     return _strip_dateline(pool[best])
 
 

@@ -52,8 +52,8 @@ def _related_line(item: object) -> str:
 def too_few_text(summary: Summary) -> str:
     """Return the one-line answer for a window too small to summarize."""
     return (
-        f"这段时间只有 {summary.messages_read} 条消息，不够总结"
-        f"（至少需要 {summary.min_messages} 条）。"
+        f"这段时间只有 {summary.messages_read} 条消息、{summary.chars_read} 字，不够总结"
+        f"（至少需要 {summary.min_chars} 字或 {summary.min_messages} 条消息）。"
     )
 
 
@@ -63,14 +63,14 @@ def format_summary(
     chat_id: int,
     username: str | None = None,
     window_label: str = "",
-    quote_chars: int = 120,
+    quote_chars: int = 400,
     max_chars: int = MAX_MESSAGE_CHARS,
 ) -> str:
     """Return the summary as Telegram HTML of at most `max_chars` characters."""
     if summary.too_few:
         return html.escape(too_few_text(summary))
     # Shorter quotes first, then fewer of them, until the message fits.
-    for limit in (quote_chars, 60, 30):
+    for limit in (quote_chars, 120, 60, 30):
         for keep in range(len(summary.picks), -1, -1):
             text = _render(summary, chat_id, username, window_label, limit, keep)
             if len(text) <= max_chars:
@@ -93,8 +93,9 @@ def _render(
         lines.append("<b>话题：</b>" + html.escape(_visible("、".join(summary.keywords))))
     if summary.picks[:keep]:
         lines += ["", "<b>代表性发言：</b>"]
-        for m in summary.picks[:keep]:
-            quote = html.escape(_shorten(m.text, limit))
+        for pick in summary.picks[:keep]:
+            m = pick.message
+            quote = html.escape(_shorten(pick.text, limit))
             link = message_link(m.chat_id or chat_id, m.message_id, username)
             if link:
                 quote = f'<a href="{html.escape(link, quote=True)}">{quote}</a>'

@@ -11,17 +11,19 @@ times, so the senders, user ids and dates here are made up (people take turns, a
 from __future__ import annotations
 
 import html
+import json
 import random
 import re
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from telegram import ChatMemberAdministrator, ChatMemberOwner, Update
 
 from bot import groups, summarize
-from bot.config import GroupsConfig
+from bot.config import GroupsConfig, SummaryConfig
 from tests.fakebotapi import ALICE, BOB, GROUP_CHAT, PRIVATE_CHAT, parse_html
 
 GROUP = GROUP_CHAT["id"]  # -100123, a supergroup: its links are https://t.me/c/123/<message id>
@@ -34,6 +36,31 @@ PEOPLE = [
     {"id": 2003, "is_bot": False, "first_name": "韩梅梅"},
     {"id": 2004, "is_bot": False, "first_name": "老张"},
 ]
+
+
+VCSUM = Path(__file__).resolve().parents[2] / "shared" / "data" / "vcsum-dev" / "vcsum-short-dev.jsonl"
+
+
+@pytest.fixture(scope="module")
+def vcsum_turns() -> list[dict]:
+    """Six long turns (120+ characters each) of one real meeting segment (VCSum dev)."""
+    if not VCSUM.is_file():
+        pytest.skip(f"{VCSUM} is absent (../shared not checked out)")
+    with VCSUM.open(encoding="utf-8") as f:
+        for line in f:
+            long = [t for t in json.loads(line)["turns"] if len(t["text"]) >= 120]
+            if len(long) >= 6:
+                return long[:6]
+    pytest.skip("no VCSum segment with six long turns")
+
+
+@pytest.fixture
+async def quick_group_bot(make_group_bot, seed_retriever):
+    """group_bot without the /summary cooldown, for tests that summarize several times."""
+    application = make_group_bot(seed_retriever, summary=SummaryConfig(cooldown_seconds=0))
+    async with application:
+        await application.post_init(application)
+        yield application
 
 
 async def feed(application, update: dict) -> None:
@@ -147,22 +174,24 @@ async def test_summary_quotes_representative_messages_with_links(group_bot, fake
     assert len(links) == group_bot.bot_data["config"].summary.picks == 5
     for message_id, quote in links:
         original = by_id[int(message_id)]  # a link to a message of this chat
-        quoted = html.unescape(quote).rstrip("…")
-        assert " ".join(original["text"].split()).startswith(quoted)
+        for piece in html.unescape(quote).split(" … "):  # a whole message, or sentences of it
+            assert piece.rstrip("…") in " ".join(original["text"].split())
         sender = full_name(original["from"])
         assert f"<b>{html.escape(sender)}</b>：<a href=\"https://t.me/c/123/{message_id}\">" in reply["text"]
     # The picks are exactly what the core picks from the log with the configured settings.
     config = group_bot.bot_data["config"].summary
     expected = summarize.summarize(
         group_bot.bot_data["chatlog"].last(GROUP, 1000), config.picks, min_messages=config.min_messages,
-        diversity=config.diversity, duplicate_jaccard=config.duplicate_jaccard,
+        min_chars=config.min_chars, quote_chars=config.quote_chars, diversity=config.diversity,
+        duplicate_jaccard=config.duplicate_jaccard,
     )
-    assert [int(mid) for mid, _ in links] == [m.message_id for m in expected.picks]
+    assert [int(mid) for mid, _ in links] == [p.message.message_id for p in expected.picks]
     assert all(kw in text for kw in expected.keywords)
     assert "相关新闻" not in text  # everyday chatter is not news of the index
 
 
-async def test_a_bare_summary_reads_only_what_came_after_the_last_one(group_bot, fake_bot_api, lccc_dialogues):
+async def test_a_bare_summary_reads_only_what_came_after_the_last_one(quick_group_bot, fake_bot_api, lccc_dialogues):
+    group_bot = quick_group_bot
     start = int(time.time()) - 3600
     before = lccc_chat(lccc_dialogues, k=4, seed=1)
     await post(group_bot, fake_bot_api, before, start)
@@ -174,13 +203,56 @@ async def test_a_bare_summary_reads_only_what_came_after_the_last_one(group_bot,
 
     first, nothing_new, second = (plain(t) for t in replies(fake_bot_api))
     assert f"读了 {len(before)} 条消息" in first
-    assert nothing_new == "这段时间只有 0 条消息，不够总结（至少需要 10 条）。"
+    assert nothing_new == "这段时间只有 0 条消息、0 字，不够总结（至少需要 300 字或 10 条消息）。"
     assert f"读了 {len(after)} 条消息" in second and "上次总结以来" in second
     quoted = {int(mid) for mid, _ in LINK.findall(replies(fake_bot_api)[2])}
     assert quoted <= {m["message_id"] for m in after_messages}
 
 
-async def test_summary_2h_leaves_out_older_messages(group_bot, fake_bot_api, lccc_dialogues):
+async def test_six_long_messages_get_a_summary_quoting_their_best_sentences(group_bot, fake_bot_api, vcsum_turns):
+    # Six long turns of a real meeting (VCSum dev): too few messages for the old count floor.
+    people = {i: PEOPLE[i % len(PEOPLE)] for i in range(4)}
+    lines = [(people[t["speaker"] % 4], t["text"]) for t in vcsum_turns]
+    sent = await post(group_bot, fake_bot_api, lines, int(time.time()) - 600)
+    by_id = {m["message_id"]: m for m in sent}
+    await feed(group_bot, fake_bot_api.message_update("/summary", chat=GROUP_CHAT, user=ALICE))
+
+    [reply] = replies(fake_bot_api)
+    text = plain(reply)
+    assert "讨论摘要" in text and "读了 6 条消息" in text
+    links = LINK.findall(reply)
+    assert 1 <= len(links) <= group_bot.bot_data["config"].summary.picks
+    quoted = 0
+    for message_id, quote in links:
+        original = " ".join(by_id[int(message_id)]["text"].split())
+        pieces = html.unescape(quote).split(" … ")
+        assert all(piece in original for piece in pieces)  # sentences of the linked message
+        assert sum(map(len, pieces)) < len(original)  # a long message is quoted in part
+        quoted += sum(map(len, pieces))
+    assert quoted <= group_bot.bot_data["config"].summary.quote_chars
+
+
+async def test_three_short_messages_get_the_plain_too_little_line(group_bot, fake_bot_api):
+    fake_bot_api.make_admin(GROUP, fake_bot_api.bot_user)  # it sees everything: no privacy-mode hint
+    await post(group_bot, fake_bot_api, [(ALICE, "今晚吃什么"), (BOB, "火锅吧！"), (ALICE, "好")], int(time.time()) - 300)
+    await feed(group_bot, fake_bot_api.message_update("/summary", chat=GROUP_CHAT))
+
+    assert fake_bot_api.texts(GROUP) == ["这段时间只有 3 条消息、9 字，不够总结（至少需要 300 字或 10 条消息）。"]
+
+
+async def test_a_second_summary_within_the_cooldown_gets_a_short_wait_line(group_bot, fake_bot_api, lccc_dialogues):
+    await post(group_bot, fake_bot_api, lccc_chat(lccc_dialogues, k=3, seed=9), int(time.time()) - 3600)
+    await feed(group_bot, fake_bot_api.message_update("/summary", chat=GROUP_CHAT))
+    await feed(group_bot, fake_bot_api.message_update("/summary 500", chat=GROUP_CHAT))
+
+    summary, refused = fake_bot_api.texts(GROUP)
+    assert "讨论摘要" in summary
+    assert re.fullmatch(r"请稍等：每个群 30 秒内只总结一次，([1-9]|[12]\d|30) 秒后再试。", refused)
+    assert "\n" not in refused
+
+
+async def test_summary_2h_leaves_out_older_messages(quick_group_bot, fake_bot_api, lccc_dialogues):
+    group_bot = quick_group_bot
     now = int(time.time())
     old = await post(group_bot, fake_bot_api, lccc_chat(lccc_dialogues, k=3, seed=3), now - 5 * 3600)
     recent_lines = lccc_chat(lccc_dialogues, k=3, seed=4)
@@ -205,7 +277,7 @@ async def test_too_few_messages_get_a_one_line_answer(group_bot, fake_bot_api, l
     await feed(group_bot, fake_bot_api.message_update("/summary 30m", chat=GROUP_CHAT))
 
     [text] = fake_bot_api.texts(GROUP)
-    assert text == "这段时间只有 0 条消息，不够总结（至少需要 10 条）。"
+    assert text == "这段时间只有 0 条消息、0 字，不够总结（至少需要 300 字或 10 条消息）。"
     # The bot clearly sees the chat (it logged plenty), so it did not look into privacy mode.
     assert not fake_bot_api.sent("getChatMember")
 
@@ -216,7 +288,7 @@ async def test_a_bot_that_saw_almost_nothing_explains_privacy_mode(group_bot, fa
 
     [text] = fake_bot_api.texts(GROUP)
     first, hint = text.split("\n")
-    assert first == "这段时间只有 2 条消息，不够总结（至少需要 10 条）。"
+    assert first == "这段时间只有 2 条消息、5 字，不够总结（至少需要 300 字或 10 条消息）。"
     assert "隐私模式" in hint and "BotFather" in hint and "管理员" in hint
     [asked] = fake_bot_api.sent("getChatMember")
     assert int(asked["user_id"]) == fake_bot_api.bot_user["id"]

@@ -15,6 +15,7 @@ import pytest
 from bot.chatlog import ChatMessage
 from bot.summarize import (
     DUPLICATE_JACCARD,
+    Excerpt,
     USAGE,
     Summary,
     bigram_jaccard,
@@ -68,17 +69,17 @@ class TestSummarize:
         msgs, _ = mixed_chat(dialogues, 4, seed=1)
         for n in (3, 5, 7):
             s = summarize(msgs, n, min_messages=5)
-            ids = [m.message_id for m in s.picks]
+            ids = [p.message.message_id for p in s.picks]
             assert len(ids) == n
             assert len(set(ids)) == n
             assert ids == sorted(ids)  # chronological
-            assert all(m in msgs for m in s.picks)
+            assert all(p.message in msgs and p.whole and p.text == p.message.text for p in s.picks)
 
     def test_covers_more_than_one_dialogue(self, dialogues):
         for seed in range(10):
             msgs, label = mixed_chat(dialogues, 4, seed)
             s = summarize(msgs, 5, min_messages=5)
-            assert len({label[m.message_id] for m in s.picks}) >= 2, seed
+            assert len({label[p.message.message_id] for p in s.picks}) >= 2, seed
 
     @pytest.mark.parametrize("diversity", [0.0, 0.5])
     def test_never_picks_near_duplicates(self, dialogues, diversity):
@@ -162,7 +163,7 @@ class TestSummarize:
             for i, t in enumerate(["可以啊几点出发", "带点水果和零食", "我开车去接你们"], start=1)
         ]
         s = summarize(thread_a + thread_b, 2, min_messages=1)
-        assert {m.sender for m in s.picks} & {"乙", "丙"}
+        assert {p.message.sender for p in s.picks} & {"乙", "丙"}
 
 
 class TestRepresentativeSentence:
@@ -270,5 +271,5 @@ class TestFormatSummary:
     def test_fits_telegram_limit(self):
         long = "这是一段很长的讨论" * 300
         msgs = [ChatMessage(CHAT, i, i, "名" * 200, T0, f"{i}{long}{i}") for i in range(1, 10)]
-        s = Summary(["关键词"] * 8, msgs, 9, 9, ["新闻" * 100] * 3, T0, T0)
+        s = Summary(["关键词"] * 8, [Excerpt(m, m.text, True) for m in msgs], 9, 9, ["新闻" * 100] * 3, T0, T0)
         assert len(format_summary(s, chat_id=CHAT)) <= MAX_MESSAGE_CHARS

@@ -1,0 +1,231 @@
+"""Excerpts of a discussion under a character budget: sentence units, TF-IDF rows, vectorized picks.
+
+A short message is one unit; a long one is cut into sentences (long sentences at commas), so a
+summary can quote the one or two sentences that carry a long message. Units become rows of a
+sparse TF-IDF matrix (jieba words weighted by jieba's IDF, plus character bigrams weighted by
+their IDF in the window); every similarity is a sparse matrix product, never a loop over pairs.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from bot.chatlog import ChatMessage
+from bot.summarize_text import STOPCHARS, bigrams, clean, content, idf, words
+
+__all__ = ["Excerpt", "Features", "Unit", "units", "featurize", "relevance", "pick_units", "excerpts"]
+
+# A sentence: text up to a run of terminators, plus closing quotes after them.
+_SENTENCE = re.compile(r"[^。！？!?；;…\n]+(?:[。！？!?；;…]+[”’」』）)\"']*)?")
+_CLAUSE = re.compile(r"[^，,、：:]+[，,、：:]*")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A quotable piece of one message: the whole message or one of its sentences."""
+
+    message: int  # index of the message in the window
+    text: str
+    whole: bool  # the unit is the entire message
+
+
+@dataclass(frozen=True)
+class Excerpt:
+    """What a summary quotes of one message: all of it, or its chosen sentences in order."""
+
+    message: ChatMessage
+    text: str
+    whole: bool
+
+
+@dataclass(frozen=True)
+class Features:
+    """Per-unit rows for selection (see featurize)."""
+
+    tfidf: sparse.csr_matrix  # L2-normalized word + bigram TF-IDF rows
+    grams: sparse.csr_matrix  # binary character-bigram rows, for the near-duplicate cut
+    density: np.ndarray  # share of a unit's characters inside meaningful words (not filler)
+    words: list[list[str]]  # the meaningful jieba words of each unit
+
+
+def _sentences(text: str, max_chars: int) -> list[str]:
+    """Split text into sentences; a sentence longer than max_chars is cut at commas."""
+    out = []
+    for s in _SENTENCE.findall(text):
+        s = s.strip()
+        if not s:
+            continue
+        if len(s) <= max_chars:
+            out.append(s)
+            continue
+        # ASR and run-on chat sentences go on for hundreds of characters between full stops.
+        piece = ""
+        for clause in _CLAUSE.findall(s):
+            if piece and len(piece) + len(clause) > max_chars:
+                out.append(piece.strip())
+                piece = ""
+            piece += clause
+        if piece.strip():
+            out.append(piece.strip())
+    return out
+
+
+def units(
+    texts: Sequence[str], *, whole_chars: int = 80, max_chars: int = 120, analyse_chars: int | None = None
+) -> list[Unit]:
+    """Cut messages into units: a message of at most whole_chars is one, a longer one its sentences.
+
+    Commands and messages without letters or digits give none. analyse_chars, when given, is
+    how much of each long message is read (so a huge window stays fast).
+    """
+    out = []
+    for i, text in enumerate(texts):
+        text = text.strip()
+        if not text or text.startswith("/") or not content(text):
+            continue
+        if len(text) <= whole_chars:
+            out.append(Unit(i, text, True))
+            continue
+        read = text if analyse_chars is None else text[:analyse_chars]
+        out.extend(Unit(i, s, False) for s in _sentences(read, max_chars) if content(s))
+    return out
+
+
+def _csr(rows: list[int], cols: list[int], vals: list[float], shape: tuple[int, int]) -> sparse.csr_matrix:
+    return sparse.csr_matrix((vals, (rows, cols)), shape=(shape[0], max(1, shape[1])), dtype=np.float64)
+
+
+def featurize(texts: Sequence[str], *, bigram_weight: float = 0.5) -> Features:
+    """Return TF-IDF rows (jieba words + character bigrams), bigram sets and filler density."""
+    texts = [clean(t) for t in texts]
+    n = len(texts)
+    grams = [bigrams(t) for t in texts]
+    df: dict[str, int] = {}
+    for gs in grams:
+        for g in gs:
+            df[g] = df.get(g, 0) + 1
+    vocab: dict[str, int] = {}
+    gram_ids: dict[str, int] = {}
+    rows, cols, vals, grows, gcols = [], [], [], [], []
+    unit_words, density = [], np.zeros(n)
+    for r, (text, gs) in enumerate(zip(texts, grams)):
+        ws = words(text)
+        unit_words.append(ws)
+        density[r] = min(1.0, sum(map(len, ws)) / max(1, len(content(text))))
+        counts: dict[str, float] = {}
+        for w in ws:
+            counts["w:" + w] = counts.get("w:" + w, 0.0) + idf(w)
+        for g in gs:
+            grows.append(r)
+            gcols.append(gram_ids.setdefault(g, len(gram_ids)))
+            if not set(g) <= STOPCHARS:
+                # Bigram idf comes from the window itself: jieba has no table for them.
+                counts["g:" + g] = bigram_weight * (math.log((n + 1) / (df[g] + 1)) + 1)
+        for key, value in counts.items():
+            rows.append(r)
+            cols.append(vocab.setdefault(key, len(vocab)))
+            vals.append(value)
+    m = _csr(rows, cols, vals, (n, len(vocab)))
+    norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1))).ravel()
+    norms[norms == 0] = 1.0
+    tfidf = sparse.csr_matrix(sparse.diags(1 / norms) @ m)
+    binary = _csr(grows, gcols, [1.0] * len(grows), (n, len(gram_ids)))
+    return Features(tfidf, binary, density, unit_words)
+
+
+def relevance(m: sparse.csr_matrix, method: str = "centroid", *, damping: float = 0.85, iterations: int = 30) -> np.ndarray:
+    """Return a centrality score per row: cosine to the centroid, or continuous LexRank."""
+    n = m.shape[0]
+    if n == 0:
+        return np.zeros(0)
+    if method == "centroid":
+        c = np.asarray(m.sum(axis=0)).ravel()
+        norm = np.linalg.norm(c) or 1.0
+        return m @ (c / norm)
+    if method == "lexrank":
+        # The similarity matrix is never formed: S x = M (Mᵀ x), O(nonzeros) per step.
+        mt = m.T.tocsr()
+        degree = m @ (mt @ np.ones(n)) - 1.0  # a row's similarity to itself is 1
+        degree[degree <= 1e-12] = 1.0
+        x = np.full(n, 1.0 / n)
+        for _ in range(iterations):
+            y = x / degree
+            x = (1 - damping) / n + damping * (m @ (mt @ y) - y)
+            x /= x.sum()
+        return x * n  # LexRank's scale: 1 for an average sentence
+    raise ValueError(f"unknown relevance method {method!r}")
+
+
+def pick_units(
+    features: Features,
+    rel: np.ndarray,
+    lengths: np.ndarray,
+    message_of: np.ndarray,
+    budget: int,
+    *,
+    diversity: float = 0.2,
+    max_messages: int | None = None,
+    max_per_message: int = 2,
+    threads: np.ndarray | None = None,
+    thread_similarity: float = 0.5,
+    duplicate_jaccard: float = 0.6,
+) -> list[int]:
+    """Greedy MMR over units until `budget` characters are used; return unit indices in pick order.
+
+    A unit's gain is (1 - diversity) × relevance − diversity × its highest cosine to a pick
+    (units of one reply thread count as at least `thread_similarity` alike). Units that no longer
+    fit the budget, or whose bigram Jaccard with a pick reaches `duplicate_jaccard`, drop out.
+    """
+    m, g = features.tfidf, features.grams
+    n = m.shape[0]
+    if n == 0 or budget <= 0:
+        return []
+    rel = rel / (rel.max() or 1.0)
+    sizes = np.asarray(g.sum(axis=1)).ravel()
+    redundancy = np.zeros(n)
+    alive = lengths <= budget
+    if not alive.any():
+        alive[int(np.argmin(lengths))] = True  # one unit, cut by the formatter, beats nothing
+    taken: dict[int, int] = {}
+    picked: list[int] = []
+    left = budget
+    while alive.any():
+        gain = np.where(alive, (1 - diversity) * rel - diversity * redundancy, -np.inf)
+        best = int(np.argmax(gain))
+        picked.append(best)
+        left -= int(lengths[best])
+        sim = m @ m[best].T.toarray().ravel()
+        if threads is not None:
+            sim = np.where(threads == threads[best], np.maximum(sim, thread_similarity), sim)
+        redundancy = np.maximum(redundancy, sim)
+        inter = g @ g[best].T.toarray().ravel()
+        union = sizes + sizes[best] - inter
+        jaccard = np.divide(inter, union, out=np.zeros(n), where=union > 0)
+        alive &= (lengths <= left) & (jaccard < duplicate_jaccard)
+        alive[best] = False
+        k = int(message_of[best])
+        taken[k] = taken.get(k, 0) + 1
+        if taken[k] >= max_per_message:
+            alive &= message_of != k
+        if max_messages is not None and len(taken) >= max_messages:
+            alive &= np.isin(message_of, list(taken))
+    return picked
+
+
+def excerpts(messages: Sequence[ChatMessage], chosen: Sequence[Unit]) -> list[Excerpt]:
+    """Group chosen units (in unit order) by message, in chat order; sentences joined by " … "."""
+    by_message: dict[int, list[Unit]] = {}
+    for u in chosen:
+        by_message.setdefault(u.message, []).append(u)
+    out = []
+    for i in sorted(by_message):
+        us = by_message[i]
+        whole = len(us) == 1 and us[0].whole
+        out.append(Excerpt(messages[i], " … ".join(u.text for u in us), whole))
+    return out
