@@ -11,13 +11,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from index.models import HEADLINE, Hit
-
-
-def drop_redundant_headlines(hits: tuple[Hit, ...] | list[Hit]) -> tuple[Hit, ...]:
-    """Drop an article's headline hit when its paragraphs are quoted too: the title is shown anyway."""
-    quoted = {h.passage.article_id for h in hits if h.passage.kind != HEADLINE and h.passage.article_id}
-    return tuple(h for h in hits if not (h.passage.kind == HEADLINE and h.passage.article_id in quoted))
+from index.models import Hit
 
 
 @dataclass(frozen=True)
@@ -27,7 +21,9 @@ class Answer:
     query: str
     hits: tuple[Hit, ...]
     per_page: int
-    date_range: tuple[str, str] | None = None  # the dates the search was restricted to, if any
+    date_range: tuple[str, str] | None = None  # the publication window the question asked for, if any
+    confident: bool = True  # False: quoted under a hedge
+    outside_range: bool = False  # nothing in date_range answered: these come from outside it
 
     def page(self, offset: int) -> tuple[Hit, ...]:
         """Return the hits of the page starting at ``offset``."""

@@ -138,15 +138,33 @@ def date_range_note(date_range: tuple[str, str] | None) -> str:
     return f"🗓 检索范围：{esc(span)}（北京时间）"
 
 
+HEDGE = "不确定是否回答了你的问题，最接近的是："
+
+
+def outside_range_note(date_range: tuple[str, str], first: Hit) -> str:
+    """Say that nothing in the asked-for dates answered, and when the nearest passage is from."""
+    first_day, last_day = date_range
+    span = first_day if first_day == last_day else f"{first_day} 至 {last_day}"
+    when = format_time(first.passage.published_at).split(" ")[0] if first.passage.published_at else "日期不详"
+    return f"🗓 {esc(span)}（北京时间）没有相关报道；最接近的是 {esc(when)} 的："
+
+
 def format_hits(
-    hits: Sequence[Hit], *, limit: int = MAX_MESSAGE_CHARS, date_range: tuple[str, str] | None = None
+    hits: Sequence[Hit],
+    *,
+    limit: int = MAX_MESSAGE_CHARS,
+    date_range: tuple[str, str] | None = None,
+    confident: bool = True,
+    outside_range: bool = False,
 ) -> list[str]:
     """Format hits as quoted passages, grouped under their article's title.
 
     Args:
         hits: the passages to quote, best first.
         limit: the longest message allowed.
-        date_range: the dates the search was restricted to, said in a first line when given.
+        date_range: the publication window the question asked for, said in a first line when given.
+        confident: False puts the hedge line first: the passages only may answer.
+        outside_range: nothing in date_range answered; the first line says so and when these are from.
 
     Returns:
         Messages in Telegram HTML, each at most ``limit`` characters.
@@ -175,7 +193,10 @@ def format_hits(
         if also:
             lines.append(also_reported(also))
         blocks.append("\n".join(lines))
-    note = date_range_note(date_range)
+    if outside_range and date_range and hits:
+        note = outside_range_note(date_range, hits[0])
+    else:
+        note = "\n".join(n for n in (date_range_note(date_range), "" if confident else esc(HEDGE)) if n)
     return split_message((note + "\n" if note else "") + "\n\n".join(blocks), limit)
 
 

@@ -7,7 +7,6 @@ The services live in ``context.bot_data``: ``"retriever"`` (index.Retriever), ``
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import re
 import time
@@ -19,7 +18,7 @@ from telegram.constants import ChatAction
 from telegram.ext import ContextTypes, filters
 
 from . import formatting
-from .answers import Answer, AnswerStore, drop_redundant_headlines
+from .answers import Answer, AnswerStore
 from .config import BotConfig
 from .limits import QuestionLimiter, Verdict
 
@@ -156,13 +155,8 @@ CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
 def search_now(retriever, question: str, k: int):
-    """Search as of the current China time, so "昨天" or "2月9日" restrict the answer.
-
-    A retriever whose ``search`` takes no ``now`` (a stand-in) is searched without time handling.
-    """
-    if "now" in inspect.signature(retriever.search).parameters:
-        return retriever.search(question, k, now=datetime.now(CHINA_TZ))
-    return retriever.search(question, k)
+    """Search as of the current China time, so "昨天" restricts the answer and "2019年" weighs in it."""
+    return retriever.search(question, k, now=datetime.now(CHINA_TZ))
 
 
 async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
@@ -193,17 +187,12 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: s
     reply_to = _quote_in(message.chat, message)
     if not result.found:
         usage["not_found"] += 1
-        messages = formatting.format_not_found(
-            question, result.nearest_headlines, date_range=getattr(result, "date_range", None)
-        )
+        messages = formatting.format_not_found(question, result.nearest_headlines, date_range=result.date_range)
         await send_messages(context, message.chat_id, messages, reply_to=reply_to)
         return
     store: AnswerStore = context.bot_data["answers"]
     kept = Answer(
-        question,
-        drop_redundant_headlines(result.hits),
-        config.passages,
-        getattr(result, "date_range", None),
+        question, tuple(result.hits), config.passages, result.date_range, result.confident, result.outside_range
     )
     key = store.add(kept)
     await _send_page(context, message.chat_id, key, kept, 0, reply_to=reply_to)
@@ -222,7 +211,10 @@ async def _send_page(
         key, kept.next_offset(offset), kept.articles_on_page(offset)
     )
     messages = formatting.format_hits(
-        kept.page(offset), date_range=kept.date_range if offset == 0 else None
+        kept.page(offset),
+        date_range=kept.date_range if offset == 0 else None,
+        confident=kept.confident or offset > 0,
+        outside_range=kept.outside_range and offset == 0,
     )
     await send_messages(context, chat_id, messages, reply_to=reply_to, keyboard=keyboard)
 

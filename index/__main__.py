@@ -149,15 +149,12 @@ def cmd_eval(args, cfg: Config) -> int:
 
     result = evaluate(Path(args.file), _encoder(cfg, not args.lexical), cfg.index, cfg.retrieval,
                       work_dir=Path(args.work_dir) if args.work_dir else None, limit=args.limit,
-                      tune=not args.no_tune, calibrate=not args.no_calibrate)
+                      tune=not args.no_tune)
     print(f"{result['contexts']} contexts, {result['questions']} questions, {result['vectors']} vectors")
     print(markdown_table(result["table"]))
     if "tuned_dense_weight" in result:
         print(f"\nfusion weight tuned on even-numbered questions: dense_weight = {result['tuned_dense_weight']}")
         print("on the odd-numbered (held-out) half: " + ", ".join(f"{k} {v:.3f}" for k, v in result["held_out_half"].items()))
-    if "calibration" in result:
-        print("\nrelevance threshold (answerable vs unanswerable questions):")
-        print(json.dumps(result["calibration"], indent=2))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(result, ensure_ascii=False, indent=2, default=str))
     return 0
@@ -196,7 +193,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work-dir", help="keep the evaluation index here (reruns reuse its vectors)")
     p.add_argument("--lexical", action="store_true", help="no dense leg")
     p.add_argument("--no-tune", action="store_true")
-    p.add_argument("--no-calibrate", action="store_true")
     p.add_argument("--json-out")
     p.set_defaults(func=cmd_eval)
     args = parser.parse_args(argv)

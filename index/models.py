@@ -83,11 +83,13 @@ class Hit:
 
 @dataclass(frozen=True)
 class SearchResult:
-    """Hits for one question; `found` is False when nothing passed the relevance threshold."""
+    """Hits for one question; `found` is False when nothing is likely enough to answer it."""
 
     query: str
     hits: list[Hit]
     found: bool
     nearest_headlines: list[Headline] = field(default_factory=list)
-    # The China dates (first, last; inclusive, ISO) the question's time words restricted the search to.
+    # The China dates (first, last; inclusive, ISO) of the publication window the question asked for.
     date_range: tuple[str, str] | None = None
+    confident: bool = True  # False: the best passage only may answer (quote it under a hedge)
+    outside_range: bool = False  # nothing in date_range answered: the hits come from outside it

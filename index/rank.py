@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import dataclasses
+
 import numpy as np
 
 from .lexical import QUESTION_WORDS
+from .models import HEADLINE, Hit
 from .split import split_sentences
 
 
@@ -47,11 +50,18 @@ def fuse(
     return (1 - dense_weight) * lex_n + dense_weight * dense_n
 
 
-def relevance(cover: float, cosine: float | None, dense_weight: float) -> float:
-    """An absolute relevance score in [0, 1]: question coverage, blended with the cosine when there is one."""
-    if cosine is None or dense_weight <= 0:
-        return cover
-    return (1 - dense_weight) * cover + dense_weight * max(0.0, cosine)
+def date_bonus(days: np.ndarray, mentions: np.ndarray, start: int, end: int, config) -> np.ndarray:
+    """What a question's event date (start..end, day ordinals) adds to each candidate's fused score.
+
+    A passage that writes the date ("2019年", "2月9日") gains the most; one published in the span
+    gains, and one published up to `date_after_days` after it gains less (reports come out later:
+    the year's figures in January, a verdict months after the trial). Undated passages gain nothing
+    but a mention. Nothing is ever subtracted: a date is evidence, not a filter.
+    """
+    inside = (days >= start) & (days <= end)
+    after = (days > end) & (days <= end + config.date_after_days)
+    return (config.date_mention_bonus * mentions + config.date_published_bonus * inside
+            + config.date_after_bonus * after).astype(np.float64)
 
 
 def best_sentence(
@@ -70,3 +80,10 @@ def best_sentence(
         if score > best_score:
             best, best_score = s, score
     return best
+
+
+def drop_redundant_headlines(hits: Sequence[Hit]) -> list[Hit]:
+    """Drop an article's headline hit when its paragraphs are quoted too (the title is shown anyway); renumber."""
+    quoted = {h.passage.article_id for h in hits if h.passage.kind != HEADLINE and h.passage.article_id}
+    kept = [h for h in hits if not (h.passage.kind == HEADLINE and h.passage.article_id in quoted)]
+    return [dataclasses.replace(h, rank=i + 1) for i, h in enumerate(kept)]

@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sqlite3
 import threading
+from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 
-from . import dedupe, rank, store
+from . import answerability, dedupe, rank, store
 from .clean import normalize_for_search
 from .config import RetrievalConfig
 from .lexical import LexicalIndex, tokenize
 from .models import HEADLINE, Article, Headline, Hit, Passage, SearchResult
+from .query import PreparedQuery, prepare
+from .timeq import CHINA_TZ
+
+RECENCY_WEIGHT = 0.15  # "最新": added to the score of a passage from the newest day
+HALF_LIFE_DAYS = 7.0  # the bonus halves with every week of age
+NO_DAY = np.iinfo(np.int32).min  # row_days() of an undated passage
+BACKGROUND_SAMPLE = 1024  # passages whose cosines to a question are its background (answerability)
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +38,8 @@ class Candidate:
     fused: float
     lexical: float
     cosine: float | None
+    lex_rank: int = 0  # 0-based rank in the lexical leg (the number of candidates when absent)
+    dense_rank: int = 0  # the same in the dense leg
 
 
 class Retriever:
@@ -75,6 +86,12 @@ class Retriever:
             self._xb_delta = None if self._delta is None else store.stored_vectors(self._delta)
         self._latest = self._sorted_headlines()
         self._clusters = dedupe.Clusters.load(version)  # near-duplicate stories (index.dedupe)
+        self._row_days: np.ndarray | None = None
+        self._background_vectors = None
+        if self.vectors:
+            # A fixed sample (seeded: the same index answers the same way every time).
+            positions = np.random.default_rng(0).choice(self.vectors, min(BACKGROUND_SAMPLE, self.vectors), replace=False)
+            self._background_vectors = np.ascontiguousarray(self._vectors_at(np.sort(positions)))
 
     @classmethod
     def load(cls, index_dir: Path, encoder=None, config: RetrievalConfig | None = None, verify: bool = False) -> "Retriever":
@@ -135,12 +152,15 @@ class Retriever:
         """"flat" (exact) or "hnsw" (approximate), None without vectors."""
         return None if self._faiss is None else store.vector_index_kind(self._faiss)
 
-    def legs(self, query: str, n: int, lexical: bool = True, dense: bool = True, within: np.ndarray | None = None):
+    def legs(self, query: PreparedQuery | str, n: int, lexical: bool = True, dense: bool = True,
+             within: np.ndarray | None = None, prefer: np.ndarray | None = None, qvec: np.ndarray | None = None):
         """Candidates from each leg, merged: (rows, BM25 scores, cosines, has-vector mask).
 
-        `within` (a boolean mask over rows) restricts both legs before their top n are taken.
+        `within` (a boolean mask over rows) restricts both legs before their top n are taken;
+        `prefer` adds each leg's top n inside that mask to the unrestricted candidates.
         """
-        tokens = tokenize(query) if lexical else []
+        pq = prepare(query) if isinstance(query, str) else query
+        tokens = pq.tokens if lexical else []
         cand: dict[int, None] = {}
         lex_all = None
         if tokens:
@@ -149,22 +169,26 @@ class Retriever:
                 lex_all = np.where(within, lex_all, 0.0).astype(np.float32)
             rows, _ = self.lexical.top(tokens, n, lex_all)
             cand.update(dict.fromkeys(rows.tolist()))
-        qvec = None
-        if dense and self.encoder is not None and self.vectors > 0 and normalize_for_search(query).strip():
-            # The passages are stored in Simplified script; folding the question the same way makes a
-            # Traditional question land on the same vectors.
-            qvec = self.encoder.encode_queries([normalize_for_search(query)])[0].astype(np.float32)
+            if prefer is not None and prefer.any():
+                rows, _ = self.lexical.top(tokens, n, np.where(prefer, lex_all, 0.0).astype(np.float32))
+                cand.update(dict.fromkeys(rows.tolist()))
+        if dense and qvec is None:
+            qvec = self.query_vector(pq)
+        if not dense:
+            qvec = None
+        if qvec is not None:
             if within is None:
                 for index in (self._faiss, self._delta):
                     if index is not None:
                         _, ids = _search_one(index, qvec, min(n, int(index.ntotal)))
                         cand.update(dict.fromkeys(int(i) for i in ids[0] if i >= 0))
-            else:
-                # A restriction (a date range) is usually small: score its vectors exactly.
-                inside = np.flatnonzero(within)
-                inside = inside[self._vector_of_row[inside] >= 0]
-                cos_inside = self._vectors_at(self._vector_of_row[inside]) @ qvec
-                cand.update(dict.fromkeys(inside[np.argsort(-cos_inside, kind="stable")[:n]].tolist()))
+            for mask in (within, prefer):
+                if mask is not None and mask.any():
+                    # A restriction (a date range) is usually small: score its vectors exactly.
+                    inside = np.flatnonzero(mask)
+                    inside = inside[self._vector_of_row[inside] >= 0]
+                    cos_inside = self._vectors_at(self._vector_of_row[inside]) @ qvec
+                    cand.update(dict.fromkeys(inside[np.argsort(-cos_inside, kind="stable")[:n]].tolist()))
         rows = np.fromiter(cand, dtype=np.int64, count=len(cand))
         lex = lex_all[rows] if lex_all is not None else np.zeros(len(rows), dtype=np.float32)
         pos = self._vector_of_row[rows]
@@ -174,71 +198,214 @@ class Retriever:
             cos[has] = self._vectors_at(pos[has]) @ qvec
         return rows, lex, cos, has
 
-    def rank(self, query: str, n: int | None = None, lexical: bool = True, dense: bool = True,
-             dense_weight: float | None = None, within: np.ndarray | None = None) -> list[Candidate]:
+    def query_vector(self, pq: PreparedQuery) -> np.ndarray | None:
+        """The question's embedding, or None without an encoder, vectors or text."""
+        if self.encoder is None or self.vectors == 0 or pq.empty:
+            return None
+        # The passages are stored in Simplified script; the prepared text is folded the same way.
+        return self.encoder.encode_queries([pq.text])[0].astype(np.float32)
+
+    def rank(self, query: PreparedQuery | str, n: int | None = None, lexical: bool = True, dense: bool = True,
+             dense_weight: float | None = None, within: np.ndarray | None = None,
+             prefer: np.ndarray | None = None, qvec: np.ndarray | None = None) -> list[Candidate]:
         """Fused ranking of the best passages for a question (no threshold): lexical, dense or both legs."""
         n = n or self.config.candidates
-        rows, lex, cos, has = self.legs(query, n, lexical, dense, within)
+        pq = prepare(query) if isinstance(query, str) else query
+        rows, lex, cos, has = self.legs(pq, n, lexical, dense, within, prefer, qvec)
         if not len(rows):
             return []
         weight = self.config.dense_weight if dense_weight is None else dense_weight
         fused = rank.fuse(lex, cos, has, weight if lexical else 1.0)
+        lex_rank = answerability.leg_ranks(lex, lex > 0)
+        dense_rank = answerability.leg_ranks(cos, has)
         order = np.argsort(-fused, kind="stable")[:n]
         return [
-            Candidate(int(rows[i]), float(fused[i]), float(lex[i]), float(cos[i]) if has[i] else None)
+            Candidate(int(rows[i]), float(fused[i]), float(lex[i]), float(cos[i]) if has[i] else None,
+                      int(lex_rank[i]), int(dense_rank[i]))
             for i in order
         ]
 
     def search(self, query: str, k: int = 3, now: datetime | None = None) -> SearchResult:
-        """The k most relevant passages above the relevance threshold, each with its best sentence.
+        """The k passages that best answer a question, each with its best sentence, and a verdict.
 
-        With `now` (the reference time), dates and relative times in the question ("昨天", "2月9日",
-        "最新") restrict or order the passages (index.timesearch); the result's date_range says which.
+        With `now` (the reference time), the question's time words count: a publication window
+        ("昨天", "上周") restricts the passages, and when nothing in it answers, the nearest passages
+        outside it are given with ``outside_range`` set; an event date ("2019年", "2月9日") raises
+        passages published then or after, or mentioning it, but never restricts; "最新" prefers the
+        newest. ``confident`` is False when the best passage is only likely to answer (a hedge).
         """
-        if now is not None:
-            from .timesearch import search_at
+        pq = prepare(query, now)
+        if pq.empty:
+            return SearchResult(pq.question, [], False, self._latest_unique(3))
+        qvec = self.query_vector(pq)
+        tq = pq.time
+        if tq is not None and tq.window is not None:
+            window = (tq.window[0].isoformat(), tq.window[1].isoformat())
+            mask = self._published_between(*tq.window)
+            inside = self._answer(pq, self.rank(pq, within=mask, qvec=qvec) if mask.any() else [], k, qvec)
+            if inside.found:
+                return dataclasses.replace(inside, date_range=window)
+            outside = self._answer(pq, self.rank(pq, qvec=qvec), k, qvec)
+            if outside.found:
+                return dataclasses.replace(outside, date_range=window, outside_range=True)
+            return SearchResult(pq.question, [], False, self._headlines_between(*tq.window, 3) or
+                                outside.nearest_headlines, date_range=window)
+        return self._answer(pq, self._ranked(pq, qvec), k, qvec, prefer_recent=tq is not None and tq.recent)
 
-            return search_at(self, query.strip(), k, now)
-        query = query.strip()
-        candidates = self.rank(query) if normalize_for_search(query).strip() else []
-        hits = self.hits(candidates, query, k)
-        if hits:
-            return SearchResult(query, dedupe.collapse_hits(hits, self._clusters, self._sources), True)
-        return SearchResult(query, [], False, self._nearest_headlines(candidates, 3))
+    def _ranked(self, pq: PreparedQuery, qvec: np.ndarray | None) -> list[Candidate]:
+        """The fused ranking, with the question's event date weighed in (no publication window)."""
+        tq = pq.time
+        if tq is None or tq.event is None:
+            return self.rank(pq, qvec=qvec)
+        start, end = tq.event
+        prefer = self._published_between(start, end + timedelta(days=self.config.date_after_days))
+        return self._weigh_dates(self.rank(pq, prefer=prefer, qvec=qvec), pq)
 
-    def hits(self, candidates: list[Candidate], question: str, k: int) -> list[Hit]:
-        """The first k ranked candidates above the relevance threshold, with their best sentences.
+    def _answer(self, pq: PreparedQuery, candidates: list[Candidate], k: int, qvec: np.ndarray | None,
+                prefer_recent: bool = False) -> SearchResult:
+        """Judge the first ranked candidates; those likely to answer become hits, in rank order.
 
-        Copies of a story already answered (index.dedupe clusters) are passed over, so they do not
-        use up the k answers; passages of the same article still count.
+        The best verdict among them is the question's: any passage above the answer line makes a
+        confident answer; only hedged ones, an answer under a hedge; none, "not found".
         """
-        words = rank.content_words(tokenize(question))
+        background = self._background(qvec)
+        self_score = answerability.bm25_self_score(Counter(pq.tokens), self.lexical.idf, self.lexical.k1) or 1.0
+        model = self.config.answer_model()
         hits: list[Hit] = []
         first_of: dict[str, str] = {}
+        confident = False
         for c in candidates[: max(3 * k, 10)]:
-            score = self._relevance(c, words)
-            threshold = self.config.min_score if c.cosine is not None else self.config.min_score_lexical
-            if score < threshold:
+            p_answer, verdict = self._judge(c, pq, background, self_score, model)
+            if verdict == answerability.NONE:
                 continue
+            confident = confident or verdict == answerability.ANSWER
+            if len(hits) == k:
+                continue  # full, but a later passage may still make the answer confident
             p = self.passages[c.row]
             story = self._clusters.key(p.article_id)
             if story is not None and first_of.setdefault(story, p.article_id) != p.article_id:
-                continue
-            best = rank.best_sentence(p.text, words, tokenize, self.lexical.idf)
-            hits.append(Hit(len(hits) + 1, score, p, best, c.lexical, c.cosine))
-            if len(hits) == k:
-                break
-        return hits
+                continue  # a copy of a story already answered must not use up the k answers
+            best = rank.best_sentence(p.text, pq.words, tokenize, self.lexical.idf)
+            hits.append(Hit(len(hits) + 1, p_answer, p, best, c.lexical, c.cosine))
+        hits = rank.drop_redundant_headlines(hits)
+        if not hits:
+            return SearchResult(pq.question, [], False, self._nearest_headlines(candidates, 3))
+        if prefer_recent:
+            hits = self._newest_first(hits)
+        hits = dedupe.collapse_hits(hits, self._clusters, self._sources)
+        return SearchResult(pq.question, hits, True, confident=confident)
 
-    def _relevance(self, c: Candidate, words: list[str]) -> float:
-        cover = rank.coverage(words, self._tokens(c.row), self.lexical.idf)
-        return rank.relevance(cover, c.cosine, self.config.relevance_dense_weight)
+    def _judge(self, c: Candidate, pq: PreparedQuery, background: tuple[float, float] | None,
+               self_score: float, model: answerability.AnswerModel) -> tuple[float, str]:
+        """This candidate's probability of answering, and the verdict it gets."""
+        evidence = self._evidence(c, pq, background, self_score)
+        if evidence is None:
+            # Not embedded yet: how much of the question it covers is all there is to go on.
+            cover = rank.coverage(pq.words, self.tokens_of(c.row), self.lexical.idf)
+            return cover, answerability.ANSWER if cover >= self.config.min_score_lexical else answerability.NONE
+        p = model.probability(evidence)
+        return p, model.verdict(p)
 
-    def _tokens(self, row: int) -> set[str]:
+    def _evidence(self, c: Candidate, pq: PreparedQuery, background: tuple[float, float] | None,
+                  self_score: float) -> answerability.Evidence | None:
+        """The answerability features of one candidate (None without a vector)."""
+        if c.cosine is None or background is None:
+            return None
+        n = self.config.candidates
+        return answerability.Evidence(
+            cos_z=(c.cosine - background[0]) / background[1],
+            coverage=rank.coverage(pq.words, self.tokens_of(c.row), self.lexical.idf),
+            bm25_ratio=min(c.lexical / self_score, 2.0),
+            lex_rank=answerability.rank_feature(c.lex_rank, n),
+            dense_rank=answerability.rank_feature(c.dense_rank, n),
+        )
+
+    def explain(self, question: str, n: int = 10, now: datetime | None = None):
+        """The first n candidates of the ranking `search` judges, with their features (for calibration).
+
+        Event dates weigh in as in `search`; a publication window is not applied.
+        """
+        pq = prepare(question, now)
+        qvec = self.query_vector(pq)
+        candidates = self._ranked(pq, qvec) if not pq.empty else []
+        background = self._background(qvec)
+        self_score = answerability.bm25_self_score(Counter(pq.tokens), self.lexical.idf, self.lexical.k1) or 1.0
+        return [(c, self._evidence(c, pq, background, self_score)) for c in candidates[:n]]
+
+    def _background(self, qvec: np.ndarray | None) -> tuple[float, float] | None:
+        """Mean and spread of the question's cosine to a fixed sample of the index's passages."""
+        if qvec is None or self._background_vectors is None:
+            return None
+        cos = self._background_vectors @ qvec
+        return float(cos.mean()), max(float(cos.std()), 1e-3)
+
+    def _weigh_dates(self, candidates: list[Candidate], pq: PreparedQuery) -> list[Candidate]:
+        """Re-rank by the fused score plus the question's event-date evidence (index.rank.date_bonus)."""
+        if not candidates:
+            return []
+        start, end = pq.time.event
+        rows = [c.row for c in candidates]
+        days = self.row_days()[rows]
+        with self._db_lock:
+            texts = dict(self._db.execute(
+                f"SELECT row, title || ' ' || text FROM passages WHERE row IN ({','.join('?' * len(rows))})", rows))
+        mentions = np.array([any(m in texts.get(r, "") for m in pq.mentions) for r in rows], dtype=bool)
+        bonus = rank.date_bonus(days, mentions, start.toordinal(), end.toordinal(), self.config)
+        scored = [dataclasses.replace(c, fused=c.fused + float(b)) for c, b in zip(candidates, bonus)]
+        return sorted(scored, key=lambda c: -c.fused)
+
+    def _newest_first(self, hits: list[Hit]) -> list[Hit]:
+        """Hits re-ordered by score plus a bonus for the newest (for "最新", "最近")."""
+        days = self.row_days()
+        newest = next((h.published_at for h in self._latest if h.published_at), None)
+        ref = china_day(newest) if newest else None
+
+        def boosted(hit: Hit) -> float:
+            day = int(days[hit.passage.id])
+            if ref is None or day == NO_DAY:
+                return hit.score
+            return hit.score + RECENCY_WEIGHT * 0.5 ** (max(0, ref - day) / HALF_LIFE_DAYS)
+
+        return [dataclasses.replace(h, rank=i + 1) for i, h in enumerate(sorted(hits, key=boosted, reverse=True))]
+
+    def row_days(self) -> np.ndarray:
+        """Each passage's China date as an ordinal (NO_DAY when undated), read once per retriever."""
+        if self._row_days is None:
+            with self._db_lock:
+                rows = self._db.execute("SELECT row, published_at FROM passages WHERE published_at IS NOT NULL").fetchall()
+            days = np.full(len(self.passages), NO_DAY, dtype=np.int32)
+            parsed: dict[str, int] = {}
+            for row, iso in rows:
+                try:
+                    days[row] = parsed[iso] if iso in parsed else parsed.setdefault(iso, china_day(iso))
+                except ValueError:
+                    pass
+            self._row_days = days  # the version is immutable, so is this
+        return self._row_days
+
+    def _published_between(self, start: date, end: date) -> np.ndarray:
+        """Rows published from `start` to `end` (China dates, inclusive); undated rows are not."""
+        days = self.row_days()
+        return (days >= start.toordinal()) & (days <= end.toordinal())
+
+    def _headlines_between(self, start: date, end: date, n: int) -> list[Headline]:
+        """The newest headlines published in the range (for a "not found" answer)."""
+        out = []
+        for h in self._latest:
+            if h.published_at and start.toordinal() <= china_day(h.published_at) <= end.toordinal():
+                out.append(h)
+                if len(out) == n:
+                    break
+        return out
+
+    def tokens_of(self, row: int) -> set[str]:
         """The words a passage answers with: its own, and its article's title, which is its context."""
         with self._db_lock:
             tokens, title = self._db.execute("SELECT tokens, title FROM passages WHERE row = ?", (row,)).fetchone()
         return set(tokens.split(" ")) | set(tokenize(title))
+
+    def _latest_unique(self, n: int) -> list[Headline]:
+        return self._nearest_headlines([], n)
 
     def _nearest_headlines(self, candidates: list[Candidate], n: int) -> list[Headline]:
         """Headlines closest to the question, for a "not found" answer; the newest when nothing is close."""
@@ -319,6 +486,14 @@ class Retriever:
             "model": self.manifest.get("model"),
             "version": self.version.name,
         }
+
+
+def china_day(iso: str) -> int:
+    """The proleptic ordinal of the China date of an ISO timestamp (naive means China time)."""
+    dt = datetime.fromisoformat(iso)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=CHINA_TZ)
+    return dt.astimezone(CHINA_TZ).date().toordinal()
 
 
 def _search_one(index, qvec: np.ndarray, k: int):

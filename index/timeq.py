@@ -4,6 +4,14 @@ Pure: no index, no clock. The caller gives the reference time (`now`, China time
 gets back the question without its time words, the inclusive date range they name (China dates)
 and whether the question asks for the newest news (最新, 最近, 近期 without a span).
 
+Two kinds of span, because they mean different things:
+
+- a **window** (今天, 昨天, 前天, 本周, 上周, 最近三天…) is about publication time: "what was
+  reported yesterday". The search keeps to it, and says so when it is empty.
+- an **event date** (2019年, 2月9日, 2020年2月, 去年, 上个月…) is usually when the thing happened;
+  the article that answers it is often published later (annual figures in January, previews years
+  ahead). It is evidence for passages published then or after, or mentioning it, never a filter.
+
 Understood, with `now` = 2020-02-10 (a Monday) as the example::
 
     今天 今日                      2020-02-10
@@ -33,14 +41,25 @@ _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四":
 _NUM = r"(?:\d{1,2}|[一二两三四五六七八九十]{1,3})"
 
 
-def _number(text: str) -> int:
-    """'9' -> 9, '十二' -> 12, '二十九' -> 29, '三十一' -> 31."""
+def _number(text: str) -> int | None:
+    """'9' -> 9, '十二' -> 12, '二十九' -> 29; an approximate pair '两三' -> 3; None when unreadable ('十十')."""
     if text.isdigit():
         return int(text)
+    if len(text) == 2 and "十" not in text and all(c in _CN_DIGITS for c in text):
+        a, b = _CN_DIGITS[text[0]], _CN_DIGITS[text[1]]
+        return b if b == a + 1 else None  # 两三天, 三四个月: "up to" the larger; 一二 as a month is no number
     if "十" not in text:
-        return _CN_DIGITS[text]
+        return _CN_DIGITS.get(text) if len(text) == 1 else None
     tens, _, ones = text.partition("十")
+    if len(tens) > 1 or len(ones) > 1 or (tens and tens not in _CN_DIGITS) or (ones and ones not in _CN_DIGITS):
+        return None
     return (_CN_DIGITS[tens] if tens else 1) * 10 + (_CN_DIGITS[ones] if ones else 0)
+
+
+def _year(text: str) -> int | None:
+    """A four-digit year this parser accepts (1900-2100), else None."""
+    year = int(text)
+    return year if 1900 <= year <= 2100 else None
 
 
 @dataclass(frozen=True)
@@ -48,10 +67,12 @@ class TimeQuery:
     """What a question says about time."""
 
     text: str  # the question without its time words
-    start: date | None = None  # inclusive, China date
+    start: date | None = None  # inclusive, China date: the span covering every expression
     end: date | None = None  # inclusive, China date
     recent: bool = False  # 最新 / 最近 without a span: prefer the newest
     matched: tuple[str, ...] = field(default=())  # the time expressions found, in order
+    window: tuple[date, date] | None = None  # publication-time span (今天, 上周…): a filter
+    event: tuple[date, date] | None = None  # event-date span (2019年, 2月9日…): evidence only
 
     @property
     def date_range(self) -> tuple[str, str] | None:
@@ -89,17 +110,20 @@ def _safe_date(year: int, month: int, day: int) -> date | None:
 # (pattern, resolver(match, today) -> (start, end) | "recent" | None). Tried in order; a span
 # matched by one is removed before the next, so the longer forms come first.
 def _full_date(m, today):
-    d = _safe_date(int(m["y"]), _number(m["m"]), _number(m["d"]))
+    year, month, day = _year(m["y"]), _number(m["m"]), _number(m["d"])
+    d = _safe_date(year, month, day) if None not in (year, month, day) else None
     return (d, d) if d else None
 
 
 def _year_month(m, today):
-    month = _number(m["m"])
-    return _month_range(int(m["y"]), month) if 1 <= month <= 12 else None
+    year, month = _year(m["y"]), _number(m["m"])
+    return _month_range(year, month) if year and month and 1 <= month <= 12 else None
 
 
 def _month_day(m, today):
     month, day = _number(m["m"]), _number(m["d"])
+    if month is None or day is None:
+        return None
     d = _safe_date(today.year, month, day)
     if _safe_date(2000, month, day) is None:  # no such day in any year (2月30日)
         return None
@@ -112,22 +136,24 @@ def _month_day(m, today):
 
 def _month_only(m, today):
     month = _number(m["m"])
-    if not 1 <= month <= 12:
+    if month is None or not 1 <= month <= 12:
         return None
     year = today.year if month <= today.month else today.year - 1
     return _month_range(year, month)
 
 
 def _year_only(m, today):
-    year = int(m["y"])
-    return (date(year, 1, 1), date(year, 12, 31)) if 1900 <= year <= 2100 else None
+    year = _year(m["y"])
+    return (date(year, 1, 1), date(year, 12, 31)) if year else None
 
 
 def _last_days(m, today):
     n = _number(m["n"])
+    if n is None:
+        return None
     unit = m["u"]
     days = n * (30 if "月" in unit else 7 if unit in ("周", "星期", "个星期", "礼拜", "个礼拜") else 1)
-    if days < 1:
+    if not 1 <= days <= 3660:
         return None
     return (today - timedelta(days=days - 1), today)
 
@@ -159,32 +185,36 @@ def _this_year(m, today):
 
 
 def _years_ago(n: int):
-    return lambda m, today: (date(today.year - n, 1, 1), date(today.year - n, 12, 31))
+    return lambda m, today: (date(today.year - n, 1, 1), date(today.year - n, 12, 31)) if today.year - n >= 1 else None
 
 
+_EVENT, _WINDOW = "event", "window"
+# (pattern, resolver(match, today) -> (start, end) | None, kind). Tried in order; a span matched by
+# one is removed before the next, so the longer forms come first. A resolver of None marks a
+# recency word (a preference, not a span).
 _RULES = [
-    (rf"(?P<y>\d{{4}})\s*年\s*(?P<m>{_NUM})\s*月\s*(?P<d>{_NUM})\s*[日号]", _full_date),
-    (r"(?<!\d)(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})(?!\d)", _full_date),
-    (rf"(?P<y>\d{{4}})\s*年\s*(?P<m>{_NUM})\s*月份?", _year_month),
-    (rf"(?<![\d年])(?P<m>{_NUM})\s*月\s*(?P<d>{_NUM})\s*[日号]", _month_day),
+    (rf"(?P<y>\d{{4}})\s*年\s*(?P<m>{_NUM})\s*月\s*(?P<d>{_NUM})\s*[日号]", _full_date, _EVENT),
+    (r"(?<!\d)(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})(?!\d)", _full_date, _EVENT),
+    (rf"(?P<y>\d{{4}})\s*年\s*(?P<m>{_NUM})\s*月份?", _year_month, _EVENT),
+    (rf"(?<![\d年])(?P<m>{_NUM})\s*月\s*(?P<d>{_NUM})\s*[日号]", _month_day, _EVENT),
     (r"(?:最近|近|过去|前)(?P<n>\d{1,2}|[一二两三四五六七八九十]{1,3})"
-     r"(?P<u>天|日|个星期|星期|周|个礼拜|礼拜|个月|月)(?:以来|之内|内|来|里)?", _last_days),
-    (r"大前天", _days_ago(3)),
-    (r"今天|今日|今儿", _days_ago(0)),
-    (r"昨天|昨日|昨儿", _days_ago(1)),
-    (r"(?<![日之此以目提眼面先从])前天(?!津)", _days_ago(2)),
-    (r"本周|这周|这一周|这个星期|本星期|这星期|这礼拜", _this_week),
-    (r"上周|上星期|上个星期|上礼拜|上个礼拜|上一周", _last_week),
-    (r"本月|这个月|这月|当月", _this_month),
-    (r"上个月|上月|上一个月", _last_month),
-    (r"今年以来|今年|本年度", _this_year),
-    (r"去年|上一年", _years_ago(1)),
-    (r"(?<![千百十\d])前年", _years_ago(2)),
-    (rf"(?<![\d年个])(?P<m>[1-9]|1[0-2]|[一二三四五六七八九十]|十[一二])\s*月份?(?![\d日号底初中])", _month_only),
-    (r"(?<!\d)(?P<y>(?:19|20)\d{2})\s*年(?![\d代前后])", _year_only),
-    (r"最新|最近|近期|近来|新近|近日|日前", None),  # a preference, not a span
+     r"(?P<u>天|日|个星期|星期|周|个礼拜|礼拜|个月|月)(?:以来|之内|内|来|里)?", _last_days, _WINDOW),
+    (r"大前天", _days_ago(3), _WINDOW),
+    (r"今天|今日|今儿", _days_ago(0), _WINDOW),
+    (r"昨天|昨日|昨儿", _days_ago(1), _WINDOW),
+    (r"(?<![日之此以目提眼面先从])前天(?!津)", _days_ago(2), _WINDOW),
+    (r"本周|这周|这一周|这个星期|本星期|这星期|这礼拜", _this_week, _WINDOW),
+    (r"上周|上星期|上个星期|上礼拜|上个礼拜|上一周", _last_week, _WINDOW),
+    (r"本月|这个月|这月|当月", _this_month, _EVENT),
+    (r"上个月|上月|上一个月", _last_month, _EVENT),
+    (r"今年以来|今年|本年度", _this_year, _EVENT),
+    (r"去年|上一年", _years_ago(1), _EVENT),
+    (r"(?<![千百十\d])前年", _years_ago(2), _EVENT),
+    (r"(?<![\d年个])(?P<m>[1-9]|1[0-2]|[一二三四五六七八九十]|十[一二])\s*月份?(?![\d日号底初中])", _month_only, _EVENT),
+    (r"(?<!\d)(?P<y>(?:19|20)\d{2})\s*年(?![\d代前后])", _year_only, _EVENT),
+    (r"最新|最近|近期|近来|新近|近日|日前", None, _WINDOW),
 ]
-_COMPILED = [(re.compile(p), f) for p, f in _RULES]
+_COMPILED = [(re.compile(p), f, kind) for p, f, kind in _RULES]
 _SPACES = re.compile(r"\s+")
 
 
@@ -201,10 +231,10 @@ def parse_time_query(question: str, now: datetime | None = None) -> TimeQuery:
     """
     today = china_today(now)
     text = question
-    spans: list[tuple[date, date]] = []
+    spans: dict[str, list[tuple[date, date]]] = {_WINDOW: [], _EVENT: []}
     matched: list[tuple[int, str]] = []
     recent = False
-    for pattern, resolve in _COMPILED:
+    for pattern, resolve, kind in _COMPILED:
         def replace(m: re.Match) -> str:
             nonlocal recent
             if resolve is None:
@@ -213,14 +243,44 @@ def parse_time_query(question: str, now: datetime | None = None) -> TimeQuery:
                 span = resolve(m, today)
                 if span is None:
                     return m.group(0)
-                spans.append(span)
+                spans[kind].append(span)
             matched.append((m.start(), m.group(0)))
             return " " * len(m.group(0))  # same length: later matches keep their positions
 
         text = pattern.sub(replace, text)
-    start = min((s for s, _ in spans), default=None)
-    end = max((e for _, e in spans), default=None)
+    everything = spans[_WINDOW] + spans[_EVENT]
+    start = min((s for s, _ in everything), default=None)
+    end = max((e for _, e in everything), default=None)
     if start is not None:
         recent = False  # a span says which days; "最近" inside it adds nothing
     text = _SPACES.sub(" ", text).strip()
-    return TimeQuery(text, start, end, recent, tuple(w for _, w in sorted(matched)))
+    return TimeQuery(text, start, end, recent, tuple(w for _, w in sorted(matched)),
+                     window=_cover(spans[_WINDOW]), event=_cover(spans[_EVENT]))
+
+
+def _cover(spans: list[tuple[date, date]]) -> tuple[date, date] | None:
+    """The smallest span covering all of these, or None."""
+    if not spans:
+        return None
+    return (min(s for s, _ in spans), max(e for _, e in spans))
+
+
+def date_mentions(tq: TimeQuery) -> tuple[str, ...]:
+    """How a passage would write the question's event dates ("2019年", "2月9日"), to find the ones that mention them."""
+    out: list[str] = []
+    for phrase in tq.matched:
+        m = re.fullmatch(rf"(?:(?P<y>\d{{4}})\s*年)?\s*(?:(?P<m>{_NUM})\s*月份?)?\s*(?:(?P<d>{_NUM})\s*[日号])?", phrase)
+        if not m or not (m["y"] or m["m"]):
+            continue
+        y = _year(m["y"]) if m["y"] else None
+        mo = _number(m["m"]) if m["m"] else None
+        d = _number(m["d"]) if m["d"] else None
+        if mo is not None and d is not None:
+            out += [f"{mo}月{d}日", f"{mo}月{d}号"]
+        elif y is not None and mo is not None:
+            out.append(f"{y}年{mo}月")
+        elif mo is not None:
+            out.append(f"{mo}月")
+        elif y is not None:
+            out.append(f"{y}年")
+    return tuple(dict.fromkeys(out))

@@ -2,7 +2,8 @@
 
 It answers in microseconds and echoes the question in its "not found" reply, so a test can tell
 which reply answers which question. ``found_every`` makes every n-th question "found", with
-passages whose title, source, url and text carry HTML and Markdown specials; ``delay`` adds a
+passages whose title, source, url and text carry HTML and Markdown specials; ``confident=False``
+makes those answers hedged; ``delay`` adds a
 (seeded) random sleep to each search so concurrent answers finish out of order.
 """
 
@@ -21,8 +22,10 @@ HOSTILE_URL = 'https://example.com/a?x=1&y="2"<b>'
 class FakeRetriever:
     """The Retriever methods the bot calls: search, latest, article, related, stats."""
 
-    def __init__(self, *, found_every: int = 0, delay: float = 0.0, seed: int = 0, label: str = "fake"):
+    def __init__(self, *, found_every: int = 0, delay: float = 0.0, seed: int = 0, label: str = "fake",
+                 confident: bool = True):
         self.found_every = found_every
+        self.confident = confident
         self.delay = delay
         self.label = label
         self.searches: list[str] = []
@@ -30,7 +33,7 @@ class FakeRetriever:
         self._lock = threading.Lock()
         self.closed = False
 
-    def search(self, query: str, k: int = 3) -> SearchResult:
+    def search(self, query: str, k: int = 3, now=None) -> SearchResult:
         with self._lock:
             self.searches.append(query)
             n = len(self.searches)
@@ -39,7 +42,7 @@ class FakeRetriever:
             time.sleep(pause)
         if self.found_every and n % self.found_every == 0:
             hits = [Hit(i + 1, 0.9 - i / 10, self._passage(i), "第一句。") for i in range(min(k, 4))]
-            return SearchResult(query, hits, True)
+            return SearchResult(query, hits, True, confident=self.confident)
         return SearchResult(query, [], False, self.latest(2))
 
     def _passage(self, i: int) -> Passage:

@@ -84,7 +84,7 @@ class Tracked(FakeRetriever):
         self.holding = threading.Event()
         self.release = threading.Event()
 
-    def search(self, query, k=3):
+    def search(self, query, k=3, now=None):
         if query == self.hold:
             self.holding.set()
             assert self.release.wait(30), "never released"
@@ -215,7 +215,7 @@ async def test_token_and_webhook_secret_never_reach_logs_or_users(
     make_reliable_bot, fake_bot_api, fast_limiter, caplog
 ):
     class Leaky(FakeRetriever):
-        def search(self, query, k=3):
+        def search(self, query, k=3, now=None):
             raise RuntimeError(f"failed to reach https://api.telegram.org/bot{TOKEN}/x?secret={SECRET}")
 
     caplog.set_level(logging.DEBUG)  # httpx logs every URL (with the token) at INFO

@@ -109,6 +109,20 @@ async def test_html_in_a_question_that_is_answered_gives_valid_html(seed_bot, fa
     assert quotes(reply["text"])  # answered, and the fake found the HTML well-formed
 
 
+async def test_a_hedged_answer_quotes_under_a_hedge_in_valid_html(make_bot, fake_bot_api):
+    from tests.fakeretriever import FakeRetriever
+
+    application = make_bot(FakeRetriever(found_every=1, confident=False))
+    async with application:
+        await feed(application, fake_bot_api.message_update("口罩产量是多少"))
+
+    [reply] = fake_bot_api.sent("sendMessage")
+    text, _ = parse_html(reply["text"])  # the fake parsed it: valid Telegram HTML
+    assert text.startswith("不确定是否回答了你的问题，最接近的是：\n")
+    assert quotes(reply["text"])  # the passages are still quoted
+    assert "抱歉" not in text
+
+
 # --- commands ----------------------------------------------------------------------------------
 
 
@@ -374,7 +388,7 @@ class SlowFor:
     def __getattr__(self, name):
         return getattr(self._retriever, name)
 
-    def search(self, query, k=3):
+    def search(self, query, k=3, now=None):
         if query == self.slow_question:
             assert self.release.wait(30), "never released"
         return self._retriever.search(query, k)
@@ -414,7 +428,7 @@ class Broken:
     def stats(self):
         return {}
 
-    def search(self, query, k=3):
+    def search(self, query, k=3, now=None):
         raise RuntimeError("index exploded")
 
 

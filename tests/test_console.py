@@ -75,3 +75,20 @@ def test_python_m_bot_without_a_token_answers_from_a_pipe(tmp_path, default_enco
     assert TITLE in run.stdout and "2020-02-09 23:26" in run.stdout
     assert (tmp_path / "index" / "current").exists()  # built from seeds/ because it was missing
     assert "Traceback" not in run.stderr
+
+
+async def test_a_hedged_answer_says_so_first_in_the_terminal_chat():
+    from tests.fakeretriever import FakeRetriever
+
+    out = io.StringIO()
+    request = ConsoleRequest(out)
+    application = build_application(
+        BotConfig(token=CONSOLE_TOKEN, passages=2), FakeRetriever(found_every=1, confident=False),
+        request=request, get_updates_request=request,
+    )
+    await run_console(application, io.StringIO("口罩产量是多少\n"), out)
+
+    answer = out.getvalue()
+    assert answer.startswith("> 口罩产量是多少\n不确定是否回答了你的问题，最接近的是：\n")
+    assert "    第一句。" in answer  # the passage is still quoted, under the hedge
+    assert "<blockquote>" not in answer and "&lt;" not in answer

@@ -207,7 +207,7 @@ async def test_polling_survives_every_fault_and_answers_each_question_once(
 
 async def test_an_apology_is_still_sent_for_a_bug(make_reliable_bot, fake_bot_api, handler_errors):
     class Broken(FakeRetriever):
-        def search(self, query, k=3):
+        def search(self, query, k=3, now=None):
             raise RuntimeError("index exploded")
 
     application = make_reliable_bot(Broken())

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot import formatting as fmt
-from bot.answers import Answer, AnswerStore, drop_redundant_headlines
+from bot.answers import Answer, AnswerStore
+from index.rank import drop_redundant_headlines
 from bot.console import html_to_text
 from index.models import HEADLINE, PARAGRAPH, Article, Headline, Hit, Passage
 from tests.fakebotapi import parse_html

@@ -105,13 +105,24 @@ def dated_retriever(tmp_path_factory):
     retriever.close()
 
 
-def test_a_date_restricts_the_answer_to_that_day(dated_retriever):
+def test_a_publication_window_restricts_the_answer_to_it(dated_retriever):
     result = dated_retriever.search("昨天北京的天气预报", k=3, now=NOW)
-    assert result.found and result.date_range == ("2020-02-09", "2020-02-09")
+    assert result.found and result.date_range == ("2020-02-09", "2020-02-09") and not result.outside_range
     assert {h.passage.article_id for h in result.hits} == {"weather-2020-02-09"}
+
+
+def test_an_event_date_raises_that_day_without_restricting(dated_retriever):
     result = dated_retriever.search("2月7日 北京天气预报", k=3, now=NOW)
+    assert result.date_range is None  # not a window: nothing was left out
     assert result.hits[0].passage.article_id == "weather-2020-02-07"
-    assert all(h.passage.published_at.startswith("2020-02-07") for h in result.hits)
+    assert len({h.passage.article_id for h in result.hits}) > 1
+
+
+def test_a_year_question_is_answered_by_an_article_published_the_year_after(dated_retriever):
+    result = dated_retriever.search("2019年口罩生产企业日产量", k=3, now=NOW)
+    assert result.found and result.date_range is None
+    assert result.hits[0].passage.article_id in {"masks", "masks-new"}
+    assert all(h.passage.published_at.startswith("2020") for h in result.hits)
 
 
 def test_a_range_keeps_only_dated_passages_inside_it(dated_retriever):
@@ -122,15 +133,15 @@ def test_a_range_keeps_only_dated_passages_inside_it(dated_retriever):
     assert "weather-undated" not in ids and "weather-2020-02-10" not in ids
 
 
-def test_nothing_in_range_is_not_found_and_says_the_range(dated_retriever):
-    result = dated_retriever.search("去年 北京天气预报", now=NOW)
-    assert not result.found and result.hits == []
-    assert result.date_range == ("2019-01-01", "2019-12-31")
-    assert result.nearest_headlines == []  # nothing from 2019 in this index
-    today = dated_retriever.search("今天有什么新闻", now=NOW)
-    assert today.date_range == ("2020-02-10", "2020-02-10")
-    if not today.found:
-        assert [h.published_at[:10] for h in today.nearest_headlines] == ["2020-02-10"]
+def test_an_empty_window_answers_from_outside_it_and_says_so(dated_retriever):
+    later = datetime(2020, 2, 20, 9, 0)
+    result = dated_retriever.search("昨天北京的天气预报", k=3, now=later)
+    assert result.found and result.outside_range
+    assert result.date_range == ("2020-02-19", "2020-02-19")
+    assert all(not (h.passage.published_at or "").startswith("2020-02-19") for h in result.hits)
+    assert result.hits[0].passage.title == "天气预报"
+    nothing = dated_retriever.search("昨天 量子计算机芯片", now=later)
+    assert not nothing.found and nothing.date_range == ("2020-02-19", "2020-02-19")
 
 
 def test_newest_first_for_zuixin_and_plain_search_without_now(dated_retriever):
@@ -148,18 +159,49 @@ def test_newest_first_for_zuixin_and_plain_search_without_now(dated_retriever):
 # --- the bot says which dates it searched ------------------------------------------------------
 
 
-async def test_the_answer_shows_the_searched_date_range(make_bot, fake_bot_api, dated_retriever):
+async def test_the_answer_shows_the_searched_window_and_an_empty_one(make_bot, fake_bot_api, dated_retriever, monkeypatch):
     from telegram import Update
 
+    import bot.handlers
     from tests.fakebotapi import parse_html
 
+    # The bot searches as of the current time: pin it to the evening of 2020-02-08.
+    monkeypatch.setattr(bot.handlers, "datetime", _FixedNow(datetime(2020, 2, 8, 20, 0, tzinfo=CHINA)))
     application = make_bot(dated_retriever)
     async with application:
-        for text in ("2020年2月7日 北京天气预报", "2019年 北京天气预报"):
+        for text in ("昨天 北京天气预报", "2020年2月7日 北京天气预报", "大前天以前 北京天气预报"):
             update = Update.de_json(fake_bot_api.message_update(text), application.bot)
             await application.process_update(update)
-    found, missing = (parse_html(t)[0] for t in fake_bot_api.texts())
-    assert found.startswith("🗓 检索范围：2020-02-07（北京时间）")
-    assert "最高气温2度" in found and "最高气温3度" not in found
-    assert missing.startswith("抱歉，没有找到")
-    assert "检索范围：2019-01-01 至 2019-12-31" in missing
+    window, event, _ = (parse_html(t)[0] for t in fake_bot_api.texts())
+    assert window.startswith("🗓 检索范围：2020-02-07（北京时间）")
+    assert "最高气温2度" in window and "最高气温3度" not in window
+    assert "检索范围" not in event and "最高气温2度" in event.split("\n\n")[0]
+
+
+class _FixedNow:
+    """Stands in for the datetime class in a module: now() is fixed, everything else is datetime's."""
+
+    def __init__(self, at: datetime):
+        self._at = at
+
+    def now(self, tz=None):
+        return self._at.astimezone(tz) if tz else self._at
+
+    def __getattr__(self, name):
+        return getattr(datetime, name)
+
+
+async def test_an_empty_window_says_so_before_the_nearest_passages(make_bot, fake_bot_api, dated_retriever, monkeypatch):
+    from telegram import Update
+
+    import bot.handlers
+    from tests.fakebotapi import parse_html
+
+    monkeypatch.setattr(bot.handlers, "datetime", _FixedNow(datetime(2020, 2, 20, 9, 0, tzinfo=CHINA)))
+    application = make_bot(dated_retriever)
+    async with application:
+        update = Update.de_json(fake_bot_api.message_update("昨天 北京天气预报"), application.bot)
+        await application.process_update(update)
+    [text] = [parse_html(t)[0] for t in fake_bot_api.texts()]
+    assert text.startswith("🗓 2020-02-19（北京时间）没有相关报道；最接近的是 2020-02-")
+    assert "最高气温" in text

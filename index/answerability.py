@@ -1,0 +1,113 @@
+"""Does the index answer this question? Features that mean the same on any source, and a small logistic model.
+
+A raw cosine or BM25 score means different things on different corpora, scripts and question
+styles, so a threshold on it learnt on one source refuses good answers on another. The features
+here are each relative to something the question itself sets:
+
+- ``cos_z``: the passage's cosine in standard deviations above the question's cosine to a fixed
+  sample of the index's passages (its background), so a question that is close to everything
+  (short, generic) gains nothing from that;
+- ``coverage``: the IDF-weighted share of the question's topic words the passage (or its title) has;
+- ``bm25_ratio``: the passage's BM25 score over the score the question would get as a passage of
+  average length: the share of its own best possible score;
+- ``lex_rank``, ``dense_rank``: log(1 + rank) of the passage in each leg (0 = first): two legs that
+  agree on a passage are evidence that it answers.
+
+The model's weights and its two lines (answer, hedge) live in config.toml ``[retrieval]`` and are
+fitted by ``bench/answerability.py`` with one source left out at a time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+FEATURES = ("cos_z", "coverage", "bm25_ratio", "lex_rank", "dense_rank")
+
+# Verdicts on a question.
+ANSWER, HEDGE, NONE = "answer", "hedge", "none"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One candidate passage's features, named as in FEATURES."""
+
+    cos_z: float
+    coverage: float
+    bm25_ratio: float
+    lex_rank: float
+    dense_rank: float
+
+    def vector(self) -> np.ndarray:
+        """The features in FEATURES order."""
+        return np.array([getattr(self, f) for f in FEATURES], dtype=np.float64)
+
+
+def rank_feature(rank: int, n: int) -> float:
+    """log(1 + rank), a passage missing from a leg's top n counting as rank n."""
+    return math.log1p(min(rank, n))
+
+
+def leg_ranks(scores: np.ndarray, present: np.ndarray | None = None) -> np.ndarray:
+    """Each candidate's 0-based rank by one leg's score (highest first); absent ones rank last."""
+    order = np.argsort(-scores, kind="stable")
+    ranks = np.empty(len(scores), dtype=np.int64)
+    ranks[order] = np.arange(len(scores))
+    if present is not None:
+        ranks[~present] = len(scores)
+    return ranks
+
+
+def bm25_self_score(counts: Mapping[str, int], idf, k1: float) -> float:
+    """BM25 of the question's own tokens in a passage of average length made of exactly them."""
+    return sum(c * idf(t) * c / (c + k1) for t, c in counts.items())
+
+
+@dataclass(frozen=True)
+class AnswerModel:
+    """A logistic model over FEATURES and the two probabilities that split its verdicts."""
+
+    weights: Mapping[str, float]
+    bias: float
+    answer_at: float  # at or above: quote it
+    hedge_at: float  # at or above (and below answer_at): quote it under a hedge; below: "not found"
+
+    def probability(self, evidence: Evidence) -> float:
+        """The model's probability that this passage answers the question."""
+        z = self.bias + sum(self.weights.get(f, 0.0) * getattr(evidence, f) for f in FEATURES)
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+    def verdict(self, p: float) -> str:
+        """ANSWER, HEDGE or NONE for a probability."""
+        return ANSWER if p >= self.answer_at else HEDGE if p >= self.hedge_at else NONE
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None,
+                 l2: float = 1.0, iterations: int = 50) -> tuple[np.ndarray, float]:
+    """Weights and bias of an L2-regularised logistic regression, by Newton's method (IRLS).
+
+    Five features and a few thousand rows: a dozen Newton steps, no need for a library.
+    """
+    n, d = x.shape
+    w = np.zeros(d + 1)
+    xb = np.hstack([x, np.ones((n, 1))])
+    sw = np.ones(n) if sample_weight is None else sample_weight
+    reg = np.full(d + 1, l2)
+    reg[-1] = 0.0  # the bias is not shrunk
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-np.clip(xb @ w, -50, 50)))
+        grad = xb.T @ (sw * (p - y)) + reg * w
+        hess = (xb * (sw * p * (1 - p))[:, None]).T @ xb + np.diag(reg + 1e-9)
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return w[:-1], float(w[-1])
+
+
+def model_from(weights: Sequence[float], bias: float, answer_at: float, hedge_at: float) -> AnswerModel:
+    """An AnswerModel from weights in FEATURES order."""
+    return AnswerModel(dict(zip(FEATURES, (float(v) for v in weights))), float(bias), answer_at, hedge_at)
