@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from index.timeq import parse_time_query
+from index.timeq import date_mentions, parse_time_query
 
 NOW = datetime(2020, 2, 10, 20, 0)  # a Monday evening, China time
 
@@ -205,3 +205,30 @@ async def test_an_empty_window_says_so_before_the_nearest_passages(make_bot, fak
     [text] = [parse_html(t)[0] for t in fake_bot_api.texts()]
     assert text.startswith("🗓 2020-02-19（北京时间）没有相关报道；最接近的是 2020-02-")
     assert "最高气温" in text
+
+
+@pytest.mark.parametrize(
+    "question, window",
+    [
+        ("最近两三天的疫情", ("2020-02-08", "2020-02-10")),  # "two or three days": up to three
+        ("最近一两天有什么新闻", ("2020-02-09", "2020-02-10")),
+        ("近三四个月的经济数据", ("2019-10-14", "2020-02-10")),
+        ("过去五六天", ("2020-02-05", "2020-02-10")),
+        ("最近十十天", None),  # not a number: ignored
+        ("0000年2月的新闻", None),  # no year 0
+        ("9999年1月1日的新闻", None),
+        ("一二月三日", None),
+        ("最近一百天", None),
+    ],
+)
+def test_approximate_and_impossible_numbers_are_read_or_ignored_never_raised(question, window):
+    tq = parse_time_query(question, NOW)
+    assert (None if tq.window is None else tuple(d.isoformat() for d in tq.window)) == window
+
+
+def test_event_dates_and_windows_are_told_apart():
+    tq = parse_time_query("昨天公布的2019年粮食产量", NOW)
+    assert tq.window == (date(2020, 2, 9), date(2020, 2, 9))
+    assert tq.event == (date(2019, 1, 1), date(2019, 12, 31))
+    assert date_mentions(tq) == ("2019年",)
+    assert date_mentions(parse_time_query("二月九号的天气", NOW)) == ("2月9日", "2月9号")
