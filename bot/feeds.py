@@ -45,11 +45,17 @@ async def poll_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     poller = context.bot_data.get("feeds")
     if poller is None:
         return
+    try:
+        # Fetching is network only: a slow feed must not hold up /reindex (nor wait for it).
+        fetched = await asyncio.to_thread(poller.fetch_due)
+    except Exception:
+        logger.exception("feed fetch failed; the index stays as it was")
+        return
     # The same lock as /reindex: one index build at a time, and swaps in the order of the builds.
     lock: asyncio.Lock = context.bot_data.setdefault("reindex_lock", asyncio.Lock())
     async with lock:
         try:
-            report = await asyncio.to_thread(poller.poll)
+            report = await asyncio.to_thread(poller.add, fetched)
             if report.version is None:
                 return
             reload = context.bot_data.get("reload_index")

@@ -39,41 +39,60 @@ def cmd_build(args, cfg: Config) -> int:
     from .feeds import with_feed_files
 
     embed = cfg.index.embed_on_build and not args.no_embed
-    if args.command == "add":
-        sources = _fetched_sources(args.sources, cfg, timeout=args.timeout)
-    else:
-        sources = [Path(s) for s in args.sources] or with_feed_files(cfg.index.seeds, cfg.index.dir)
-    if not sources:
-        print("nothing new to add")
-        return 0
-    report = build_index(sources, cfg.index.dir, _encoder(cfg, embed), cfg.index, embed=embed,
-                         rebuild=args.rebuild, add=args.command == "add")
+    written: list[Path] = []  # fetched articles written for this add: removed again if it fails
+    try:
+        if args.command == "add":
+            sources = _fetched_sources(args.sources, cfg, args.timeout, written)
+        else:
+            sources = [Path(s) for s in args.sources] or with_feed_files(cfg.index.seeds, cfg.index.dir)
+        if not sources:
+            print("nothing new to add")
+            return 0
+        report = build_index(sources, cfg.index.dir, _encoder(cfg, embed), cfg.index, embed=embed,
+                             rebuild=args.rebuild, add=args.command == "add")
+    except BaseException:
+        # A failed add leaves nothing for the next build to pick up from <index>/feeds/.
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
     print(report.summary())
     return 0
 
 
-def _fetched_sources(given: list[str], cfg: Config, timeout: float) -> list[Path]:
-    """Seed files as they are; URLs, feed files and HTML pages parsed and written as JSONL under the index."""
+def _fetched_sources(given: list[str], cfg: Config, timeout: float, written: list[Path]) -> list[Path]:
+    """Seed files as they are; URLs, feed files and HTML pages parsed and written as JSONL under the index.
+
+    The JSONL files are appended to `written` as they are written; a source that fails is named in the error.
+    """
     from . import feeds
 
     out: list[Path] = []
     known = feeds.known_articles(cfg.index.dir)
     for source in given:
         path = Path(source)
-        if source.startswith(("http://", "https://")):
-            r = feeds.fetch(source, timeout=timeout)
-            articles = feeds.parse(r.content, source, r.content_type)
-        elif path.suffix.lower() in feeds.FEED_SUFFIXES | feeds.PAGE_SUFFIXES:
-            hint = "application/xml" if path.suffix.lower() in feeds.FEED_SUFFIXES else ""
-            articles = feeds.parse(path.read_bytes(), path.resolve().as_uri(), hint)
-        else:
+        if not source.startswith(("http://", "https://")) and path.suffix.lower() not in feeds.FEED_SUFFIXES | feeds.PAGE_SUFFIXES:
             out.append(path)
             continue
+        try:
+            articles = _read_source(feeds, source, timeout)
+        except feeds.FeedError as e:
+            raise feeds.FeedError(f"{source}: {e}") from None
         fresh = feeds.new_articles(articles, known)
         print(f"{source}: {len(articles)} articles, {len(fresh)} new")
         if fresh:
-            out.append(feeds.write_jsonl(cfg.index.dir, feeds.slug(source), fresh))
+            written.append(feeds.write_jsonl(cfg.index.dir, feeds.slug(source), fresh))
+            out.append(written[-1])
     return out
+
+
+def _read_source(feeds, source: str, timeout: float) -> list:
+    """The articles of a feed or page URL, or of a saved feed or page file."""
+    if source.startswith(("http://", "https://")):
+        r = feeds.fetch(source, timeout=timeout)
+        return feeds.parse(r.content, source, r.content_type)
+    path = Path(source)
+    hint = "application/xml" if path.suffix.lower() in feeds.FEED_SUFFIXES else ""
+    return feeds.parse(feeds.read_file(path), path.resolve().as_uri(), hint)
 
 
 def cmd_remove(args, cfg: Config) -> int:
@@ -201,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args, load_config(args.config))
     except NewsIndexError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:  # a full disk, a missing or unreadable file: one line, not a traceback
         print(f"error: {e}", file=sys.stderr)
         return 1
 

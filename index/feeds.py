@@ -12,18 +12,22 @@ from __future__ import annotations
 import concurrent.futures
 import email.utils
 import hashlib
+import ipaddress
 import json
 import logging
 import re
+import socket
 import sqlite3
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
 from . import store
@@ -36,7 +40,10 @@ from .seeds import CHINA_TZ, content_hash
 logger = logging.getLogger(__name__)
 
 FEEDS_DIR = "feeds"  # under the index folder
-MAX_BYTES = 10 << 20  # a feed or page larger than this is refused
+# A feed or page larger than this is refused: as sent, and after each layer of decompression.
+MAX_BYTES = 10 << 20
+MAX_LAYERS = 3  # compression layers (Content-Encoding and gzip files inside) undone at most
+MAX_REDIRECTS = 5
 MAX_BACKOFF = 24 * 3600.0  # seconds: a failing feed is still tried at least daily
 FEED_SUFFIXES = {".xml", ".rss", ".atom"}
 PAGE_SUFFIXES = {".html", ".htm"}
@@ -63,44 +70,206 @@ class FetchResult:
         return self.status == 304
 
 
-def fetch(url: str, etag: str | None = None, modified: str | None = None, timeout: float = 10.0,
-          client: httpx.Client | None = None) -> FetchResult:
-    """GET a URL with If-None-Match / If-Modified-Since; the whole transfer must end within timeout.
+def fetch(url: str, etag: str | None = None, modified: str | None = None, timeout: float = 10.0) -> FetchResult:
+    """GET a URL with If-None-Match / If-Modified-Since; the whole fetch, redirects included, ends within timeout.
 
-    Raises FeedError on a network error, a timeout, an HTTP error status or an oversized body.
+    Policy: http and https only, at most MAX_REDIRECTS redirects, any host and port, but an address
+    that is not public (loopback, private, link-local such as cloud metadata, reserved) only when
+    the URL asked for is itself on one (a local feed the admin chose); checked on the address
+    actually connected to. At most MAX_BYTES as sent and after each decompression.
+    Raises FeedError on a network error, a timeout, an HTTP error status, a refused redirect or an oversized body.
     """
-    headers = {"User-Agent": USER_AGENT}
+    headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"}
     if etag:
         headers["If-None-Match"] = etag
     if modified:
         headers["If-Modified-Since"] = modified
-    own = client is None
-    client = client or httpx.Client(follow_redirects=True)
-    deadline = time.monotonic() + timeout
+    _require_http(url)
+    backend = _DeadlineBackend(time.monotonic() + timeout, private_ok=is_private_url(url))
     try:
-        with client.stream("GET", url, headers=headers, timeout=timeout) as r:
-            if r.status_code == 304:
-                return FetchResult(url, 304, None, r.headers.get("etag") or etag,
-                                   r.headers.get("last-modified") or modified)
-            if r.status_code >= 400:
-                raise FeedError(f"HTTP {r.status_code}")
-            chunks, size = [], 0
-            for chunk in r.iter_bytes():
-                size += len(chunk)
-                if size > MAX_BYTES:
-                    raise FeedError(f"larger than {MAX_BYTES} bytes")
-                if time.monotonic() > deadline:  # httpx's timeout is per read; this bounds the whole
-                    raise FeedError(f"timed out after {timeout:g} s")
-                chunks.append(chunk)
-            return FetchResult(url, r.status_code, b"".join(chunks), r.headers.get("etag"),
-                               r.headers.get("last-modified"), r.headers.get("content-type", ""))
+        with httpx.Client(transport=_Transport(backend), timeout=timeout) as client:
+            for _ in range(MAX_REDIRECTS + 1):
+                with client.stream("GET", url, headers=headers) as r:
+                    if r.has_redirect_location:
+                        url = _redirect_target(r, backend.private_ok)
+                        continue
+                    return _result(url, r, etag, modified)
     except httpx.TimeoutException:
         raise FeedError(f"timed out after {timeout:g} s") from None
+    except httpx.InvalidURL as e:  # httpx reads a redirect's Location before handing the response back
+        raise FeedError(f"not a valid http(s) URL (or redirect): {e}") from None
     except httpx.HTTPError as e:
         raise FeedError(f"{type(e).__name__}: {e}") from None
-    finally:
-        if own:
-            client.close()
+    raise FeedError(f"more than {MAX_REDIRECTS} redirects")
+
+
+def _require_http(url: str) -> None:
+    if not re.match(r"https?://", url, re.IGNORECASE):
+        raise FeedError(f"not an http(s) URL: {url[:100]}")
+
+
+def _redirect_target(r: httpx.Response, private_ok: bool) -> str:
+    """Where a redirect points, if the policy allows it (see fetch)."""
+    location = r.headers["location"]
+    try:
+        target = str(r.url.join(location))
+    except httpx.InvalidURL:
+        raise FeedError(f"redirect to a URL that is not http(s): {location[:100]}") from None
+    _require_http(target)
+    if not address_allowed(target, private_ok):
+        raise FeedError(f"redirect to a non-public address refused: {target[:100]}")
+    return target
+
+
+def _result(url: str, r: httpx.Response, etag: str | None, modified: str | None) -> FetchResult:
+    """The response as a FetchResult: its raw bytes capped, then decompressed layer by layer within the cap."""
+    if r.status_code == 304:
+        return FetchResult(url, 304, None, r.headers.get("etag") or etag, r.headers.get("last-modified") or modified)
+    if r.status_code >= 400:
+        raise FeedError(f"HTTP {r.status_code}")
+    if int(r.headers.get("content-length") or 0) > MAX_BYTES:
+        raise FeedError(f"larger than {MAX_BYTES} bytes")
+    chunks, size = [], 0
+    for chunk in r.iter_raw():  # raw: httpx would inflate each chunk without a bound
+        size += len(chunk)
+        if size > MAX_BYTES:
+            raise FeedError(f"larger than {MAX_BYTES} bytes")
+        chunks.append(chunk)
+    content = decompress(b"".join(chunks), r.headers.get("content-encoding", ""))
+    return FetchResult(url, r.status_code, content, r.headers.get("etag"), r.headers.get("last-modified"),
+                       r.headers.get("content-type", ""))
+
+
+def decompress(data: bytes, encodings: str = "") -> bytes:
+    """Undo Content-Encoding layers (gzip, deflate), then gzip files inside, each output capped at MAX_BYTES."""
+    layers = [e for e in (e.strip().lower() for e in encodings.split(",")) if e and e != "identity"]
+    if len(layers) > MAX_LAYERS:
+        raise FeedError(f"more than {MAX_LAYERS} Content-Encoding layers")
+    for encoding in reversed(layers):
+        if encoding in ("gzip", "x-gzip"):
+            data = _inflate(data, 16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            data = _inflate(data, zlib.MAX_WBITS) if data[:1] == b"\x78" else _inflate(data, -zlib.MAX_WBITS)
+        else:
+            raise FeedError(f"unsupported Content-Encoding {encoding[:30]!r}")
+    for _ in range(MAX_LAYERS):
+        if data[:2] != b"\x1f\x8b":  # not (or no longer) a gzip file
+            return data
+        data = _inflate(data, 16 + zlib.MAX_WBITS)
+    raise FeedError(f"more than {MAX_LAYERS} layers of compression")
+
+
+def _inflate(data: bytes, wbits: int) -> bytes:
+    """One layer decompressed, refused as soon as it would pass MAX_BYTES."""
+    inflater = zlib.decompressobj(wbits)
+    try:
+        out = inflater.decompress(data, MAX_BYTES + 1)
+    except zlib.error as e:
+        raise FeedError(f"bad compressed data: {e}") from None
+    if len(out) > MAX_BYTES or inflater.unconsumed_tail:
+        raise FeedError(f"larger than {MAX_BYTES} bytes once decompressed")
+    return out
+
+
+def read_file(path: Path) -> bytes:
+    """A saved feed or page, bounded like a download (MAX_BYTES, then gzip layers inside)."""
+    with Path(path).open("rb") as f:
+        data = f.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise FeedError(f"larger than {MAX_BYTES} bytes")
+    return decompress(data)
+
+
+def _addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """The addresses a host name (or literal) stands for; [] when it does not resolve."""
+    try:
+        return [ipaddress.ip_address(host.strip("[]"))]
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return []
+    return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+
+
+def _public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return (mapped or ip).is_global
+
+
+def is_private_url(url: str) -> bool:
+    """Whether the URL's host is (or resolves to) a non-public address: loopback, private, link-local…"""
+    host = urlsplit(url).hostname or ""
+    return any(not _public(ip) for ip in _addresses(host))
+
+
+def address_allowed(url: str, private_ok: bool) -> bool:
+    """The redirect policy on addresses: public ones always, others only when private_ok."""
+    host = urlsplit(url).hostname or ""
+    addresses = _addresses(host)
+    return bool(addresses) and (private_ok or all(_public(ip) for ip in addresses))
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's sockets with every wait cut to what is left of one deadline, and the address policy.
+
+    httpx's timeouts are per operation: a server sending a byte a second would never trip them.
+    """
+
+    def __init__(self, deadline: float, private_ok: bool):
+        self.deadline, self.private_ok = deadline, private_ok
+        self._sync = httpcore.SyncBackend()
+
+    def left(self, timeout: float | None, error: type[Exception]) -> float:
+        """Seconds a socket operation may wait: its own timeout, at most what is left of the deadline."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise error("the whole fetch timed out")
+        return left if timeout is None else min(timeout, left)
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        # Connect to an address checked here, not to the name: DNS cannot answer differently later.
+        allowed = [ip for ip in _addresses(host) if self.private_ok or _public(ip)]
+        if not allowed:
+            raise httpcore.ConnectError(f"{host}: no public address (not fetched)")
+        stream = self._sync.connect_tcp(str(allowed[0]), port, self.left(timeout, httpcore.ConnectTimeout),
+                                        local_address, socket_options)
+        return _DeadlineStream(stream, self)
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A stream whose reads and writes wait no longer than the backend's deadline allows."""
+
+    def __init__(self, stream, backend: _DeadlineBackend):
+        self.stream, self.backend = stream, backend
+
+    def read(self, max_bytes, timeout=None):
+        return self.stream.read(max_bytes, self.backend.left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer, timeout=None):
+        self.stream.write(buffer, self.backend.left(timeout, httpcore.WriteTimeout))
+
+    def close(self):
+        self.stream.close()
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None):
+        left = self.backend.left(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self.stream.start_tls(ssl_context, server_hostname, left), self.backend)
+
+    def get_extra_info(self, info):
+        return self.stream.get_extra_info(info)
+
+
+class _Transport(httpx.HTTPTransport):
+    """httpx's transport over a _DeadlineBackend (httpx has no public switch for the network backend)."""
+
+    def __init__(self, backend: _DeadlineBackend):
+        super().__init__()
+        self._pool = httpcore.ConnectionPool(ssl_context=httpx.create_ssl_context(), network_backend=backend)
 
 
 # --- parsing ---------------------------------------------------------------------------------
@@ -180,7 +349,7 @@ def parse_feed(content: bytes, url: str) -> list[Article]:
     """Parse RSS or Atom into articles (HTML bodies stripped to paragraphs); FeedError if not a feed."""
     import feedparser
 
-    parsed = feedparser.parse(content)
+    parsed = feedparser.parse(as_declared(content))
     if parsed.bozo and not parsed.entries:
         raise FeedError(f"malformed feed: {parsed.get('bozo_exception')}")
     if not parsed.entries and not parsed.get("version"):
@@ -205,28 +374,63 @@ def parse_feed(content: bytes, url: str) -> list[Article]:
     return articles
 
 
-_META_TIME = re.compile(
-    r"<meta\s[^>]*(?:property|name|itemprop)\s*=\s*[\"'](?:article:published_time|og:release_date|pubdate|"
-    r"publishdate|datePublished|date)[\"'][^>]*>", re.IGNORECASE)
+# The page-time scan is linear: tags are found by their start, each read up to its ">" within
+# MAX_TAG_CHARS, and the attribute patterns run on that slice only (a regex over the whole page that
+# looked for a tag's end from every "<meta" took a minute on 93 KB of "<meta ").
+MAX_TAG_CHARS = 2000
+_TAG_START = re.compile(r"<(meta|time)\s", re.IGNORECASE)
+_META_NAME = re.compile(
+    r"(?:property|name|itemprop)\s*=\s*[\"'](?:article:published_time|og:release_date|pubdate|"
+    r"publishdate|datePublished|date)[\"']", re.IGNORECASE)
 _CONTENT = re.compile(r"content\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
-_TIME_TAG = re.compile(r"<time\s[^>]*datetime\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
+_DATETIME = re.compile(r"datetime\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
 
 
 def _page_time(html: str, fallback: str | None) -> str | None:
-    for m in _META_TIME.finditer(html):
-        c = _CONTENT.search(m.group(0))
-        if c and (t := feed_time(c.group(1))):
-            return t
-    m = _TIME_TAG.search(html)
-    if m and (t := feed_time(m.group(1))):
-        return t
-    return feed_time(fallback)
+    """The publication time a page's <meta> tags give, else its first <time datetime>, else fallback."""
+    first_time = None
+    for m in _TAG_START.finditer(html):
+        end = html.find(">", m.end(), m.end() + MAX_TAG_CHARS)
+        if end < 0:
+            continue
+        tag = html[m.start() : end]
+        if m.group(1).lower() == "meta":
+            if _META_NAME.search(tag) and (c := _CONTENT.search(tag)) and (t := feed_time(c.group(1))):
+                return t
+        elif first_time is None and (d := _DATETIME.search(tag)):
+            first_time = d.group(1)
+    return feed_time(first_time) or feed_time(fallback)
+
+
+# An encoding declared in the first bytes of a feed or page.
+_DECLARED = re.compile(rb"""(?:encoding|charset)\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+
+
+def as_declared(content: bytes, content_type: str = "") -> bytes:
+    """Bytes said (or assumed) to be UTF-8 that are not, but are valid GB18030 (GBK), re-encoded as UTF-8.
+
+    Chinese sites that moved to UTF-8 templates often still serve GBK text; read as UTF-8 it is mojibake.
+    """
+    declared = re.search(r"charset=\s*[\"']?([\w.:-]+)", content_type or "", re.IGNORECASE)
+    name = declared.group(1) if declared else ((m := _DECLARED.search(content[:1024])) and m.group(1).decode())
+    if (name or "utf-8").lower().replace("-", "").replace("_", "") != "utf8":
+        return content
+    try:
+        content.decode("utf-8")
+        return content
+    except UnicodeDecodeError:
+        pass
+    try:
+        return content.decode("gb18030").encode("utf-8")
+    except UnicodeDecodeError:
+        return content
 
 
 def parse_page(content: bytes, url: str) -> Article | None:
     """Extract an article page's main text, title and publication time (trafilatura); None if no text."""
     import trafilatura
 
+    content = as_declared(content)
     # Precision over recall: a menu or footer line quoted as news is worse than a lost paragraph.
     doc = trafilatura.bare_extraction(content, url=url, with_metadata=True, include_comments=False,
                                       include_tables=False, favor_precision=True)
@@ -248,6 +452,8 @@ def parse_page(content: bytes, url: str) -> Article | None:
 
 def parse(content: bytes, url: str, content_type: str = "") -> list[Article]:
     """Parse a feed or an article page, telling them apart by content."""
+    if len(content) > MAX_BYTES:  # fetch and read_file refuse these; callers with bytes of their own too
+        raise FeedError(f"larger than {MAX_BYTES} bytes")
     if looks_like_feed(content, content_type):
         return parse_feed(content, url)
     page = parse_page(content, url)
@@ -345,9 +551,19 @@ class PollReport:
     version: str | None = None  # the published version, None when nothing was added
 
 
+@dataclass
+class Fetched:
+    """What one round of fetching got: each due feed with its result or its error."""
+
+    now: float
+    results: list[tuple[FeedState, object]] = field(default_factory=list)
+
+
 class FeedPoller:
     """Poll feeds and add what is new to the index; thread-safe, one poll at a time.
 
+    Each due feed is fetched in its own thread, bounded by `timeout` in all, so a slow feed holds
+    the others up by at most that; fetching takes no index lock (`fetch_due`), only adding does (`add`).
     A feed that fails (timeout, HTTP error, malformed XML) is retried after interval × 2^failures
     (at most MAX_BACKOFF); the others are polled as usual.
     """
@@ -359,7 +575,8 @@ class FeedPoller:
         self.encoder, self.config, self.embed = encoder, config or IndexConfig(), embed
         self.interval, self.timeout, self.max_workers = float(interval), float(timeout), max_workers
         self.feeds = {u: FeedState(u) for u in dict.fromkeys(urls)}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one add at a time
+        self._fetch_lock = threading.Lock()  # one round of fetching at a time
 
     def status(self) -> list[FeedState]:
         """Each feed's state (copies), in configuration order."""
@@ -367,17 +584,27 @@ class FeedPoller:
 
     def poll(self, now: float | None = None) -> PollReport:
         """Fetch the feeds that are due, write their new articles, add them to the index (blocking)."""
-        with self._lock:
+        return self.add(self.fetch_due(now))
+
+    def fetch_due(self, now: float | None = None) -> Fetched:
+        """Fetch and parse the feeds that are due, in parallel (network and parsing only)."""
+        with self._fetch_lock:
             now = time.time() if now is None else now
             # A tenth of an interval of slack: a job running every interval finds its feeds due.
             due = [s for s in self.feeds.values() if s.next_attempt <= now + self.interval / 10]
-            report = PollReport()
             if not due:
-                return report
+                return Fetched(now)
             with concurrent.futures.ThreadPoolExecutor(min(self.max_workers, len(due))) as pool:
-                results = list(pool.map(self._fetch_one, due))
+                return Fetched(now, list(zip(due, pool.map(self._fetch_one, due))))
+
+    def add(self, fetched: Fetched) -> PollReport:
+        """Record the outcome of each fetched feed, write the new articles and add them to the index."""
+        with self._lock:
+            now, report = fetched.now, PollReport()
+            if not fetched.results:
+                return report
             known = known_articles(self.index_dir)
-            for state, result in zip(due, results):
+            for state, result in fetched.results:
                 state.last_checked = now
                 if isinstance(result, Exception):
                     state.failures += 1
@@ -414,7 +641,7 @@ class FeedPoller:
                     # Forget the files and validators, so the next poll fetches and adds them again.
                     for path in report.files:
                         path.unlink(missing_ok=True)
-                    for state in due:
+                    for state, _ in fetched.results:
                         state.etag = state.modified = state.content_sha = None
                     raise
                 report.version = built.version

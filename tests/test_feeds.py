@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import errno
+import gzip
 import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import tracemalloc
+import zlib
 from pathlib import Path
 
 import pytest
@@ -12,6 +23,8 @@ from telegram.ext import CallbackContext
 from bot import admin
 from bot import feeds as bot_feeds
 from index import IndexConfig, Retriever, build_index, store
+from index import build as build_mod
+from index import feeds as feeds_mod
 from index.__main__ import main as index_main
 from index.feeds import FeedPoller, parse_feed
 from tests.fakebotapi import ALICE
@@ -227,3 +240,219 @@ async def test_the_bot_polls_feeds_and_latest_shows_them(make_reliable_bot, fake
     assert application.bot_data["usage"]["feed_articles"] == 2 and handler_errors == []
     old.close()
     new.close()
+
+
+# --- hostile input to `python -m index add` ------------------------------------------------------
+
+def _config(tmp_path) -> str:
+    (tmp_path / "config.toml").write_text('[index]\nseeds = []\ndir = "idx"\nembed_on_build = false\n')
+    return str(tmp_path / "config.toml")
+
+
+def test_add_of_a_good_and_a_bad_file_leaves_nothing_behind(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(feeds_mod, "MAX_BYTES", 4000)
+    (tmp_path / "ok.xml").write_text(rss([ITEM_A]), encoding="utf-8")
+    (tmp_path / "huge.xml").write_text(rss([ITEM_B]) + " " * 5000, encoding="utf-8")
+    cfg = _config(tmp_path)
+    assert index_main(["--config", cfg, "add", str(tmp_path / "ok.xml"), str(tmp_path / "huge.xml")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "huge.xml" in err and "larger than 4000 bytes" in err
+    assert not list((tmp_path / "idx").rglob("*.jsonl")) and store.current_version(tmp_path / "idx") is None
+
+
+def test_an_oversized_url_is_named_in_the_error(tmp_path, capsys, monkeypatch, feed_server):
+    monkeypatch.setattr(feeds_mod, "MAX_BYTES", 4000)
+    feed_server.route("/big", rss([ITEM_A]) + " " * 5000)
+    assert index_main(["--config", _config(tmp_path), "add", feed_server.url("/big")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {feed_server.url('/big')}: ") and "larger than 4000 bytes" in err
+
+
+@pytest.mark.parametrize("errno_", [errno.ENOSPC, errno.EACCES])
+def test_a_full_disk_ends_add_with_an_error_line_and_no_feed_files(tmp_path, capsys, monkeypatch, errno_):
+    (tmp_path / "ok.xml").write_text(rss([ITEM_A]), encoding="utf-8")
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno_, os.strerror(errno_), str(tmp_path / "idx" / "x"))
+
+    monkeypatch.setattr(build_mod, "build_index", full_disk)
+    assert index_main(["--config", _config(tmp_path), "add", str(tmp_path / "ok.xml")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and os.strerror(errno_) in err and "Traceback" not in err
+    assert not list((tmp_path / "idx").rglob("*.jsonl"))
+
+
+# --- hostile servers -------------------------------------------------------------------------------
+
+class Hostile:
+    """A loopback server whose answers are raw bytes, sent at once or a few bytes at a time."""
+
+    def __init__(self):
+        self.answers: dict[str, tuple[bytes, float]] = {}
+        self.requests: dict[str, int] = {}
+        self.sent: dict[str, int] = {}  # bytes sent before the client hung up (or all)
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def answer(self, path: str, status: str = "200 OK", headers: dict | None = None, body: bytes = b"",
+               trickle: float = 0.0) -> None:
+        head = f"HTTP/1.1 {status}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+        head += f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        self.answers[path] = (head.encode() + body, trickle)
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn):
+        with conn:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                request += chunk
+            path = request.split(b" ")[1].decode()
+            self.requests[path] = self.requests.get(path, 0) + 1
+            data, trickle = self.answers.get(path, (b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", 0.0))
+            step = 1 if trickle else len(data)
+            try:
+                for i in range(0, len(data), step):
+                    conn.sendall(data[i : i + step])
+                    self.sent[path] = i + step
+                    if trickle:
+                        time.sleep(trickle)
+            except OSError:
+                pass
+
+    def close(self):
+        self.sock.close()
+
+
+@pytest.fixture
+def hostile():
+    server = Hostile()
+    yield server
+    server.close()
+
+
+def test_a_server_trickling_its_headers_is_cut_off_at_the_total_timeout(hostile):
+    hostile.answer("/slow", headers={"X-Padding": "p" * 150}, body=rss([ITEM_A]).encode(), trickle=0.02)
+    with pytest.raises(feeds_mod.FeedError, match="timed out"):
+        feeds_mod.fetch(hostile.url("/slow"), timeout=0.5)
+    time.sleep(0.1)
+    # A timeout per read would have waited for every byte (each came within 0.02 s).
+    assert hostile.sent["/slow"] < 150
+
+
+def _gzip_layers(data: bytes, layers: int) -> bytes:
+    for _ in range(layers):
+        data = gzip.compress(data, 9)
+    return data
+
+
+@pytest.mark.parametrize("encoding,layers", [("gzip", 1), ("gzip, gzip", 2), ("gzip", 2), ("deflate, gzip", 2)])
+def test_compression_bombs_are_refused_at_every_layer_with_bounded_memory(hostile, monkeypatch, encoding, layers):
+    monkeypatch.setattr(feeds_mod, "MAX_BYTES", 1 << 20)
+    bomb = b"<rss>" + b"\0" * (40 << 20)
+    body = _gzip_layers(bomb, layers) if "deflate" not in encoding else gzip.compress(zlib.compress(bomb, 9), 9)
+    hostile.answer("/bomb", headers={"Content-Encoding": encoding}, body=body)
+    tracemalloc.start()
+    try:
+        with pytest.raises(feeds_mod.FeedError, match="larger than"):
+            feeds_mod.fetch(hostile.url("/bomb"), timeout=5)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20  # the bomb decompresses to 40 MB; no layer may hold more than the cap
+
+
+def test_a_gzipped_page_file_is_bounded_like_a_download(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(feeds_mod, "MAX_BYTES", 1 << 20)
+    (tmp_path / "bomb.html").write_bytes(_gzip_layers(b"<html>" + b"\0" * (40 << 20), 2))
+    assert index_main(["--config", _config(tmp_path), "add", str(tmp_path / "bomb.html")]) == 1
+    assert "bomb.html" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("target,message", [("ftp://127.0.0.1/x", "http"), ("file:///etc/passwd", "http"),
+                                            ("javascript:alert(1)", "http"), ("/loop", "redirects")])
+def test_redirects_follow_the_policy(hostile, target, message):
+    hostile.answer("/loop", "302 Found", {"Location": target if target != "/loop" else hostile.url("/loop")})
+    hostile.answer("/start", "301 Moved Permanently", {"Location": target if target != "/loop" else "/loop"})
+    with pytest.raises(feeds_mod.FeedError, match=message):
+        feeds_mod.fetch(hostile.url("/start"), timeout=5)
+    assert hostile.requests.get("/loop", 0) <= feeds_mod.MAX_REDIRECTS
+
+
+def test_a_redirect_to_another_path_is_followed(hostile):
+    hostile.answer("/old", "302 Found", {"Location": "/new"})
+    hostile.answer("/new", headers={"Content-Type": "application/rss+xml"}, body=rss([ITEM_A]).encode())
+    r = feeds_mod.fetch(hostile.url("/old"), timeout=5)
+    assert r.url == hostile.url("/new") and b"<rss" in r.content
+
+
+@pytest.mark.parametrize("start,target,allowed", [
+    ("http://93.184.216.34/feed", "https://151.101.1.69/feed", True),  # public to public: allowed
+    ("http://93.184.216.34/feed", "http://127.0.0.1:8080/admin", False),  # public to loopback
+    ("http://93.184.216.34/feed", "http://10.0.0.5/", False),  # public to private
+    ("http://93.184.216.34/feed", "http://169.254.169.254/latest/meta-data", False),  # cloud metadata
+    ("http://93.184.216.34/feed", "http://[::1]/", False),
+    ("http://127.0.0.1:8000/feed", "http://127.0.0.1:8001/feed", True),  # a local feed the admin chose
+])
+def test_the_redirect_address_policy(start, target, allowed):
+    assert feeds_mod.address_allowed(target, private_ok=feeds_mod.is_private_url(start)) is allowed
+
+
+def _ran_within_cpu_seconds(code: str, seconds: int) -> bool:
+    """Whether python code finishes within a CPU-time limit (not wall time: a busy machine does not matter)."""
+    limit = f"import resource; resource.setrlimit(resource.RLIMIT_CPU, ({seconds}, {seconds}))\n"
+    done = subprocess.run([sys.executable, "-c", limit + code], cwd=Path(__file__).parent.parent, timeout=600)
+    return done.returncode == 0
+
+
+def test_the_page_time_scan_is_linear_in_hostile_markup():
+    code = ("from index.feeds import _page_time\n"
+            "for junk in ('<meta ' * 16000, '<time ' * 16000, '<meta name=\"date\" content=\"' * 4000):\n"
+            "    assert _page_time(junk, None) is None\n"
+            "assert _page_time('<meta name=\"pubdate\" content=\"2026-03-01 07:45\">', None).startswith('2026-03-01T07:45')\n")
+    assert _ran_within_cpu_seconds(code, 20)  # ~100 KB each: the quadratic regex took ~60 s
+
+
+def test_a_feed_declared_utf8_in_gbk_bytes_is_read_as_gbk():
+    xml = rss([("g1", "国务院常务会议部署稳就业", "<p>会议指出，要加大援企稳岗力度。</p>", "Mon, 02 Mar 2026 09:30:00 +0000")])
+    (article,) = parse_feed(xml.encode("gbk"), "http://x/gbk")
+    assert article.title == "国务院常务会议部署稳就业" and article.paragraphs == ["会议指出，要加大援企稳岗力度。"]
+    # A feed that says GBK and is GBK, and one in UTF-8, are read as they say.
+    (same,) = parse_feed(xml.replace("utf-8", "gbk").encode("gbk"), "http://x/gbk")
+    assert same.title == article.title
+    assert parse_feed(xml.encode(), "http://x/utf8")[0].title == article.title
+
+
+async def test_feeds_are_fetched_outside_the_reindex_lock(make_reliable_bot, index_dir, feed_server):
+    route = feed_server.route("/rss", rss([ITEM_A]))
+    p = poller([feed_server.url("/rss")], index_dir)
+    application = make_reliable_bot(Retriever.load(index_dir))
+    application.bot_data["feeds"] = p
+    application.bot_data["reload_index"] = lambda: Retriever.load(index_dir)
+    async with application:
+        lock = application.bot_data.setdefault("reindex_lock", asyncio.Lock())
+        async with lock:  # a /reindex is running
+            job = asyncio.create_task(bot_feeds.poll_job(CallbackContext(application)))
+            for _ in range(200):
+                if route.requests:
+                    break
+                await asyncio.sleep(0.05)
+            fetched_while_locked = route.requests
+            assert not job.done()  # adding to the index waits for the lock
+        await job
+    assert fetched_while_locked == 1
+    assert "长江流域迎来新一轮强降雨" in [h.title for h in application.bot_data["retriever"].latest(5)]
+    application.bot_data["retriever"].close()
