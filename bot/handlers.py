@@ -17,7 +17,7 @@ from telegram import Chat, InlineKeyboardMarkup, Message, MessageEntity, ReplyPa
 from telegram.constants import ChatAction
 from telegram.ext import ContextTypes, filters
 
-from . import formatting
+from . import formatting, whatsnew
 from .answers import Answer, AnswerStore
 from .config import BotConfig
 from .limits import QuestionLimiter, Verdict
@@ -180,11 +180,18 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: s
         return
     usage["questions"] += 1
     await message.reply_chat_action(ChatAction.TYPING)
+    reply_to = _quote_in(message.chat, message)
+    if whatsnew.is_whats_new(question):  # 今天有什么新闻: the newest headlines, not a search
+        usage["whats_new"] += 1
+        found = await asyncio.to_thread(
+            whatsnew.answer, context.bot_data["retriever"], question, datetime.now(CHINA_TZ), config.latest_default
+        )
+        await send_messages(context, message.chat_id, whatsnew.format_whats_new(found), reply_to=reply_to)
+        return
     # Encoding the question takes a while: keep it off the event loop so other chats go on.
     result = await asyncio.to_thread(
         search_now, context.bot_data["retriever"], question, config.max_passages
     )
-    reply_to = _quote_in(message.chat, message)
     if not result.found:
         usage["not_found"] += 1
         messages = formatting.format_not_found(question, result.nearest_headlines, date_range=result.date_range)
