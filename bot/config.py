@@ -37,7 +37,7 @@ class SummaryConfig:
     keywords: int = 8  # topic keywords shown
     related_headlines: int = 3  # related news headlines at most (0: none)
     duplicate_jaccard: float = 0.6  # two picks at least this alike (character bigrams) are one
-    diversity: float = 0.2  # MMR trade-off: 0 = most central sentences, 1 = most varied
+    diversity: float = 0.5  # MMR trade-off: 0 = most central sentences, 1 = most varied
     digest_hours: float = 24  # /digest covers this many hours up to the newest dated headline
     digest_max_items: int = 10  # headlines in a digest at most
 

@@ -8,7 +8,6 @@ their IDF in the window); every similarity is a sparse matrix product, never a l
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ import numpy as np
 from scipy import sparse
 
 from bot.chatlog import ChatMessage
-from bot.summarize_text import STOPCHARS, bigrams, clean, content, idf, words
+from bot.summarize_text import STOPCHARS, clean, content, idf, words
 
 __all__ = ["Excerpt", "Features", "Unit", "units", "featurize", "relevance", "pick_units", "excerpts"]
 
@@ -52,6 +51,7 @@ class Features:
     grams: sparse.csr_matrix  # binary character-bigram rows, for the near-duplicate cut
     density: np.ndarray  # share of a unit's characters inside meaningful words (not filler)
     words: list[list[str]]  # the meaningful jieba words of each unit
+    chars: np.ndarray  # letters and digits per unit
 
 
 def _sentences(text: str, max_chars: int) -> list[str]:
@@ -87,10 +87,11 @@ def units(
     out = []
     for i, text in enumerate(texts):
         text = text.strip()
-        if not text or text.startswith("/") or not content(text):
+        if not text or text.startswith("/"):
             continue
         if len(text) <= whole_chars:
-            out.append(Unit(i, text, True))
+            if content(text):
+                out.append(Unit(i, text, True))
             continue
         read = text if analyse_chars is None else text[:analyse_chars]
         out.extend(Unit(i, s, False) for s in _sentences(read, max_chars) if content(s))
@@ -101,42 +102,63 @@ def _csr(rows: list[int], cols: list[int], vals: list[float], shape: tuple[int, 
     return sparse.csr_matrix((vals, (rows, cols)), shape=(shape[0], max(1, shape[1])), dtype=np.float64)
 
 
-def featurize(texts: Sequence[str], *, bigram_weight: float = 0.5) -> Features:
+def _bigram_rows(contents: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Return (row, key) of every distinct character bigram of each content string, vectorized.
+
+    A key packs two code points (21 bits each); a one-character string gets its character alone.
+    """
+    lengths = np.fromiter(map(len, contents), dtype=np.int64, count=len(contents))
+    joined = "".join(contents)
+    if not joined:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    cps = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    ends = np.cumsum(lengths)
+    row_of = np.repeat(np.arange(len(contents)), lengths)
+    pos = np.arange(len(cps) - 1)
+    pairs = pos[pos + 1 < ends[row_of[pos]]]  # both characters in the same string
+    rows = row_of[pairs]
+    keys = (cps[pairs] << 21) | cps[pairs + 1]
+    single = np.flatnonzero(lengths == 1)
+    rows = np.concatenate([rows, single])
+    keys = np.concatenate([keys, (cps[ends[single] - 1] << 21) | _NO_CHAR])
+    packed = np.unique((rows << 42) | keys)  # one entry per (row, bigram): presence, not counts
+    return packed >> 42, packed & ((1 << 42) - 1)
+
+
+_NO_CHAR = (1 << 21) - 1
+_STOP_CODES = np.array(sorted(map(ord, STOPCHARS)), dtype=np.int64)
+
+
+def featurize(texts: Sequence[str], *, bigram_weight: float = 0.5, word_weight: float = 1.0) -> Features:
     """Return TF-IDF rows (jieba words + character bigrams), bigram sets and filler density."""
     texts = [clean(t) for t in texts]
     n = len(texts)
-    grams = [bigrams(t) for t in texts]
-    df: dict[str, int] = {}
-    for gs in grams:
-        for g in gs:
-            df[g] = df.get(g, 0) + 1
+    contents = [content(t) for t in texts]
+    chars = np.fromiter(map(len, contents), dtype=np.float64, count=n)
+    grows, gkeys = _bigram_rows(contents)
+    uniq, gcols, df = np.unique(gkeys, return_inverse=True, return_counts=True)
+    grams = _csr(grows, gcols, np.ones(len(grows)), (n, len(uniq)))
+    # Bigram idf comes from the window itself: jieba has no table for them. Bigrams of two
+    # function characters ("的是") would make every pair of sentences look alike.
+    stop = np.isin(uniq >> 21, _STOP_CODES) & (np.isin(uniq & _NO_CHAR, _STOP_CODES) | ((uniq & _NO_CHAR) == _NO_CHAR))
+    gram_idf = np.where(stop, 0.0, bigram_weight * (np.log((n + 1) / (df + 1)) + 1))
     vocab: dict[str, int] = {}
-    gram_ids: dict[str, int] = {}
-    rows, cols, vals, grows, gcols = [], [], [], [], []
+    rows, cols, vals = [], [], []
     unit_words, density = [], np.zeros(n)
-    for r, (text, gs) in enumerate(zip(texts, grams)):
+    for r, text in enumerate(texts):
         ws = words(text)
         unit_words.append(ws)
-        density[r] = min(1.0, sum(map(len, ws)) / max(1, len(content(text))))
-        counts: dict[str, float] = {}
-        for w in ws:
-            counts["w:" + w] = counts.get("w:" + w, 0.0) + idf(w)
-        for g in gs:
-            grows.append(r)
-            gcols.append(gram_ids.setdefault(g, len(gram_ids)))
-            if not set(g) <= STOPCHARS:
-                # Bigram idf comes from the window itself: jieba has no table for them.
-                counts["g:" + g] = bigram_weight * (math.log((n + 1) / (df[g] + 1)) + 1)
-        for key, value in counts.items():
-            rows.append(r)
-            cols.append(vocab.setdefault(key, len(vocab)))
-            vals.append(value)
-    m = _csr(rows, cols, vals, (n, len(vocab)))
+        density[r] = min(1.0, sum(map(len, ws)) / max(1.0, chars[r]))
+        if word_weight:
+            for w in ws:
+                rows.append(r)
+                cols.append(vocab.setdefault(w, len(vocab)))
+                vals.append(word_weight * idf(w))  # duplicates add up: tf × idf
+    m = sparse.hstack([_csr(rows, cols, vals, (n, len(vocab))), grams @ sparse.diags(gram_idf)]).tocsr()
     norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1))).ravel()
     norms[norms == 0] = 1.0
     tfidf = sparse.csr_matrix(sparse.diags(1 / norms) @ m)
-    binary = _csr(grows, gcols, [1.0] * len(grows), (n, len(gram_ids)))
-    return Features(tfidf, binary, density, unit_words)
+    return Features(tfidf, grams, density, unit_words, chars)
 
 
 def relevance(m: sparse.csr_matrix, method: str = "centroid", *, damping: float = 0.85, iterations: int = 30) -> np.ndarray:
@@ -169,7 +191,7 @@ def pick_units(
     message_of: np.ndarray,
     budget: int,
     *,
-    diversity: float = 0.2,
+    diversity: float = 0.5,
     max_messages: int | None = None,
     max_per_message: int = 2,
     threads: np.ndarray | None = None,

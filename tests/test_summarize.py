@@ -10,10 +10,15 @@ from datetime import UTC, datetime, timedelta
 from itertools import combinations
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.chatlog import ChatMessage
+from bot.config import ConfigError, load_summary_config
+from bot.excerpts import featurize, pick_units, relevance
+from bot.summarize_text import bigrams as bigram_set
 from bot.summarize import (
+    ANALYSE_CHARS,
     DUPLICATE_JACCARD,
     Excerpt,
     USAGE,
@@ -273,3 +278,134 @@ class TestFormatSummary:
         msgs = [ChatMessage(CHAT, i, i, "名" * 200, T0, f"{i}{long}{i}") for i in range(1, 10)]
         s = Summary(["关键词"] * 8, [Excerpt(m, m.text, True) for m in msgs], 9, 9, ["新闻" * 100] * 3, T0, T0)
         assert len(format_summary(s, chat_id=CHAT)) <= MAX_MESSAGE_CHARS
+
+
+# -- issue 13: a floor in content, a budget in characters, sentence excerpts ---------------------
+
+VCSUM = SHARED / "data" / "vcsum-dev" / "vcsum-short-dev.jsonl"
+
+
+@pytest.fixture(scope="module")
+def meetings() -> list[dict]:
+    if not VCSUM.exists():
+        pytest.skip(f"{VCSUM} is absent (../shared not checked out)")
+    with VCSUM.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def meeting_chat(segment: dict) -> list[ChatMessage]:
+    """A VCSum segment's real turns as group messages (speakers as senders, made-up times)."""
+    return [
+        ChatMessage(CHAT, i, 100 + t["speaker"], f"发言人{t['speaker']}", T0 + timedelta(minutes=i), t["text"])
+        for i, t in enumerate(segment["turns"], start=1)
+    ]
+
+
+class TestFloorAndBudget:
+    def test_few_long_messages_are_summarized(self, meetings):
+        # The old floor counted messages: segments of 3-9 long turns got "too few".
+        few = [s for s in meetings if len(s["turns"]) < 10]
+        assert few
+        for segment in few:
+            s = summarize(meeting_chat(segment))
+            assert not s.too_few and s.picks, segment["id"]
+
+    def test_little_text_is_too_few_and_says_how_much(self):
+        msgs = [ChatMessage(CHAT, i, i, "x", T0, t) for i, t in enumerate(["今晚吃什么", "火锅吧！", "好"], 1)]
+        s = summarize(msgs)
+        assert s.too_few and not s.picks
+        assert (s.messages_read, s.chars_read, s.min_chars, s.min_messages) == (3, 9, 300, 10)
+        assert format_summary(s, chat_id=CHAT) == "这段时间只有 3 条消息、9 字，不够总结（至少需要 300 字或 10 条消息）。"
+
+    def test_enough_messages_pass_even_when_short(self):
+        msgs = [ChatMessage(CHAT, i, i % 3, "x", T0, f"高铁票第{i}次涨价") for i in range(1, 11)]
+        assert not summarize(msgs).too_few
+
+    def test_commands_do_not_count_as_discussion(self):
+        msgs = [ChatMessage(CHAT, i, i, "x", T0, "/summary " + "9" * 400) for i in range(1, 4)]
+        assert summarize(msgs).too_few
+
+    @pytest.mark.parametrize("budget", [150, 400, 800])
+    def test_quotes_fit_the_budget_and_come_from_their_message(self, meetings, budget):
+        for segment in meetings[:20]:
+            msgs = meeting_chat(segment)
+            s = summarize(msgs, 5, quote_chars=budget)
+            assert 1 <= len(s.picks) <= 5
+            ids = [p.message.message_id for p in s.picks]
+            assert ids == sorted(set(ids))  # one quote per message, in chat order
+            assert sum(len(p.text) for p in s.picks) <= max(budget, min(len(p.text) for p in s.picks))
+            for p in s.picks:
+                assert p.text in p.message.text  # a quote is a verbatim piece of its own message
+                assert p.whole == (p.text == p.message.text.strip())
+
+    def test_long_messages_are_quoted_by_a_sentence_short_ones_whole(self):
+        long = "会议先回顾了上季度的销售数据。华东区的销售额增长了百分之二十，主要来自新开的门店。" * 3 + "然后就是说这个那个对吧。"
+        msgs = [ChatMessage(CHAT, 1, 1, "甲", T0, long)] + [
+            ChatMessage(CHAT, i, 2, "乙", T0, f"华东区新门店的销售额第{i}周又增长了") for i in range(2, 12)
+        ]
+        s = summarize(msgs, 5)
+        first = [p for p in s.picks if p.message.message_id == 1]
+        assert first and not first[0].whole and len(first[0].text) < len(long)
+        assert first[0].text.endswith("。") and "对吧" not in first[0].text
+        assert all(p.whole for p in s.picks if p.message.message_id != 1)
+
+    def test_filler_loses_to_content(self):
+        # Same topic words, one sentence padded with spoken filler: the plain one is quoted.
+        filler = "然后就是说这个销售额对吧，那个就是说门店嗯然后就是这样子对吧。"
+        plain = "华东区的销售额增长了百分之二十，主要来自新开的门店。"
+        msgs = [ChatMessage(CHAT, 1, 1, "甲", T0, (filler + plain) * 2 + filler)] + [
+            ChatMessage(CHAT, i, 2, "乙", T0, f"销售额和门店的数据第{i}次更新") for i in range(2, 12)
+        ]
+        [first] = [p for p in summarize(msgs, 5).picks if p.message.message_id == 1] or [None]
+        assert first is not None and first.text == plain
+
+    def test_a_huge_window_reads_each_message_in_part(self, meetings):
+        turns = [t["text"] for s in meetings for t in s["turns"]]
+        stream = "".join(turns) * 2  # the dev split holds ~350,000 characters
+        texts = [stream[i * 1000 : (i + 1) * 1000] for i in range(400)]  # 400,000 characters
+        msgs = [ChatMessage(CHAT, i, i % 5, f"用户{i % 5}", T0, t) for i, t in enumerate(texts, 1)]
+        s = summarize(msgs, 5)
+        assert len(s.picks) == 5 and s.keywords
+        for p in s.picks:
+            # Past ANALYSE_CHARS only the start of each message is read (and so quoted).
+            assert p.text in p.message.text[: max(100, ANALYSE_CHARS // len(msgs))]
+
+
+class TestExcerptsInternals:
+    def test_vectorized_bigrams_match_the_set_definition(self):
+        texts = ["高铁票又涨价了", "好", "", "ab cd", "哈哈😂 https://x.com @bob 高铁", "的的的是"]
+        f = featurize(texts)
+        expected = [bigram_set(t) for t in texts]
+        got = [int(n) for n in np.asarray(f.grams.sum(axis=1)).ravel()]
+        assert got == [len(e) for e in expected]
+        overlaps = (f.grams @ f.grams.T).toarray()
+        for i, j in combinations(range(len(texts)), 2):
+            assert overlaps[i, j] == len(expected[i] & expected[j]), (texts[i], texts[j])
+
+    def test_lexrank_ranks_the_sentence_linking_the_others_first(self):
+        texts = ["高铁票价上涨", "高铁票价上涨引发讨论，机票价格也在上涨", "机票价格也在上涨", "今天天气很好"]
+        m = featurize(texts).tfidf
+        for method in ("centroid", "lexrank"):
+            assert int(np.argmax(relevance(m, method))) == 1, method
+
+    def test_pick_units_keeps_the_budget_and_cuts_near_copies(self):
+        texts = ["高铁票价上涨引发讨论", "高铁票价上涨引发讨论！", "机票价格也在上涨", "周末一起去爬山吧"]
+        f = featurize(texts)
+        lengths = np.array([len(t) for t in texts])
+        picked = pick_units(f, np.array([1.0, 0.99, 0.5, 0.2]), lengths, np.arange(4), 25, diversity=0.0)
+        assert picked[0] == 0 and 1 not in picked  # a near copy of the first pick never follows it
+        assert lengths[picked].sum() <= 25
+
+
+class TestSummaryConfig:
+    @pytest.mark.parametrize("table", [{"quote_chars": 10}, {"min_chars": -1}, {"cooldown_seconds": -5}])
+    def test_bad_values_are_refused(self, table):
+        with pytest.raises(ConfigError):
+            load_summary_config(table)
+
+    def test_config_toml_defaults_load(self):
+        import tomllib
+
+        root = Path(__file__).resolve().parents[1]
+        s = load_summary_config(tomllib.loads((root / "config.toml").read_text(encoding="utf-8"))["summary"])
+        assert (s.min_chars, s.quote_chars) == (300, 400) and s.cooldown_seconds > 0
