@@ -37,19 +37,22 @@ class _PlainText(HTMLParser):
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.parts: list[list[Any]] = []  # [inside a blockquote?, text]
+        self.parts: list[list[Any]] = []  # [quote kind ("", "quote" or "expandable"), text]
         self.quote_depth = 0
+        self.expandable = False  # inside a <blockquote expandable>
         self.links: list[tuple[str | None, list[str]]] = []  # (href, text so far) of open <a>
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "blockquote":
             self.quote_depth += 1
+            self.expandable = "expandable" in dict(attrs)
         elif tag == "a":
             self.links.append((dict(attrs).get("href"), []))
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "blockquote":
             self.quote_depth = max(0, self.quote_depth - 1)
+            self.expandable = False
         elif tag == "a" and self.links:
             href, text = self.links.pop()
             if href and href != "".join(text):
@@ -61,17 +64,19 @@ class _PlainText(HTMLParser):
         self._write(data)
 
     def _write(self, text: str) -> None:
-        quoted = self.quote_depth > 0
-        if self.parts and self.parts[-1][0] == quoted:
+        kind = ("expandable" if self.expandable else "quote") if self.quote_depth > 0 else ""
+        if self.parts and self.parts[-1][0] == kind:
             self.parts[-1][1] += text
         else:
-            self.parts.append([quoted, text])
+            self.parts.append([kind, text])
 
     def text(self) -> str:
         out = []
-        for quoted, text in self.parts:
-            if quoted:
-                text = "\n".join("    " + line for line in text.split("\n"))
+        for kind, text in self.parts:
+            if kind:
+                # A collapsed quote (Telegram shows its first lines until tapped) is marked with ┆.
+                prefix = "    ┆ " if kind == "expandable" else "    "
+                text = "\n".join(prefix + line for line in text.split("\n"))
             out.append(text)
         return "".join(out)
 

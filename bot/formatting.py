@@ -88,16 +88,26 @@ def _link(url: str | None, label: str) -> str:
 # --- answers ---------------------------------------------------------------------------------
 
 
+# A passage longer than this is quoted collapsed (<blockquote expandable>), its best sentence shown first.
+LONG_PASSAGE_CHARS = 150
+
+
 def quote_passage(text: str, best_sentence: str | None) -> str:
-    """Return the passage as a blockquote with the best-matching sentence in bold."""
+    """Return the passage as a blockquote with the best-matching sentence in bold.
+
+    A long passage goes in an expandable blockquote; unless it opens with the best sentence, that
+    sentence comes first in a short quote of its own, so it is read without expanding.
+    """
     start = text.find(best_sentence) if best_sentence else -1
     if start < 0:
-        return f"<blockquote>{esc(text)}</blockquote>"
-    end = start + len(best_sentence or "")
-    return (
-        f"<blockquote>{esc(text[:start])}<b>{esc(text[start:end])}</b>"
-        f"{esc(text[end:])}</blockquote>"
-    )
+        body = esc(text)
+    else:
+        end = start + len(best_sentence or "")
+        body = f"{esc(text[:start])}<b>{esc(text[start:end])}</b>{esc(text[end:])}"
+    if len(text) <= LONG_PASSAGE_CHARS:
+        return f"<blockquote>{body}</blockquote>"
+    lead = f"<blockquote><b>{esc(best_sentence or '')}</b></blockquote>\n" if start > 0 else ""
+    return f"{lead}<blockquote expandable>{body}</blockquote>"
 
 
 def attribution(

@@ -225,6 +225,10 @@ def parse_html(text: str) -> tuple[str, list[str]]:
             else:
                 if name == "a" and not re.search(r'\shref="[^"]*"', token):
                     problems.append(f"<a> without href: {token!r}")
+                if name == "blockquote" and not re.fullmatch(r"<blockquote(?: expandable)?>", token):
+                    problems.append(f"blockquote takes only 'expandable': {token!r}")
+                if name == "blockquote" and "blockquote" in stack:
+                    problems.append("a blockquote inside a blockquote")
                 stack.append(name)
         elif token.startswith("&"):
             entity = re.fullmatch(r"&(#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);", token)

@@ -45,7 +45,7 @@ async def seed_bot(make_bot, seed_retriever):
 
 
 def quotes(html: str) -> list[str]:
-    return re.findall(r"<blockquote>(.*?)</blockquote>", html, re.S)
+    return re.findall(r"<blockquote(?: expandable)?>(.*?)</blockquote>", html, re.S)
 
 
 # --- private questions -------------------------------------------------------------------------

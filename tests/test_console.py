@@ -32,7 +32,7 @@ async def test_console_chat_answers_pages_and_lists(seed_retriever):
     text = out.getvalue()
     answer, more, article, latest, usage = text.split("\n> ")[0:5]
     assert answer.startswith("> 社区防控要突出什么\n")
-    assert "    " + SEED_SENTENCE in answer  # the quote, indented
+    assert "    ┆ " + SEED_SENTENCE in answer  # the quote, indented; ┆: collapsed in Telegram (a long passage)
     assert f"—— {TITLE}\n2020-02-09 23:26 · 观察者网" in answer
     assert "[#1 更多 ▸]  [#2 全文]" in answer
     assert more.startswith("#1\n") and more.count("\n    ") >= 1 and SEED_SENTENCE not in more
