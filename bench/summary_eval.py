@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.chatlog import ChatMessage  # noqa: E402
-from bot.summarize import select_messages  # noqa: E402
+from bot.summarize import select_excerpts, select_messages  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "lccc-toy" / "lccc-toy-dialogues.jsonl"
 # Made-up display names; each dialogue gets two of them, so people overlap across threads.
@@ -124,6 +124,11 @@ def pick_summarizer(msgs: list[ChatMessage], n: int, rng: random.Random) -> list
     return select_messages(msgs, n)
 
 
+def pick_excerpts(msgs: list[ChatMessage], n: int, rng: random.Random) -> list[ChatMessage]:
+    """/summary's default picks (sentence units, 400-character budget); whole messages scored."""
+    return [e.message for e in select_excerpts(msgs, 400, n)]
+
+
 def run(dialogues: list[list[str]], k: int, n: int, trials: int, seed: int, reply_prob: float,
         methods: dict[str, Picker]) -> dict[str, dict[str, list[float]]]:
     """Score every method on the same `trials` mixed conversations of k dialogues."""
@@ -167,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("jieba").setLevel(logging.WARNING)
     dialogues = load_dialogues(DATA)
     methods: dict[str, Picker] = {
-        "summarizer (MMR)": pick_summarizer,
+        "summarizer (default: units, centroid × density, MMR 0.2, 400 chars)": pick_excerpts,
+        "message-level MMR 0.5 (the summarizer before issue 13)": pick_summarizer,
         "first N": pick_first,
         "random N": pick_random,
         "longest N (length control)": pick_longest,
@@ -180,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     for k in args.k:
         rows = run(dialogues, k, args.picks, args.trials, args.seed, 0.0, methods)
         with_replies = run(dialogues, k, args.picks, args.trials, args.seed, args.reply_prob,
-                           {"summarizer (MMR), with reply_to": pick_summarizer})
+                           {"summarizer (default), with reply_to": pick_excerpts,
+                            "message-level MMR 0.5, with reply_to": pick_summarizer})
         for name, s in {**rows, **with_replies}.items():
             print(f"| {k} | {name} | {ci(s['r1'])} | {ci(s['rl'])} | {ci(s['cov'])} | {statistics.fmean(s['len']):.1f} |")
     print(f"\n({time.perf_counter() - started:.0f} s; ± is a 95% confidence half-width over trials; "
