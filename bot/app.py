@@ -15,13 +15,14 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     Defaults,
+    InlineQueryHandler,
     MessageHandler,
     TypeHandler,
     filters,
 )
 from telegram.request import BaseRequest
 
-from . import admin, delivery, errors, feeds, groups, handlers
+from . import admin, delivery, errors, feeds, groups, handlers, inline
 from .answers import AnswerStore
 from .chatlog import ChatLog
 from .config import BotConfig
@@ -149,6 +150,8 @@ def add_handlers(application: Application) -> None:
     application.add_handler(MessageHandler(group_text_for_bot & new, handlers.ask_group))
     application.add_handler(CallbackQueryHandler(handlers.more, pattern=r"^more:\w+:\d+$"))
     application.add_handler(CallbackQueryHandler(handlers.full_article, pattern=r"^full:\w+:\d+$"))
+    # @bot 问题 in any chat (inline mode, switched on in @BotFather with /setinline).
+    application.add_handler(InlineQueryHandler(inline.answer_inline))
     application.add_error_handler(errors.error_handler)
 
 

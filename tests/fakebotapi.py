@@ -429,6 +429,14 @@ class FakeBotApi:
         }
         return {"update_id": update_id, "callback_query": query}
 
+    def inline_query_update(self, query: str, *, user: dict = ALICE, chat_type: str = "sender") -> dict:
+        """``@bot query`` typed in a chat; only a bot with inline mode on (BotFather /setinline) gets these."""
+        if not self.bot_user.get("supports_inline_queries"):
+            raise AssertionError("Telegram sends inline queries only to bots with inline mode on")
+        update_id = next(self._update_ids)
+        inline = {"id": f"iq{update_id}", "from": user, "query": query, "offset": "", "chat_type": chat_type}
+        return self._update(inline_query=inline)
+
     def message(self, chat: dict = PRIVATE_CHAT, user: dict | None = ALICE, **fields: Any) -> dict:
         """A Message with a fresh id, from ``user`` in ``chat``, plus ``fields`` (sticker, photo…)."""
         message: dict[str, Any] = {"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat}
@@ -534,6 +542,8 @@ class FakeBotApi:
                 problems.append(f"{method}.text is {size} characters after parsing (1-4096)")
         if name == "answercallbackquery" and len(params.get("text", "")) > 200:
             problems.append("answerCallbackQuery.text is longer than 200 characters")
+        if name == "answerinlinequery":
+            problems += _inline_results_problems(params["results"])
         if name == "setmycommands":
             for c in params["commands"]:
                 if not re.fullmatch(r"[a-z0-9_]{1,32}", c["command"]):
@@ -633,6 +643,33 @@ class FakeBotApi:
             message["reply_markup"] = params["reply_markup"]
         self.messages[(chat_id, message["message_id"])] = message
         return message
+
+
+MAX_INLINE_RESULTS = 50
+
+
+def _inline_results_problems(results: list[dict]) -> list[str]:
+    """answerInlineQuery's prose limits: at most 50 results, unique ids of 1-64 bytes, texts as sendMessage's."""
+    problems = []
+    if len(results) > MAX_INLINE_RESULTS:
+        problems.append(f"answerInlineQuery: {len(results)} results (at most {MAX_INLINE_RESULTS})")
+    ids = [str(r.get("id", "")) for r in results]
+    if len(set(ids)) != len(ids):
+        problems.append(f"answerInlineQuery: result ids repeat: {ids}")
+    problems += [f"answerInlineQuery: result id {i!r} is not 1-64 bytes" for i in ids if not 1 <= len(i.encode()) <= 64]
+    for r in results:
+        content = r.get("input_message_content") or {}
+        if "message_text" not in content:
+            continue
+        text = content["message_text"]
+        if content.get("parse_mode") == "HTML":
+            text, html_problems = parse_html(text)
+            problems += [f"answerInlineQuery result {r.get('id')!r}: {p}" for p in html_problems]
+        elif content.get("parse_mode"):
+            problems.append(f"answerInlineQuery: the fake only parses HTML, not {content['parse_mode']}")
+        if not 1 <= utf16_len(text.strip()) <= MAX_TEXT:
+            problems.append(f"answerInlineQuery result {r.get('id')!r}: message_text is not 1-4096 characters")
+    return problems
 
 
 def _request_params(request: httpx.Request) -> dict[str, str]:

@@ -1,0 +1,124 @@
+"""Inline mode: ``@bot 问题`` in any chat offers the best passages as articles to send.
+
+An empty query (or a "what's new" one) offers the newest headlines. Retrieval and answerability are
+the private chat's: a question nothing answers gets one "没有找到" article with the nearest headlines.
+The results are the same for everyone (``is_personal`` false) and cached briefly by Telegram.
+Inline mode must be switched on in @BotFather (/setinline); the bot works without it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+
+from telegram import InlineQueryResultArticle, InputTextMessageContent, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.ext import ContextTypes
+
+from index.models import HEADLINE, Hit, SearchResult
+
+from . import formatting, whatsnew
+from .digest import EXTRACT_CHARS, DigestItem
+from .handlers import CHINA_TZ, search_now
+
+CACHE_SECONDS = 30  # Telegram keeps the results of one query this long; the index may change meanwhile
+MAX_TITLE = 100
+MAX_DESCRIPTION = 120
+NOT_FOUND_TITLE = "没有找到能回答的内容"
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _content(html: str) -> InputTextMessageContent:
+    """A message to send in HTML, at most one message long, without link previews."""
+    return InputTextMessageContent(
+        html, parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
+    )
+
+
+def _day(published_at: str | None) -> str:
+    return formatting.format_time(published_at)
+
+
+def hit_results(result: SearchResult, limit: int) -> list[InlineQueryResultArticle]:
+    """One article per passage found (the first ``limit``), its message the quote formatted like an answer."""
+    out, seen = [], set()
+    for hit in result.hits:
+        p = hit.passage
+        if p.id in seen:
+            continue
+        seen.add(p.id)
+        [first, *_] = formatting.format_hits(
+            [hit], date_range=result.date_range, confident=result.confident, outside_range=result.outside_range
+        )
+        sentence = p.text if p.kind == HEADLINE else (hit.best_sentence or p.text)
+        hedge = "（不确定）" if not result.confident else ""
+        out.append(InlineQueryResultArticle(
+            id=f"p{p.id}",
+            title=_shorten(p.title or p.text, MAX_TITLE),
+            input_message_content=_content(first),
+            description=_shorten(f"{hedge}{_day(p.published_at)} · {sentence}", MAX_DESCRIPTION),
+        ))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def not_found_result(result: SearchResult) -> InlineQueryResultArticle:
+    """The single article of a question nothing answers: it says so and lists the nearest headlines."""
+    [first, *_] = formatting.format_not_found(result.query, result.nearest_headlines, date_range=result.date_range)
+    nearest = result.nearest_headlines[0].title if result.nearest_headlines else "换个说法试试"
+    return InlineQueryResultArticle(
+        id="not-found", title=NOT_FOUND_TITLE, input_message_content=_content(first),
+        description=_shorten(f"最接近：{nearest}", MAX_DESCRIPTION),
+    )
+
+
+def headline_results(items: Sequence[DigestItem]) -> list[InlineQueryResultArticle]:
+    """One article per headline: time and extract as the description, the headline line and extract as the message."""
+    out, seen = [], set()
+    for item in items:
+        h = item.headline
+        key = "h" + hashlib.sha1(f"{h.article_id}|{h.title}|{h.published_at}".encode()).hexdigest()[:20]
+        if key in seen:
+            continue
+        seen.add(key)
+        text = formatting.headline_line(h)
+        if item.extract:
+            text += f"\n<i>{formatting.esc(_shorten(item.extract, EXTRACT_CHARS))}</i>"
+        out.append(InlineQueryResultArticle(
+            id=key, title=_shorten(h.title, MAX_TITLE), input_message_content=_content(text),
+            description=_shorten(f"{_day(h.published_at)} · {item.extract}" if item.extract else _day(h.published_at),
+                                 MAX_DESCRIPTION),
+        ))
+    return out
+
+
+def inline_results(retriever: object, query: str, now: datetime, k: int, n_headlines: int,
+                   hours: float) -> list[InlineQueryResultArticle]:
+    """The results for one inline query (blocking: reads the index)."""
+    question = formatting.clean_question(query)
+    if not formatting.is_askable(question) or whatsnew.is_whats_new(question):
+        found = whatsnew.answer(retriever, question, now, n_headlines, hours)
+        return headline_results(found.items)
+    result = search_now(retriever, question, k)
+    if not result.found:
+        return [not_found_result(result)]
+    return hit_results(result, k)
+
+
+async def answer_inline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer ``@bot 问题`` with passages (or the newest headlines for an empty query)."""
+    query = update.inline_query
+    config = context.bot_data["config"]
+    context.bot_data["usage"]["inline"] += 1
+    results = await asyncio.to_thread(
+        inline_results, context.bot_data["retriever"], query.query, datetime.now(CHINA_TZ),
+        config.max_passages, config.latest_default, config.summary.digest_hours,
+    )
+    await query.answer(results, cache_time=CACHE_SECONDS, is_personal=False)
