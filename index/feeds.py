@@ -44,6 +44,9 @@ FEEDS_DIR = "feeds"  # under the index folder
 MAX_BYTES = 10 << 20
 MAX_LAYERS = 3  # compression layers (Content-Encoding and gzip files inside) undone at most
 MAX_REDIRECTS = 5
+# Items read from one feed, first ones first (feeds list the newest first and hold 10–100): 10 MB
+# of items would otherwise hold ~30,000 articles, and adding those takes a minute.
+MAX_ITEMS = 1000
 MAX_BACKOFF = 24 * 3600.0  # seconds: a failing feed is still tried at least daily
 FEED_SUFFIXES = {".xml", ".rss", ".atom"}
 PAGE_SUFFIXES = {".html", ".htm"}
@@ -356,7 +359,9 @@ def parse_feed(content: bytes, url: str) -> list[Article]:
         raise FeedError("not an RSS or Atom feed")
     source = clean_text(parsed.feed.get("title") or "") or urlsplit(url).hostname
     articles = []
-    for n, e in enumerate(parsed.entries, 1):
+    if len(parsed.entries) > MAX_ITEMS:
+        logger.warning("%s: %d items, only the first %d read", url, len(parsed.entries), MAX_ITEMS)
+    for n, e in enumerate(parsed.entries[:MAX_ITEMS], 1):
         title = clean_text(e.get("title") or "")
         bodies = [c.get("value", "") for c in e.get("content", [])] + [e.get("summary") or ""]
         paragraphs = max((html_paragraphs(b) for b in bodies), key=lambda ps: sum(map(len, ps)), default=[])

@@ -456,3 +456,9 @@ async def test_feeds_are_fetched_outside_the_reindex_lock(make_reliable_bot, ind
     assert fetched_while_locked == 1
     assert "长江流域迎来新一轮强降雨" in [h.title for h in application.bot_data["retriever"].latest(5)]
     application.bot_data["retriever"].close()
+
+
+def test_a_feed_of_thousands_of_items_is_read_up_to_the_cap(monkeypatch):
+    monkeypatch.setattr(feeds_mod, "MAX_ITEMS", 3)
+    items = [(f"g{i}", f"第{i}号新闻标题", f"<p>第{i}条新闻的正文。</p>", "Mon, 02 Mar 2026 09:30:00 +0000") for i in range(5)]
+    assert [a.title for a in parse_feed(rss(items).encode(), "http://x/many")] == ["第0号新闻标题", "第1号新闻标题", "第2号新闻标题"]
