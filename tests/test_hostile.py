@@ -459,3 +459,40 @@ def test_a_malformed_base_url_crash_never_prints_the_token(tmp_path, base_url):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode != 0 and "Traceback" in done.stderr  # it did crash, with the traceback kept
     assert "SECRETtoken" not in done.stderr + done.stdout and "123456" not in done.stderr + done.stdout
+
+
+class HugePassageRetriever(FakeRetriever):
+    """Found answers whose paragraphs are one 2.4 MB sentence (a feed item without a full stop)."""
+
+    def __init__(self):
+        super().__init__(found_every=1)
+
+    def _passage(self, i):
+        p = super()._passage(i)
+        return p if p.kind == "headline" else dataclasses.replace(p, text="第一句。" + "很长的段落没有句号" * 270_000)
+
+
+async def test_an_answer_quoting_a_huge_passage_is_one_message(make_reliable_bot, fake_bot_api,
+                                                                          handler_errors, fast_limiter):
+    application = make_reliable_bot(HugePassageRetriever(), rate_limiter=fast_limiter, questions_per_minute=0)
+    async with application:
+        await feed(application, fake_bot_api.message_update("社区防控要突出什么"))
+    assert handler_errors == []
+    texts = fake_bot_api.texts()
+    assert len(texts) == 1 and "第一句" in texts[0] and "…" in texts[0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=texts, best=texts, limit=st.integers(20, 400))
+def test_a_long_passage_is_quoted_around_its_best_sentence(text, best, limit):
+    passage = text * (1 + 2 * limit // max(1, len(text))) + best + text
+    shown, bold = formatting._around(passage, best, limit)
+    assert len(shown) <= limit + 2
+    if best and len(best) <= limit:
+        assert bold == best and best in shown
+
+
+def test_a_long_latest_keyword_is_echoed_short():
+    keyword = "疫" * 4000
+    (message,) = formatting.headline_list([Headline("疫" * 20, None)], keyword=keyword)
+    assert utf16_len(message.split("\n")[0]) < 120
