@@ -4,6 +4,7 @@ Usage:
     TELEGRAM_BOT_TOKEN=123:abc python -m bot      # a Telegram bot (polling, or webhook if configured)
     python -m bot                                 # no token: chat in the terminal
     echo 社区防控要突出什么 | python -m bot        # one question, answer on stdout
+    python -m bot report > gaps.csv               # unanswered and 👎 questions, voted answers ([feedback])
 
 It reads config.toml (``--config`` to pick another), builds the index from the seeds when it is
 missing or stale, loads it, and starts.
@@ -54,7 +55,12 @@ def _load_retriever(cfg, feeds_config):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Start the bot (or the terminal chat when TELEGRAM_BOT_TOKEN is unset)."""
+    """Start the bot (or the terminal chat when TELEGRAM_BOT_TOKEN is unset); `report`: the feedback as CSV."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["report"]:
+        from .feedback import report_main
+
+        return report_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", type=Path, default=Path("config.toml"), help="config file")
     args = parser.parse_args(argv)
@@ -82,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             groups=cfg.raw.get("groups"),
             base=cfg.path.resolve().parent if cfg.path else None,
             feeds=cfg.raw.get("feeds"),
+            feedback=cfg.raw.get("feedback"),
         )
     except (ConfigError, ValueError, OSError) as e:
         print(f"config error: {e}", file=sys.stderr)
@@ -110,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
                 bot_config,
                 token=console.CONSOLE_TOKEN,
                 groups=dataclasses.replace(bot_config.groups, log_path=None),
+                feedback=dataclasses.replace(bot_config.feedback, log_path=None),
             )
             console.main_console(
                 lambda request: app.build_application(

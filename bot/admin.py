@@ -16,6 +16,7 @@ from collections import Counter
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from . import feedback
 from .config import BotConfig
 from .formatting import esc
 
@@ -66,6 +67,7 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     lines.append("<b>使用</b>")
     counters = usage(context)
     lines += [f"{esc(k)}: {v}" for k, v in sorted(counters.items())] or ["（还没有）"]
+    lines += await feedback.stats_section(context)
     await message.reply_html("\n".join(lines))
 
 

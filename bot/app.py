@@ -22,7 +22,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from . import admin, delivery, errors, feeds, groups, handlers, inline
+from . import admin, delivery, errors, feedback, feeds, groups, handlers, inline
 from .answers import AnswerStore
 from .chatlog import ChatLog
 from .config import BotConfig
@@ -110,6 +110,8 @@ def build_application(
     application.bot_data["question_limiter"] = QuestionLimiter(config.questions_per_minute)
     # The group message log and digest subscriptions; without a log_path, in memory only.
     application.bot_data["chatlog"] = ChatLog(config.groups.log_path or ":memory:")
+    # 👍/👎 votes and unanswered questions ([feedback] log_path; in memory without one).
+    application.bot_data["feedback"] = feedback.FeedbackLog(config.feedback.log_path or ":memory:")
     add_handlers(application)
     return application
 
@@ -150,6 +152,7 @@ def add_handlers(application: Application) -> None:
     application.add_handler(MessageHandler(group_text_for_bot & new, handlers.ask_group))
     application.add_handler(CallbackQueryHandler(handlers.more, pattern=r"^more:\w+:\d+$"))
     application.add_handler(CallbackQueryHandler(handlers.full_article, pattern=r"^full:\w+:\d+$"))
+    application.add_handler(CallbackQueryHandler(feedback.vote, pattern=feedback.CALLBACK_PATTERN))
     # @bot 问题 in any chat (inline mode, switched on in @BotFather with /setinline).
     application.add_handler(InlineQueryHandler(inline.answer_inline))
     application.add_error_handler(errors.error_handler)
@@ -161,12 +164,14 @@ async def post_init(application: Application) -> None:
     await application.bot.set_my_commands(GROUP_COMMANDS, scope=BotCommandScopeAllGroupChats())
     await groups.schedule_jobs(application)
     feeds.schedule(application)
+    feedback.schedule(application)
     logger.info("serving as @%s", application.bot.username)
 
 
 async def post_shutdown(application: Application) -> None:
-    """Close the message log."""
+    """Close the message log and the feedback log."""
     application.bot_data["chatlog"].close()
+    application.bot_data["feedback"].close()
 
 
 def run(application: Application, config: BotConfig) -> None:

@@ -94,6 +94,18 @@ class FeedsConfig:
 
 
 @dataclass(frozen=True)
+class FeedbackConfig:
+    """Where 👍/👎 votes and unanswered questions are kept, and for how long: the ``[feedback]`` table."""
+
+    log_path: Path | None = None  # SQLite; None keeps it in memory (lost at exit)
+    retention_days: float = 30  # older answers, votes and unanswered questions are deleted
+
+    def __post_init__(self) -> None:
+        if self.retention_days <= 0:
+            raise ConfigError("[feedback] retention_days must be positive")
+
+
+@dataclass(frozen=True)
 class BotConfig:
     """Everything the Telegram side needs, read once at start-up."""
 
@@ -114,6 +126,7 @@ class BotConfig:
     summary: SummaryConfig = field(default_factory=SummaryConfig)
     groups: GroupsConfig = field(default_factory=GroupsConfig)
     feeds: FeedsConfig = field(default_factory=FeedsConfig)
+    feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
 
     def __post_init__(self) -> None:
         if not 1 <= self.passages <= 3:
@@ -158,6 +171,7 @@ def load_bot_config(
     groups: Mapping[str, Any] | None = None,
     base: Path | None = None,
     feeds: Mapping[str, Any] | None = None,
+    feedback: Mapping[str, Any] | None = None,
 ) -> BotConfig:
     """Build a BotConfig from the ``[telegram]`` table and the environment.
 
@@ -167,6 +181,7 @@ def load_bot_config(
         summary: the parsed ``[summary]`` table, if any.
         groups: the parsed ``[groups]`` table, if any.
         feeds: the parsed ``[feeds]`` table, if any.
+        feedback: the parsed ``[feedback]`` table, if any (``log_path`` relative to ``base``).
         base: the folder ``[groups] log_path`` is relative to (config.toml's); default the cwd.
 
     Returns:
@@ -212,6 +227,7 @@ def load_bot_config(
         summary=load_summary_config(summary),
         groups=load_groups_config(groups, base),
         feeds=load_feeds_config(feeds),
+        feedback=load_feedback_config(feedback, base),
         **values,
     )
 
@@ -264,3 +280,15 @@ def load_feeds_config(table: Mapping[str, Any] | None) -> FeedsConfig:
     if not isinstance(urls, list) or any(not isinstance(u, str) for u in urls):
         raise ConfigError(f"[feeds] urls must be a list of URLs, got {urls!r}")
     return FeedsConfig(urls=tuple(u.strip() for u in urls if u.strip()), **_numbers(table, FeedsConfig, "feeds"))
+
+
+def load_feedback_config(table: Mapping[str, Any] | None, base: Path | None = None) -> FeedbackConfig:
+    """Build a FeedbackConfig from the ``[feedback]`` table; ``log_path`` is taken relative to ``base``."""
+    table = dict(table or {})
+    log_path = table.pop("log_path", None)
+    if log_path is not None and not isinstance(log_path, str):
+        raise ConfigError(f"[feedback] log_path must be a string, got {log_path!r}")
+    return FeedbackConfig(
+        log_path=(base or Path.cwd()) / log_path if log_path and log_path.strip() else None,
+        **_numbers(table, FeedbackConfig, "feedback"),
+    )

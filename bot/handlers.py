@@ -17,7 +17,7 @@ from telegram import Chat, InlineKeyboardMarkup, Message, MessageEntity, ReplyPa
 from telegram.constants import ChatAction
 from telegram.ext import ContextTypes, filters
 
-from . import formatting, whatsnew
+from . import feedback, formatting, whatsnew
 from .answers import Answer, AnswerStore
 from .config import BotConfig
 from .limits import QuestionLimiter, Verdict
@@ -194,6 +194,7 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: s
     )
     if not result.found:
         usage["not_found"] += 1
+        await feedback.log_not_found(update, context, question)
         messages = formatting.format_not_found(question, result.nearest_headlines, date_range=result.date_range)
         await send_messages(context, message.chat_id, messages, reply_to=reply_to)
         return
@@ -202,6 +203,7 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: s
         question, tuple(result.hits), config.passages, result.date_range, result.confident, result.outside_range
     )
     key = store.add(kept)
+    await feedback.log_answer(update, context, key, question, [h.passage.id for h in kept.hits])
     await _send_page(context, message.chat_id, key, kept, 0, reply_to=reply_to)
 
 
@@ -217,6 +219,7 @@ async def _send_page(
     keyboard = formatting.answer_keyboard(
         key, kept.next_offset(offset), kept.articles_on_page(offset)
     )
+    keyboard = feedback.with_vote_buttons(keyboard, key)  # 👍/👎 under every page of an answer
     messages = formatting.format_hits(
         kept.page(offset),
         date_range=kept.date_range if offset == 0 else None,
