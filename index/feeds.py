@@ -340,6 +340,16 @@ def stable_id(key: str) -> str:
     return "web-" + hashlib.sha256(key.strip().encode()).hexdigest()[:16]
 
 
+MAX_LINK_CHARS = 2048
+
+
+def web_link(link: str | None) -> str | None:
+    """An item's link if it is a plain http(s) URL of sane length; None for javascript:, data:, 5,000 chars…"""
+    link = (link or "").strip()
+    ok = re.fullmatch(r"https?://[^\s\x00-\x1f\x7f]+", link, re.IGNORECASE) and len(link) <= MAX_LINK_CHARS
+    return link if ok else None
+
+
 def looks_like_feed(content: bytes, content_type: str = "") -> bool:
     """Whether fetched bytes are an RSS/Atom/RDF feed rather than an HTML page."""
     if any(t in content_type for t in ("rss", "atom", "xml")) and "html" not in content_type:
@@ -374,7 +384,7 @@ def parse_feed(content: bytes, url: str) -> list[Article]:
         articles.append(Article(
             id=stable_id(key), title=title, paragraphs=paragraphs,
             published_at=feed_time(e.get("published") or e.get("updated") or e.get("created")),
-            source=source, url=e.get("link") or None, origin=f"{url}#{n}",
+            source=source, url=web_link(e.get("link")), origin=f"{url}#{n}",
         ))
     return articles
 

@@ -462,3 +462,11 @@ def test_a_feed_of_thousands_of_items_is_read_up_to_the_cap(monkeypatch):
     monkeypatch.setattr(feeds_mod, "MAX_ITEMS", 3)
     items = [(f"g{i}", f"第{i}号新闻标题", f"<p>第{i}条新闻的正文。</p>", "Mon, 02 Mar 2026 09:30:00 +0000") for i in range(5)]
     assert [a.title for a in parse_feed(rss(items).encode(), "http://x/many")] == ["第0号新闻标题", "第1号新闻标题", "第2号新闻标题"]
+
+
+def test_item_links_that_are_not_plain_web_links_are_not_stored():
+    links = ["javascript:alert(1)", "data:text/html,x", "http://x.example/" + "a" * 5000, "https://ok.example/1"]
+    items = "".join(f"<item><guid>l{i}</guid><title>第{i}号新闻标题</title><link>{link}</link>"
+                    f"<description>第{i}条新闻的正文。</description></item>" for i, link in enumerate(links))
+    xml = f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>链接</title>{items}</channel></rss>'
+    assert [a.url for a in parse_feed(xml.encode(), "http://x/links")] == [None, None, None, "https://ok.example/1"]
