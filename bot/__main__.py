@@ -89,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             base=cfg.path.resolve().parent if cfg.path else None,
             feeds=cfg.raw.get("feeds"),
             feedback=cfg.raw.get("feedback"),
+            channels=cfg.raw.get("channels"),
         )
     except (ConfigError, ValueError, OSError) as e:
         print(f"config error: {e}", file=sys.stderr)

@@ -22,7 +22,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from . import admin, delivery, errors, feedback, feeds, groups, handlers, inline
+from . import admin, channels, delivery, errors, feedback, feeds, groups, handlers, inline
 from .answers import AnswerStore
 from .chatlog import ChatLog
 from .config import BotConfig
@@ -148,6 +148,12 @@ def add_handlers(application: Application) -> None:
     application.add_handler(CommandHandler("stats", admin.stats, filters=new))
     application.add_handler(CommandHandler("reindex", admin.reindex, filters=new))
     application.add_handler(CommandHandler("feeds", feeds.feeds, filters=new))
+    # Posts of the [channels] channels become articles; a bot admin may forward them in private.
+    application.add_handler(MessageHandler(filters.UpdateType.CHANNEL_POSTS, channels.on_post))
+    application.add_handler(
+        MessageHandler(filters.ChatType.PRIVATE & filters.FORWARDED & new & (filters.TEXT | filters.CAPTION)
+                       & ~filters.COMMAND, channels.on_forward)
+    )
     application.add_handler(MessageHandler(private_text & new, handlers.ask_private))
     application.add_handler(MessageHandler(group_text_for_bot & new, handlers.ask_group))
     application.add_handler(CallbackQueryHandler(handlers.more, pattern=r"^more:\w+:\d+$"))

@@ -94,6 +94,18 @@ class FeedsConfig:
 
 
 @dataclass(frozen=True)
+class ChannelsConfig:
+    """Which Telegram channels' posts become articles: the ``[channels]`` table."""
+
+    usernames: frozenset[str] = frozenset()  # lower case, without the @
+    ids: frozenset[int] = frozenset()  # for channels without a public username, e.g. -1001234567890
+
+    def allows(self, chat_id: int, username: str | None) -> bool:
+        """Whether posts of this channel are added to the index."""
+        return chat_id in self.ids or bool(username) and username.lower() in self.usernames
+
+
+@dataclass(frozen=True)
 class FeedbackConfig:
     """Where 👍/👎 votes and unanswered questions are kept, and for how long: the ``[feedback]`` table."""
 
@@ -127,6 +139,7 @@ class BotConfig:
     groups: GroupsConfig = field(default_factory=GroupsConfig)
     feeds: FeedsConfig = field(default_factory=FeedsConfig)
     feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
+    channels: ChannelsConfig = field(default_factory=ChannelsConfig)
 
     def __post_init__(self) -> None:
         if not 1 <= self.passages <= 3:
@@ -172,6 +185,7 @@ def load_bot_config(
     base: Path | None = None,
     feeds: Mapping[str, Any] | None = None,
     feedback: Mapping[str, Any] | None = None,
+    channels: Mapping[str, Any] | None = None,
 ) -> BotConfig:
     """Build a BotConfig from the ``[telegram]`` table and the environment.
 
@@ -182,6 +196,7 @@ def load_bot_config(
         groups: the parsed ``[groups]`` table, if any.
         feeds: the parsed ``[feeds]`` table, if any.
         feedback: the parsed ``[feedback]`` table, if any (``log_path`` relative to ``base``).
+        channels: the parsed ``[channels]`` table, if any.
         base: the folder ``[groups] log_path`` is relative to (config.toml's); default the cwd.
 
     Returns:
@@ -228,6 +243,7 @@ def load_bot_config(
         groups=load_groups_config(groups, base),
         feeds=load_feeds_config(feeds),
         feedback=load_feedback_config(feedback, base),
+        channels=load_channels_config(channels),
         **values,
     )
 
@@ -292,3 +308,17 @@ def load_feedback_config(table: Mapping[str, Any] | None, base: Path | None = No
         log_path=(base or Path.cwd()) / log_path if log_path and log_path.strip() else None,
         **_numbers(table, FeedbackConfig, "feedback"),
     )
+
+
+def load_channels_config(table: Mapping[str, Any] | None) -> ChannelsConfig:
+    """Build a ChannelsConfig from the ``[channels]`` table (None: no channels)."""
+    table = dict(table or {})
+    usernames = table.pop("usernames", [])
+    ids = table.pop("ids", [])
+    if table:
+        raise ConfigError(f"unknown [channels] keys: {', '.join(sorted(table))}")
+    if not isinstance(usernames, list) or any(not isinstance(u, str) or not u.strip("@ ") for u in usernames):
+        raise ConfigError(f"[channels] usernames must be a list of channel usernames, got {usernames!r}")
+    if not isinstance(ids, list) or any(isinstance(i, bool) or not isinstance(i, int) for i in ids):
+        raise ConfigError(f"[channels] ids must be a list of chat ids, got {ids!r}")
+    return ChannelsConfig(usernames=frozenset(u.strip("@ ").lower() for u in usernames), ids=frozenset(ids))
