@@ -355,7 +355,8 @@ def format_help(stats: Mapping[str, object]) -> str:
     return (
         "我用新闻原文回答问题：引用最相关的段落，并注明标题、时间和来源。\n"
         f"目前收录 {articles} 篇文章、{headlines} 条标题，{span}。\n\n"
-        "怎么问：直接发问题，例如“社区防控要突出什么”。\n"
+        "怎么问：直接发问题，例如“社区防控要突出什么”；问“今天有什么新闻”看最新标题。\n"
+        "在任何聊天框输入“@机器人用户名 问题”也能查（若已开启 inline 模式）。\n"
         "在群里：用 /ask 问题，或 @我，或回复我的消息；/summary 总结最近的讨论。\n\n"
         "/latest — 最新标题（/latest 20 或 /latest 疫情）\n"
         "/digest — 一天的新闻摘要（/digest on 08:00 每天推送）\n"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import secrets
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
@@ -186,7 +187,10 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: s
         found = await asyncio.to_thread(
             whatsnew.answer, context.bot_data["retriever"], question, datetime.now(CHINA_TZ), config.latest_default
         )
-        await send_messages(context, message.chat_id, whatsnew.format_whats_new(found), reply_to=reply_to)
+        key = secrets.token_hex(4)  # no pages or articles to keep: only the votes refer to it
+        await feedback.log_answer(update, context, key, question, [])
+        await send_messages(context, message.chat_id, whatsnew.format_whats_new(found), reply_to=reply_to,
+                            keyboard=feedback.with_vote_buttons(None, key))
         return
     # Encoding the question takes a while: keep it off the event loop so other chats go on.
     result = await asyncio.to_thread(
