@@ -88,16 +88,17 @@ def fetch(url: str, etag: str | None = None, modified: str | None = None, timeou
     if modified:
         headers["If-Modified-Since"] = modified
     _require_http(url)
-    backend = _DeadlineBackend(time.monotonic() + timeout, private_ok=is_private_url(url))
+    deadline = time.monotonic() + timeout
     try:
+        backend = _DeadlineBackend(deadline, private_ok=is_private_url(url, timeout))
         with httpx.Client(transport=_Transport(backend), timeout=timeout) as client:
             for _ in range(MAX_REDIRECTS + 1):
                 with client.stream("GET", url, headers=headers) as r:
                     if r.has_redirect_location:
-                        url = _redirect_target(r, backend.private_ok)
+                        url = _redirect_target(r, backend)
                         continue
                     return _result(url, r, etag, modified)
-    except httpx.TimeoutException:
+    except (httpx.TimeoutException, TimeoutError):
         raise FeedError(f"timed out after {timeout:g} s") from None
     except httpx.InvalidURL as e:  # httpx reads a redirect's Location before handing the response back
         raise FeedError(f"not a valid http(s) URL (or redirect): {e}") from None
@@ -111,7 +112,7 @@ def _require_http(url: str) -> None:
         raise FeedError(f"not an http(s) URL: {url[:100]}")
 
 
-def _redirect_target(r: httpx.Response, private_ok: bool) -> str:
+def _redirect_target(r: httpx.Response, backend: "_DeadlineBackend") -> str:
     """Where a redirect points, if the policy allows it (see fetch)."""
     location = r.headers["location"]
     try:
@@ -119,7 +120,7 @@ def _redirect_target(r: httpx.Response, private_ok: bool) -> str:
     except httpx.InvalidURL:
         raise FeedError(f"redirect to a URL that is not http(s): {location[:100]}") from None
     _require_http(target)
-    if not address_allowed(target, private_ok):
+    if not address_allowed(target, backend.private_ok, backend.left(None, TimeoutError)):
         raise FeedError(f"redirect to a non-public address refused: {target[:100]}")
     return target
 
@@ -183,16 +184,29 @@ def read_file(path: Path) -> bytes:
     return decompress(data)
 
 
-def _addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
-    """The addresses a host name (or literal) stands for; [] when it does not resolve."""
+def _addresses(host: str, timeout: float | None = None) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """The addresses a host name (or literal) stands for; [] when it does not resolve.
+
+    Raises TimeoutError when the lookup takes longer than timeout: the system resolver has no
+    timeout of ours, so it runs in a daemon thread that is left behind if it hangs.
+    """
     try:
         return [ipaddress.ip_address(host.strip("[]"))]
     except ValueError:
         pass
-    try:
-        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
-        return []
+    infos: list = []
+
+    def lookup() -> None:
+        try:
+            infos.extend(socket.getaddrinfo(host, None, type=socket.SOCK_STREAM))
+        except (OSError, UnicodeError):
+            pass
+
+    thread = threading.Thread(target=lookup, name=f"resolve {host[:50]}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise TimeoutError(f"looking up {host[:50]} timed out")
     return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
 
 
@@ -201,16 +215,16 @@ def _public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return (mapped or ip).is_global
 
 
-def is_private_url(url: str) -> bool:
+def is_private_url(url: str, timeout: float | None = None) -> bool:
     """Whether the URL's host is (or resolves to) a non-public address: loopback, private, link-local…"""
     host = urlsplit(url).hostname or ""
-    return any(not _public(ip) for ip in _addresses(host))
+    return any(not _public(ip) for ip in _addresses(host, timeout))
 
 
-def address_allowed(url: str, private_ok: bool) -> bool:
+def address_allowed(url: str, private_ok: bool, timeout: float | None = None) -> bool:
     """The redirect policy on addresses: public ones always, others only when private_ok."""
     host = urlsplit(url).hostname or ""
-    addresses = _addresses(host)
+    addresses = _addresses(host, timeout)
     return bool(addresses) and (private_ok or all(_public(ip) for ip in addresses))
 
 
@@ -233,7 +247,11 @@ class _DeadlineBackend(httpcore.NetworkBackend):
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
         # Connect to an address checked here, not to the name: DNS cannot answer differently later.
-        allowed = [ip for ip in _addresses(host) if self.private_ok or _public(ip)]
+        try:
+            found = _addresses(host, self.left(timeout, httpcore.ConnectTimeout))
+        except TimeoutError as e:
+            raise httpcore.ConnectTimeout(str(e)) from None
+        allowed = [ip for ip in found if self.private_ok or _public(ip)]
         if not allowed:
             raise httpcore.ConnectError(f"{host}: no public address (not fetched)")
         stream = self._sync.connect_tcp(str(allowed[0]), port, self.left(timeout, httpcore.ConnectTimeout),

@@ -470,3 +470,18 @@ def test_item_links_that_are_not_plain_web_links_are_not_stored():
                     f"<description>第{i}条新闻的正文。</description></item>" for i, link in enumerate(links))
     xml = f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>链接</title>{items}</channel></rss>'
     assert [a.url for a in parse_feed(xml.encode(), "http://x/links")] == [None, None, None, "https://ok.example/1"]
+
+
+def test_a_hanging_name_lookup_counts_against_the_timeout(monkeypatch):
+    release = threading.Event()
+
+    def hanging_lookup(*args, **kwargs):
+        release.wait(30)
+        raise OSError("no answer")
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging_lookup)
+    try:
+        with pytest.raises(feeds_mod.FeedError, match="timed out"):
+            feeds_mod.fetch("http://feeds.example/rss", timeout=0.3)
+    finally:
+        release.set()
