@@ -23,7 +23,7 @@ from telegram.ext import ContextTypes
 from index.models import Article
 from index.seeds import CHINA_TZ
 
-from . import handlers
+from . import formatting, handlers
 from .admin import is_admin, swap_retriever, usage
 
 logger = logging.getLogger(__name__)
@@ -142,13 +142,13 @@ async def on_forward(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
             await handlers.ask_private(update, context)
         return
     if not listed(context, origin.chat):
-        await message.reply_html(IGNORED)
+        await message.reply_html(formatting.esc(IGNORED))
         return
     article = post_article(origin.chat, origin.message_id, origin.date, *_text(message))
     if article is None:
         return
     if context.bot_data.get("feeds") is None:
-        await message.reply_html(NO_INDEX)
+        await message.reply_html(formatting.esc(NO_INDEX))
         return
     await _add(context, article)
-    await message.reply_html(handlers.formatting.esc(ADDED.format(title=article.title)))
+    await message.reply_html(formatting.esc(ADDED.format(title=article.title)))
