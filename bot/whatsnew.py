@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from index.clean import clean_text
 from index.models import Headline
 from index.timeq import china_today, parse_time_query
 
@@ -33,7 +34,7 @@ _TIME_FILLERS = (
 _FILLERS = (
     "请问", "请", "帮我", "给我", "跟我", "替我", "告诉我", "我想知道", "想知道", "我想看", "想看", "看看", "看一下",
     "说说", "说一下", "讲讲", "讲一下", "聊聊", "介绍一下", "播报", "汇总", "盘点", "总结", "整理", "列一下",
-    "来点", "来几条", "来一些", "推荐", "一下", "有没有", "有什么", "有啥", "有哪些", "有何", "什么", "啥",
+    "来点", "来几条", "来一些", "推荐", "一下", "有没有", "有什么", "有啥", "有哪些", "有何", "什么", "甚么", "啥",
     "哪些", "几条", "一些", "些", "都", "有", "的", "了", "吗", "呢", "吧", "呀", "啊", "哈", "嘛", "么",
     "重要", "重大", "主要", "热门", "值得关注", "新", "最", "国内外", "天下", "世界上", "事情", "事儿", "事",
     "条", "个", "我", "们", "你", "知道", "是", "就", "还", "又", "可以", "能", "刚出", "出了",
@@ -46,7 +47,7 @@ MAX_CHARS = 40  # a longer question is about something
 
 def is_whats_new(question: str) -> bool:
     """Whether the question asks for the news of a time rather than for a fact."""
-    text = _PUNCT.sub("", question)
+    text = _PUNCT.sub("", clean_text(question))  # Traditional script read as Simplified (新聞 -> 新闻)
     if not text or len(text) > MAX_CHARS or not _NEWS.search(text):
         return False
     text = parse_time_query(text).text.replace(" ", "")

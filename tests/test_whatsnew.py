@@ -41,6 +41,11 @@ def test_an_ordinary_question_routes_to_the_search(question):
     assert not whatsnew.is_whats_new(question)
 
 
+@pytest.mark.parametrize("question", ["今天有什麼新聞", "最近有甚麼新消息", "這幾天有啥新聞", "今日頭條"])
+def test_traditional_script_is_read_as_simplified(question):
+    assert whatsnew.is_whats_new(question)
+
+
 NOW = datetime(2020, 2, 10, 9, 0, tzinfo=CHINA_TZ)
 
 
