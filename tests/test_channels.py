@@ -11,7 +11,7 @@ from telegram import Chat, MessageEntity, Update
 from bot import channels
 from bot.config import ChannelsConfig, ConfigError, load_channels_config
 from index import IndexConfig, Retriever, build_index, store
-from index.feeds import FeedPoller
+from index.feeds import FeedPoller, with_feed_files
 from tests.fakebotapi import parse_html
 
 CHANNEL = {"id": -1001234567890, "type": "channel", "title": "江城新闻频道", "username": "jiangcheng_news"}
@@ -91,6 +91,15 @@ async def test_a_listed_channel_post_is_searchable_and_in_latest_and_an_edit_rep
     article = retriever.article(f"tg-{CHANNEL['id']}-77")
     assert article.paragraphs == ["全长十二公里的长江大桥今天正式通车，预计每天通行车辆八万辆。"]
     assert channel_bot.bot_data["usage"]["channel_posts"] == 2
+    # The edit also wins in a rebuild from the sources (seeds + the feed files, read in time order).
+    build_index(with_feed_files([index_dir.parent / "seeds"], index_dir), index_dir, None, IndexConfig(),
+                embed=False, progress=False, rebuild=True)
+    rebuilt = Retriever.load(index_dir)
+    try:
+        assert rebuilt.article(f"tg-{CHANNEL['id']}-77").paragraphs == article.paragraphs
+        assert [h.title for h in rebuilt.latest(10)].count(POST_TITLE) == 1
+    finally:
+        rebuilt.close()
 
 
 async def test_an_unlisted_channel_post_is_not_stored(channel_bot, fake_bot_api, index_dir):

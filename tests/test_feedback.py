@@ -96,6 +96,11 @@ def test_the_report_lists_gaps_and_votes_as_csv(tmp_path, capsys):
                     "gap,巴西足球,2,0,,,", "gap,口罩产量,0,1,,,",
                     'voted,口罩产量,,1,1,"[7, 8]",2020-09-13 12:26']
     assert feedback.report_main(["--db", str(tmp_path / "none.sqlite")]) == 1
+    capsys.readouterr()
+    from bot.__main__ import main
+
+    assert main(["report", "--db", str(db)]) == 0  # python -m bot report
+    assert capsys.readouterr().out.splitlines()[1] == "gap,巴西足球,2,0,,,"
 
 
 def test_feedback_config_is_read_relative_to_the_config_file(tmp_path):
