@@ -14,6 +14,9 @@ from .formatting import MAX_MESSAGE_CHARS, esc, headline_line, split_message
 from .summarize import CHINA_TZ, representative_sentence
 
 EXTRACT_CHARS = 200  # an extract longer than this is cut (a few news sentences run on and on)
+# The extract is picked from the article's first this-many characters: ranking the sentences of a
+# 1 MB feed item took 10 s per headline, and a news article says what it is about early.
+EXTRACT_SOURCE_CHARS = 5000
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,18 @@ def _extract(retriever: object, headline: Headline) -> str:
     article = retriever.article(headline.article_id)
     if article is None or not article.paragraphs:
         return ""
-    return representative_sentence(article.paragraphs, title=article.title)
+    return representative_sentence(_first_chars(article.paragraphs, EXTRACT_SOURCE_CHARS), title=article.title)
+
+
+def _first_chars(paragraphs: list[str], budget: int) -> list[str]:
+    """The paragraphs up to `budget` characters in all, the last one cut if needed."""
+    out: list[str] = []
+    for p in paragraphs:
+        if budget <= 0:
+            break
+        out.append(p[:budget])
+        budget -= len(out[-1])
+    return out
 
 
 def format_digest(

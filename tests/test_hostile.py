@@ -496,3 +496,13 @@ def test_a_long_latest_keyword_is_echoed_short():
     keyword = "疫" * 4000
     (message,) = formatting.headline_list([Headline("疫" * 20, None)], keyword=keyword)
     assert utf16_len(message.split("\n")[0]) < 120
+
+
+def test_the_digest_reads_a_bounded_part_of_a_huge_article(monkeypatch):
+    from bot import digest
+
+    seen = []
+    monkeypatch.setattr(digest, "representative_sentence",
+                        lambda paragraphs, title=None: seen.append(sum(map(len, paragraphs))) or paragraphs[0][:50])
+    built = digest.build_digest(LinkRetriever("https://x.example/1", body_chars=2_400_000), hours=24, max_items=3)
+    assert built.items and seen and max(seen) <= digest.EXTRACT_SOURCE_CHARS
