@@ -70,7 +70,30 @@ class WhatsNew:
     today: date | None = None
 
 
-POOL = 500  # newest headlines looked through for a window (a window is at the recent end)
+POOL = 500  # newest headlines looked through first for a window; more while the window lies further back
+
+
+def in_window(retriever: object, window: tuple[date, date], n: int) -> list[Headline]:
+    """The newest ``n`` distinct headlines published within the window (China dates), newest first."""
+    first, last = window
+    pool = POOL
+    while True:
+        heads = retriever.latest(pool)
+        out: list[Headline] = []
+        seen: set[str] = set()
+        for h in heads:
+            t = headline_time(h)
+            if t is None or h.title in seen or not first <= t.astimezone(CHINA_TZ).date() <= last:
+                continue
+            seen.add(h.title)
+            out.append(h)
+            if len(out) >= n:
+                return out
+        # Newest first: once a dated headline is older than the window, no later one is in it.
+        dated = [t for h in heads if (t := headline_time(h)) is not None]
+        if len(heads) < pool or (dated and min(dated).astimezone(CHINA_TZ).date() < first):
+            return out
+        pool *= 4
 
 
 def answer(retriever: object, question: str, now: datetime, n: int, hours: float = 24) -> WhatsNew:
@@ -78,19 +101,9 @@ def answer(retriever: object, question: str, now: datetime, n: int, hours: float
     window = asked_window(question, now)
     today = china_today(now)
     if window is not None:
-        first, last = window
-        seen: set[str] = set()
-        items = []
-        for h in retriever.latest(POOL):
-            t = headline_time(h)
-            if t is None or h.title in seen or not first <= t.astimezone(CHINA_TZ).date() <= last:
-                continue
-            seen.add(h.title)
-            items.append(DigestItem(h, _extract(retriever, h)))
-            if len(items) >= n:
-                break
-        if items:
-            return WhatsNew(items, window, today=today)
+        heads = in_window(retriever, window, n)
+        if heads:
+            return WhatsNew([DigestItem(h, _extract(retriever, h)) for h in heads], window, today=today)
     newest = build_digest(retriever, hours, n)
     return WhatsNew(newest.items, window, fallback=window is not None, today=today)
 

@@ -81,6 +81,15 @@ def test_an_empty_window_falls_back_to_the_newest_and_says_which_day_it_is():
     assert text.startswith("🗓 2020-01-01 至 2020-01-31没有新闻。") and "新闻库最新的是 2020-02-10 的" in text
 
 
+def test_a_window_behind_more_than_a_pool_of_newer_headlines_is_still_found():
+    class Busy(DatedRetriever):
+        HEADS = [Headline(f"今天第{i}条", "2020-02-10T08:00:00+08:00") for i in range(1200)] + [
+            Headline("昨天唯一一条", "2020-02-09T08:00:00+08:00", article_id="y1")]
+
+    found = whatsnew.answer(Busy(), "昨天有什么新闻", NOW, 10)
+    assert not found.fallback and [i.headline.title for i in found.items] == ["昨天唯一一条"]
+
+
 def test_no_time_word_gives_the_newest_day():
     found = whatsnew.answer(DatedRetriever(), "有啥新闻", NOW, 10)
     assert found.window is None and not found.fallback
