@@ -339,18 +339,21 @@ def feed_time(raw: str | None) -> str | None:
     """An RFC 822 or ISO 8601 time as ISO 8601 in China time; a time without a zone is China time."""
     if not raw:
         return None
-    raw = raw.strip()
+    raw = raw.strip()[:100]
     dt = None
     try:
         dt = email.utils.parsedate_to_datetime(raw)  # naive when the time has no zone
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         try:
             dt = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("/", "-"))
         except ValueError:
             return None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=CHINA_TZ)
-    return dt.astimezone(CHINA_TZ).isoformat()
+    try:
+        return dt.astimezone(CHINA_TZ).isoformat()
+    except OverflowError:  # year 1 or 9999 moved across a day boundary: an impossible time, left out
+        return None
 
 
 def stable_id(key: str) -> str:

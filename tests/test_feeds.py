@@ -485,3 +485,11 @@ def test_a_hanging_name_lookup_counts_against_the_timeout(monkeypatch):
             feeds_mod.fetch("http://feeds.example/rss", timeout=0.3)
     finally:
         release.set()
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+14:00",
+                                  "1 Jan 10000000000000000000 00:00 GMT", "Mon, 02 Mar 99999 09:30:00 +0000"])
+def test_an_impossible_item_time_leaves_the_item_undated(when):
+    xml = rss([ITEM_A, ("t1", "时间错乱的新闻标题", "<p>正文一段。</p>", when)])
+    a, odd = parse_feed(xml.encode(), "http://x/times")
+    assert a.published_at and odd.title == "时间错乱的新闻标题" and odd.published_at is None
