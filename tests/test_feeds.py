@@ -17,6 +17,8 @@ import zlib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from telegram import Update
 from telegram.ext import CallbackContext
 
@@ -493,3 +495,28 @@ def test_an_impossible_item_time_leaves_the_item_undated(when):
     xml = rss([ITEM_A, ("t1", "时间错乱的新闻标题", "<p>正文一段。</p>", when)])
     a, odd = parse_feed(xml.encode(), "http://x/times")
     assert a.published_at and odd.title == "时间错乱的新闻标题" and odd.published_at is None
+
+
+_xml_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=60).map(
+    lambda t: t.replace("&", "&amp;").replace("<", "&lt;").replace("]]>", "]] >"))
+
+
+@settings(max_examples=150, deadline=None)
+@given(fields=st.lists(st.tuples(_xml_text, _xml_text, _xml_text, _xml_text), min_size=1, max_size=4))
+def test_any_item_fields_parse_or_raise_feed_error(fields):
+    try:
+        articles = parse_feed(rss(fields).encode("utf-8", "surrogatepass"), "http://x/any")
+    except feeds_mod.FeedError:
+        return
+    assert all(a.title and a.paragraphs for a in articles)
+
+
+@settings(max_examples=150, deadline=None)
+@given(content=st.binary(max_size=3000) | st.sampled_from([b"<rss", b"<?xml", b"<html><meta ", b"\x1f\x8b"]).flatmap(
+    lambda head: st.binary(max_size=2000).map(lambda tail: head + tail)))
+def test_any_bytes_parse_or_raise_feed_error(content):
+    try:
+        articles = feeds_mod.parse(content, "http://x/bytes", "")
+    except feeds_mod.FeedError:
+        return
+    assert isinstance(articles, list)
