@@ -41,6 +41,14 @@ def test_an_ordinary_question_routes_to_the_search(question):
     assert not whatsnew.is_whats_new(question)
 
 
+@pytest.mark.parametrize("question, routed", [
+    ("最近有什么大事发生吗", True), ("今天有哪些新闻值得看", True), ("今天的新闻摘要", True), ("今日早报", True),
+    ("新闻联播", False), ("武汉发生了什么", False), ("看病难怎么办", False), ("最近有什么新闻发布会", False),
+])
+def test_more_phrasings_beyond_the_lists(question, routed):
+    assert whatsnew.is_whats_new(question) is routed
+
+
 @pytest.mark.parametrize("question", ["今天有什麼新聞", "最近有甚麼新消息", "這幾天有啥新聞", "今日頭條"])
 def test_traditional_script_is_read_as_simplified(question):
     assert whatsnew.is_whats_new(question)
