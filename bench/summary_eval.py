@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("jieba").setLevel(logging.WARNING)
     dialogues = load_dialogues(DATA)
     methods: dict[str, Picker] = {
-        "summarizer (default: units, centroid × density, MMR 0.2, 400 chars)": pick_excerpts,
+        "summarizer (default: units, centroid × density, MMR 0.5, 400 chars)": pick_excerpts,
         "message-level MMR 0.5 (the summarizer before issue 13)": pick_summarizer,
         "first N": pick_first,
         "random N": pick_random,

@@ -2,8 +2,10 @@
 
 Texts are real meeting turns (../shared/data/vcsum-dev), posted in order and cycled to 2,000
 messages; "long" builds every message from 1,000 characters of them (the issue's worst case).
-The timed path is the one the /summary handler runs in its worker thread (read the window from
-SQLite, summarize, format), without related headlines (no index here).
+Two timings: the path the /summary handler runs in its worker thread (read the window from
+SQLite, summarize, format), without related headlines; and `/summary 2000` through the bot (the
+real Application against the spec-checked fake Bot API, a fake retriever for the headlines), from
+the command's update to its reply reaching the fake.
 
 Usage:
     python bench/summary_speed.py [--messages 2000] [--repeats 3]
@@ -12,6 +14,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import itertools
 import json
 import logging
@@ -70,6 +73,31 @@ def run(kind: str, n: int, repeats: int) -> None:
           f"{len(result.picks)} | {len(html)} |")
 
 
+async def through_bot(kind: str, n: int) -> float:
+    """Post n messages of the kind to a group through the bot, then time `/summary n` to its reply."""
+    from telegram import Update
+
+    from bench.load import application_on_fake
+    from tests.fakebotapi import GROUP_CHAT
+    from tests.fakeretriever import FakeRetriever
+
+    application, fake = application_on_fake(FakeRetriever())
+    start = int(time.time()) - 30 * n - 60
+    async with application:
+        for i, text in enumerate(texts(kind, n)):
+            user = {"id": 3000 + i % 7, "is_bot": False, "first_name": f"用户{i % 7}"}
+            update = fake.message_update(text, chat=GROUP_CHAT, user=user, date=start + 30 * i)
+            await application.process_update(Update.de_json(update, application.bot))
+        command = fake.message_update(f"/summary {n}", chat=GROUP_CHAT)
+        started = time.perf_counter()
+        await application.process_update(Update.de_json(command, application.bot))
+        elapsed = time.perf_counter() - started
+    application.bot_data["chatlog"].close()
+    [reply] = fake.sent("sendMessage", GROUP_CHAT["id"])
+    assert f"读了 {n} 条消息" in reply["text"] and not fake.violations, fake.violations[:3]
+    return elapsed
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--messages", type=int, default=2000)
@@ -86,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|---|")
     for kind in ("turns", "long"):
         run(kind, args.messages, args.repeats)
+    print()
+    for kind in ("turns", "long"):
+        seconds = asyncio.run(through_bot(kind, args.messages))
+        print(f"/summary {args.messages} through the bot ({kind}): {seconds:.2f} s to the reply")
     return 0
 
 

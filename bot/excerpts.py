@@ -129,7 +129,9 @@ _NO_CHAR = (1 << 21) - 1
 _STOP_CODES = np.array(sorted(map(ord, STOPCHARS)), dtype=np.int64)
 
 
-def featurize(texts: Sequence[str], *, bigram_weight: float = 0.5, word_weight: float = 1.0) -> Features:
+def featurize(
+    texts: Sequence[str], *, bigram_weight: float = 0.5, word_weight: float = 1.0, hmm: bool = True
+) -> Features:
     """Return TF-IDF rows (jieba words + character bigrams), bigram sets and filler density."""
     texts = [clean(t) for t in texts]
     n = len(texts)
@@ -146,7 +148,7 @@ def featurize(texts: Sequence[str], *, bigram_weight: float = 0.5, word_weight: 
     rows, cols, vals = [], [], []
     unit_words, density = [], np.zeros(n)
     for r, text in enumerate(texts):
-        ws = words(text)
+        ws = words(text, hmm)
         unit_words.append(ws)
         density[r] = min(1.0, sum(map(len, ws)) / max(1.0, chars[r]))
         if word_weight:

@@ -208,7 +208,9 @@ def select_excerpts(
     us = units(texts, analyse_chars=cap)
     if not us or budget <= 0 or max_messages <= 0:
         return []
-    f = featurize([u.text for u in us])
+    # A capped window also skips jieba's unknown-word HMM: 25 % faster, and the same VCSum dev
+    # score without it (0.353 / 0.349 on the two halves, against 0.346 / 0.353 with it).
+    f = featurize([u.text for u in us], hmm=cap is None)
     if _features is not None:
         _features.append((us, f))
     lengths = f.chars

@@ -56,11 +56,14 @@ def bigrams(text: str) -> set[str]:
     return {c[i : i + 2] for i in range(len(c) - 1)}
 
 
-def words(text: str) -> list[str]:
-    """Return jieba tokens that can carry meaning (no stopwords, punctuation or emoji)."""
+def words(text: str, hmm: bool = True) -> list[str]:
+    """Return jieba tokens that can carry meaning (no stopwords, punctuation or emoji).
+
+    hmm=False skips jieba's guessing of unknown words (~25 % faster; for huge windows).
+    """
     out = []
     stop = jieba.analyse.default_tfidf.stop_words
-    for w in jieba.lcut(clean(text)):
+    for w in jieba.lcut(clean(text), HMM=hmm):
         w = w.strip()
         if not w or not _CONTENT.search(w):
             continue
