@@ -1,7 +1,7 @@
 """Excerpts of a discussion under a character budget: sentence units, TF-IDF rows, vectorized picks.
 
 A short message is one unit; a long one is cut into sentences (long sentences at commas), so a
-summary can quote the one or two sentences that carry a long message. Units become rows of a
+summary can quote the sentence (or two) that carries a long message. Units become rows of a
 sparse TF-IDF matrix (jieba words weighted by jieba's IDF, plus character bigrams weighted by
 their IDF in the window); every similarity is a sparse matrix product, never a loop over pairs.
 """
@@ -195,7 +195,7 @@ def pick_units(
     *,
     diversity: float = 0.5,
     max_messages: int | None = None,
-    max_per_message: int = 2,
+    max_per_message: int = 1,
     threads: np.ndarray | None = None,
     thread_similarity: float = 0.5,
     duplicate_jaccard: float = 0.6,
