@@ -6,7 +6,8 @@ and scored with character ROUGE-1 / ROUGE-L F (whitespace and punctuation ignore
 ../shared/data/vcsum-dev/README.md prescribes.
 
 Choices were made on the even-numbered segments (0, 2, 4, ...): figures there are training
-figures. The odd-numbered segments were only looked at after the choice: held-out figures.
+figures. The odd-numbered segments are the held-out check: their figures were printed alongside
+during the search but never used to choose.
 
 Usage:
     python bench/summary_vcsum.py [--embeddings]    # --embeddings also tries the bot's e5 encoder
