@@ -637,25 +637,18 @@ class FeedPoller:
         """Record the outcome of each fetched feed, write the new articles and add them to the index."""
         with self._lock:
             now, report = fetched.now, PollReport()
-            if not fetched.results:
-                return report
-            known = known_articles(self.index_dir)
+            known = known_articles(self.index_dir) if fetched.results else ({}, set())
+            written: list[tuple[FeedState, Path, int]] = []
             for state, result in fetched.results:
                 state.last_checked = now
                 if isinstance(result, Exception):
-                    state.failures += 1
-                    delay = min(self.interval * 2 ** state.failures, max(MAX_BACKOFF, self.interval))
-                    state.next_attempt = now + delay
-                    state.last_status = f"error: {result}"
-                    report.failed.append(state.url)
-                    logger.warning("feed %s failed (%d in a row, next try in %.0f s): %s",
-                                   state.url, state.failures, delay, result)
+                    self._failed(state, now, result, report)
                     continue
                 state.failures = 0
                 state.next_attempt = now + self.interval
                 report.fetched.append(state.url)
-                fetched, articles = result
-                if fetched.not_modified or articles is None:
+                response, articles = result
+                if response.not_modified or articles is None:
                     state.last_status = "not modified"
                     continue
                 fresh = new_articles(articles, known)
@@ -664,25 +657,58 @@ class FeedPoller:
                 known[1].update(known[0][a.id] for a in fresh)
                 state.last_status = f"ok: {len(articles)} items, {len(fresh)} new"
                 if fresh:
-                    report.files.append(write_jsonl(self.index_dir, slug(state.url), fresh))
+                    written.append((state, write_jsonl(self.index_dir, slug(state.url), fresh), len(fresh)))
                     state.added += len(fresh)
                     report.added += len(fresh)
-            if report.files:
-                from .build import build_index
-
-                try:
-                    built = build_index(report.files, self.index_dir, self.encoder, self.config, add=True,
-                                        embed=self.embed, progress=False)
-                except Exception:
-                    # Forget the files and validators, so the next poll fetches and adds them again.
-                    for path in report.files:
-                        path.unlink(missing_ok=True)
-                    for state, _ in fetched.results:
-                        state.etag = state.modified = state.content_sha = None
-                    raise
-                report.version = built.version
-                logger.info("feeds: %d new articles, index version %s", report.added, built.version)
+            if written:
+                self._publish(written, report, now)
+                report.files = [path for _, path, _ in written if path.exists()]
+                logger.info("feeds: %d new articles, index version %s", report.added, report.version)
             return report
+
+    def _publish(self, written: list[tuple[FeedState, Path, int]], report: PollReport, now: float) -> None:
+        """Add the written files in one build; if that fails, feed by feed, so one feed whose
+        articles break the build does not hold back the others (it is retried after its backoff)."""
+        try:
+            report.version = self._build([path for _, path, _ in written])
+            return
+        except Exception as e:  # noqa: BLE001 — which feed broke it is found below
+            if len(written) == 1:
+                self._not_added(written[0], e, report, now)
+                return
+            logger.warning("feeds: adding %d feeds at once failed (%s); adding them one by one", len(written), e)
+        for item in written:
+            try:
+                report.version = self._build([item[1]])
+            except Exception as e:  # noqa: BLE001 — logged, the feed marked failed
+                self._not_added(item, e, report, now)
+
+    def _build(self, files: list[Path]) -> str:
+        """Add the files to the index; the published version."""
+        from .build import build_index
+
+        return build_index(files, self.index_dir, self.encoder, self.config, add=True, embed=self.embed,
+                           progress=False).version
+
+    def _not_added(self, item: tuple[FeedState, Path, int], error: Exception, report: PollReport, now: float) -> None:
+        """Forget a feed's file and validators (its next poll fetches and adds it all again); count a failure."""
+        state, path, n = item
+        logger.warning("feed %s: its %d new articles could not be added", state.url, n, exc_info=error)
+        path.unlink(missing_ok=True)
+        state.etag = state.modified = state.content_sha = None
+        state.added -= n
+        report.added -= n
+        report.fetched.remove(state.url)
+        self._failed(state, now, f"could not add: {error}", report)
+
+    def _failed(self, state: FeedState, now: float, error: object, report: PollReport) -> None:
+        """Count a failure: the feed is retried after interval × 2^failures (at most MAX_BACKOFF)."""
+        state.failures += 1
+        delay = min(self.interval * 2 ** state.failures, max(MAX_BACKOFF, self.interval))
+        state.next_attempt = now + delay
+        state.last_status = f"error: {error}"
+        report.failed.append(state.url)
+        logger.warning("feed %s failed (%d in a row, next try in %.0f s): %s", state.url, state.failures, delay, error)
 
     def _fetch_one(self, state: FeedState) -> tuple[FetchResult, list[Article] | None] | Exception:
         """Fetch and parse one feed; an error is returned, not raised, so the others go on."""

@@ -520,3 +520,26 @@ def test_any_bytes_parse_or_raise_feed_error(content):
     except feeds_mod.FeedError:
         return
     assert isinstance(articles, list)
+
+
+def test_a_feed_whose_articles_break_the_build_does_not_hold_back_the_others(feed_server, index_dir, monkeypatch):
+    feed_server.route("/good", rss([ITEM_A]))
+    feed_server.route("/poison", rss([ITEM_B]))
+    real = build_mod.build_index
+
+    def build(sources, *args, **kwargs):
+        if any("poison" in Path(s).name for s in sources):
+            raise ValueError("a bug on this feed's articles")
+        return real(sources, *args, **kwargs)
+
+    monkeypatch.setattr(build_mod, "build_index", build)
+    p = poller([feed_server.url("/good"), feed_server.url("/poison")], index_dir)
+    report = p.poll(now=1000.0)
+    assert report.added == 1 and report.version and "长江流域迎来新一轮强降雨" in titles(index_dir)
+    bad = {s.url: s for s in p.status()}[feed_server.url("/poison")]
+    assert bad.failures == 1 and "could not add" in bad.last_status and bad.next_attempt == 1000.0 + 2 * INTERVAL
+    assert report.failed == [feed_server.url("/poison")]
+    assert not [f for f in (index_dir / "feeds").glob("*.jsonl") if "poison" in f.name]
+    monkeypatch.setattr(build_mod, "build_index", real)  # fixed: the next poll adds it
+    p.poll(now=1000.0 + 2 * INTERVAL)
+    assert "新能源汽车出口继续增长" in titles(index_dir)
