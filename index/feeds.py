@@ -253,10 +253,16 @@ class _DeadlineBackend(httpcore.NetworkBackend):
             raise httpcore.ConnectTimeout(str(e)) from None
         allowed = [ip for ip in found if self.private_ok or _public(ip)]
         if not allowed:
-            raise httpcore.ConnectError(f"{host}: no public address (not fetched)")
-        stream = self._sync.connect_tcp(str(allowed[0]), port, self.left(timeout, httpcore.ConnectTimeout),
-                                        local_address, socket_options)
-        return _DeadlineStream(stream, self)
+            raise httpcore.ConnectError(f"{host}: " + ("no public address (not fetched)" if found else "not found"))
+        error = None
+        for ip in allowed:  # the next address when one is unreachable (IPv6 first on an IPv4 network)
+            try:
+                stream = self._sync.connect_tcp(str(ip), port, self.left(timeout, httpcore.ConnectTimeout),
+                                                local_address, socket_options)
+                return _DeadlineStream(stream, self)
+            except httpcore.ConnectError as e:
+                error = e
+        raise error
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)

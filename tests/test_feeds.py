@@ -543,3 +543,13 @@ def test_a_feed_whose_articles_break_the_build_does_not_hold_back_the_others(fee
     monkeypatch.setattr(build_mod, "build_index", real)  # fixed: the next poll adds it
     p.poll(now=1000.0 + 2 * INTERVAL)
     assert "新能源汽车出口继续增长" in titles(index_dir)
+
+
+def test_an_unreachable_first_address_falls_back_to_the_next(hostile, monkeypatch):
+    hostile.answer("/rss", headers={"Content-Type": "application/rss+xml"}, body=rss([ITEM_A]).encode())
+    addresses = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, 0)) for ip in ("127.0.0.2", "127.0.0.1")]
+    real = socket.getaddrinfo
+    # feeds.test has two addresses; 127.0.0.2 refuses (nothing listens there).
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **kw: addresses if host == "feeds.test" else real(host, *a, **kw))
+    r = feeds_mod.fetch(f"http://feeds.test:{hostile.port}/rss", timeout=5)
+    assert b"<rss" in r.content
