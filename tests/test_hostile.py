@@ -506,3 +506,16 @@ def test_the_digest_reads_a_bounded_part_of_a_huge_article(monkeypatch):
                         lambda paragraphs, title=None: seen.append(sum(map(len, paragraphs))) or paragraphs[0][:50])
     built = digest.build_digest(LinkRetriever("https://x.example/1", body_chars=2_400_000), hours=24, max_items=3)
     assert built.items and seen and max(seen) <= digest.EXTRACT_SOURCE_CHARS
+
+
+def test_a_long_question_is_encoded_from_its_first_tokens_only(default_encoder, monkeypatch):
+    from index import onnxquery
+
+    onnx = getattr(default_encoder, "_onnx", None)
+    if onnx is None:
+        pytest.skip("no ONNX question encoder configured")
+    shapes, run = [], onnx._session.run
+    monkeypatch.setattr(onnx._session, "run", lambda names, feeds: shapes.append(feeds["input_ids"].shape) or run(names, feeds))
+    long_vec, short_vec = default_encoder.encode_queries(["社区防控要突出什么" * 55, "社区防控要突出什么"])
+    assert shapes and shapes[-1][1] <= onnxquery.MAX_QUERY_TOKENS  # was the model's 256
+    assert float(long_vec @ short_vec) > 0.5 and long_vec.shape == short_vec.shape
