@@ -19,17 +19,18 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from telegram import Update
 from telegram.ext import CallbackContext
 
 from bot import admin
 from bot import feeds as bot_feeds
+from bot.newsindex import RETIRE_JOB, NewsIndex
 from index import IndexConfig, Retriever, build_index, store
 from index import build as build_mod
 from index import feeds as feeds_mod
 from index.__main__ import main as index_main
 from index.feeds import FeedPoller, parse_feed
 from tests.fakebotapi import ALICE
+from tests.helpers import feed
 
 ADMIN = {"id": 4242, "is_bot": False, "first_name": "Root"}
 ADMIN_CHAT = {"id": ADMIN["id"], "type": "private", "first_name": "Root"}
@@ -146,11 +147,11 @@ def test_a_poll_adds_new_items_and_an_unchanged_feed_adds_nothing(feed_server, i
 
 def test_failing_feeds_back_off_and_the_others_still_update(feed_server, index_dir):
     good = feed_server.route("/good", rss([ITEM_A]))
-    slow = feed_server.route("/slow", rss([ITEM_B]), delay=1.5)
+    slow = feed_server.route("/slow", rss([ITEM_B]), delay=6.0)
     broken = feed_server.route("/500", "oops", status=500, content_type="text/plain")
     bad = feed_server.route("/bad", '<?xml version="1.0"?><rss version="2.0"><channel><title>坏')
     urls = [feed_server.url(p) for p in ("/slow", "/500", "/bad", "/good")]
-    p = poller(urls, index_dir, timeout=0.5)
+    p = poller(urls, index_dir, timeout=2.0)
     report = p.poll(now=1000.0)
     assert report.fetched == [feed_server.url("/good")] and len(report.failed) == 3
     assert report.added == 1 and "长江流域迎来新一轮强降雨" in titles(index_dir)
@@ -213,35 +214,31 @@ def test_index_add_takes_feed_and_page_urls(feed_server, tmp_path, capsys):
     assert version(tmp_path / "idx") == v
 
 
-async def feed_update(application, update: dict) -> None:
-    await application.process_update(Update.de_json(update, application.bot))
-
-
-async def test_the_bot_polls_feeds_and_latest_shows_them(make_reliable_bot, fake_bot_api, handler_errors,
+async def test_the_bot_polls_feeds_and_latest_shows_them(make_bot, fake_bot_api, handler_errors,
                                                          feed_server, index_dir):
     feed_server.route("/rss", rss([ITEM_A, ITEM_B]))
     feed_server.route("/500", "oops", status=500, content_type="text/plain")
     p = poller([feed_server.url("/rss"), feed_server.url("/500")], index_dir)
-    application = make_reliable_bot(Retriever.load(index_dir), admins=frozenset({ADMIN["id"]}))
-    # What build_application(feeds_poller=…, reload_index=…) puts there.
-    application.bot_data["feeds"] = p
-    application.bot_data["reload_index"] = lambda: Retriever.load(index_dir)
+    # What `python -m bot` wires: the poller, and reload loading the new version.
+    news = NewsIndex(Retriever.load(index_dir), reload=lambda: Retriever.load(index_dir), poller=p)
+    application = make_bot(news, admins=frozenset({ADMIN["id"]}))
     async with application:
-        old = application.bot_data["retriever"]
+        news.start(application.job_queue)  # what post_init does
+        old = news.retriever
         await bot_feeds.poll_job(CallbackContext(application))
-        new = application.bot_data["retriever"]
-        assert new is not old and [j.name for j in application.job_queue.jobs()] == ["retire-index"]
-        await feed_update(application, fake_bot_api.message_update("/latest"))
-        await feed_update(application, fake_bot_api.message_update("/feeds", user=ADMIN, chat=ADMIN_CHAT))
-        await feed_update(application, fake_bot_api.message_update("/feeds", user=ALICE))
+        new = news.retriever
+        assert new is not old and [j.name for j in application.job_queue.jobs()] == [RETIRE_JOB]
+        await feed(application, fake_bot_api.message_update("/latest"))
+        await feed(application, fake_bot_api.message_update("/feeds", user=ADMIN, chat=ADMIN_CHAT))
+        await feed(application, fake_bot_api.message_update("/feeds", user=ALICE))
     latest, status, refused = fake_bot_api.texts()
     assert "长江流域迎来新一轮强降雨" in latest and "新能源汽车出口继续增长" in latest
     assert latest.index("长江流域") < latest.index("种子新闻标题")  # newest first
     assert "ok: 2 items, 2 new" in status and "HTTP 500" in status and "连续失败 1 次" in status
     assert refused == admin.REFUSED
     assert application.bot_data["usage"]["feed_articles"] == 2 and handler_errors == []
-    old.close()
-    new.close()
+    news.close()  # the new retriever and the retired old one
+
 
 
 # --- hostile input to `python -m index add` ------------------------------------------------------
@@ -438,26 +435,33 @@ def test_a_feed_declared_utf8_in_gbk_bytes_is_read_as_gbk():
     assert parse_feed(xml.encode(), "http://x/utf8")[0].title == article.title
 
 
-async def test_feeds_are_fetched_outside_the_reindex_lock(make_reliable_bot, index_dir, feed_server):
+async def test_feeds_are_fetched_outside_the_reindex_lock(make_bot, index_dir, feed_server):
     route = feed_server.route("/rss", rss([ITEM_A]))
     p = poller([feed_server.url("/rss")], index_dir)
-    application = make_reliable_bot(Retriever.load(index_dir))
-    application.bot_data["feeds"] = p
-    application.bot_data["reload_index"] = lambda: Retriever.load(index_dir)
+    building, finish = threading.Event(), threading.Event()
+
+    def rebuild():  # a /reindex that holds the index lock until the test lets it finish
+        building.set()
+        assert finish.wait(30), "the rebuild was never let finish"
+        return Retriever.load(index_dir)
+
+    news = NewsIndex(Retriever.load(index_dir), rebuild=rebuild, reload=lambda: Retriever.load(index_dir), poller=p)
+    application = make_bot(news)
     async with application:
-        lock = application.bot_data.setdefault("reindex_lock", asyncio.Lock())
-        async with lock:  # a /reindex is running
-            job = asyncio.create_task(bot_feeds.poll_job(CallbackContext(application)))
-            for _ in range(200):
-                if route.requests:
-                    break
-                await asyncio.sleep(0.05)
-            fetched_while_locked = route.requests
-            assert not job.done()  # adding to the index waits for the lock
-        await job
-    assert fetched_while_locked == 1
-    assert "长江流域迎来新一轮强降雨" in [h.title for h in application.bot_data["retriever"].latest(5)]
-    application.bot_data["retriever"].close()
+        reindexing = asyncio.create_task(news.rebuild())
+        assert await asyncio.to_thread(building.wait, 10)
+        polled = asyncio.create_task(news.poll_feeds())
+        fetching = asyncio.create_task(asyncio.to_thread(route.requested.wait, 10))
+        done, _ = await asyncio.wait({polled, fetching}, return_when=asyncio.FIRST_COMPLETED)
+        assert done == {fetching} and fetching.result()  # fetched while the rebuild holds the lock
+        assert news.busy and not polled.done()  # adding to the index waits for the lock
+        finish.set()
+        await reindexing
+        assert await polled == 1
+    assert route.requests == 1
+    assert "长江流域迎来新一轮强降雨" in [h.title for h in news.retriever.latest(5)]
+    news.close()
+
 
 
 def test_a_feed_of_thousands_of_items_is_read_up_to_the_cap(monkeypatch):
