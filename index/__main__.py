@@ -9,6 +9,7 @@ Usage:
     python -m index search "问题" [-k 3]
     python -m index search --json < questions.txt
     python -m index eval ../shared/data/cmrc2018/cmrc2018_dev.json
+    python -m index milvus-sync [--rebuild]   (mirror the current version into [index] milvus_uri)
 """
 
 from __future__ import annotations
@@ -117,8 +118,12 @@ def cmd_stats(args, cfg: Config) -> int:
     from .retriever import Retriever
 
     t = time.perf_counter()
-    r = Retriever.load(cfg.index.dir, verify=args.verify)
+    r = Retriever.load(cfg.index.dir, verify=args.verify, index_config=cfg.index)
     stats = r.stats() | {"vector_index": r.vector_index, "load_seconds": round(time.perf_counter() - t, 2)}
+    if cfg.index.backend == "milvus":
+        from .milvus import read_sync
+
+        stats["milvus"] = read_sync(cfg.index.dir)
     if args.verify:
         stats["verified"] = "sizes and SHA-256 of every file"
     print(json.dumps(stats, ensure_ascii=False, indent=2))
@@ -131,7 +136,17 @@ def _retriever(cfg: Config, lexical_only: bool):
 
     manifest = read_manifest(require_version(cfg.index.dir))
     encoder = None if lexical_only or not manifest["counts"].get("vectors") else _encoder(cfg)
-    return Retriever.load(cfg.index.dir, encoder, cfg.retrieval)
+    return Retriever.load(cfg.index.dir, encoder, cfg.retrieval, index_config=cfg.index)
+
+
+def cmd_milvus_sync(args, cfg: Config) -> int:
+    from .milvus import sync_index
+    from .store import write_lock
+
+    with write_lock(cfg.index.dir):
+        report = sync_index(cfg.index.dir, cfg.index, rebuild=args.rebuild)
+    print(json.dumps(report, indent=2))
+    return 0
 
 
 def cmd_search(args, cfg: Config) -> int:
@@ -214,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-tune", action="store_true")
     p.add_argument("--json-out")
     p.set_defaults(func=cmd_eval)
+    p = sub.add_parser("milvus-sync", help="mirror the current version into Milvus ([index] milvus_uri)")
+    p.add_argument("--rebuild", action="store_true", help="drop the collection and fill it again")
+    p.set_defaults(func=cmd_milvus_sync)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -223,6 +223,7 @@ def build_index(
         if embed and encoder is not None:
             report.embedded = embed_missing(index_dir, encoder, config, progress=progress, _locked=True, _report=report)
             report.vectors = store.read_manifest(store.require_version(index_dir))["counts"]["vectors"]
+        _sync_backend(index_dir, config, encoder, rebuild=rebuild)
     report.seconds = time.perf_counter() - start
     logger.info("build done: %s", report.to_dict() | {"skipped": len(report.skipped)})
     return report
@@ -542,8 +543,10 @@ def embed_missing(index_dir: Path, encoder, config: IndexConfig | None = None, *
     config = config or IndexConfig()
     if not _locked:
         with store.write_lock(index_dir):
-            return embed_missing(index_dir, encoder, config, progress=progress,
+            done = embed_missing(index_dir, encoder, config, progress=progress,
                                  publish_every=publish_every, _locked=True, _report=_report)
+            _sync_backend(index_dir, config, encoder)
+            return done
     version = store.require_version(index_dir)
     manifest = store.read_manifest(version)
     store.check_model(manifest, encoder.name, encoder.dim, version)
@@ -585,6 +588,14 @@ def embed_missing(index_dir: Path, encoder, config: IndexConfig | None = None, *
         return done
     finally:
         cache.close()
+
+
+def _sync_backend(index_dir: Path, config: IndexConfig, encoder, rebuild: bool = False) -> None:
+    """With [index] backend = "milvus": mirror the version just published into Milvus (index.milvus)."""
+    if config.backend == "milvus":
+        from . import milvus
+
+        milvus.sync_index(index_dir, config, rebuild=rebuild, encoder=encoder)
 
 
 def _cached_count(cache, rows, dim) -> int:

@@ -28,6 +28,12 @@ class IndexConfig:
     # Above ann_threshold, vectors added later go to a small exact (flat) delta index beside the HNSW
     # one, so an add does not rewrite the graph; past this many the delta is merged into the graph.
     vectors_delta_max: int = 20_000
+    # Where the two legs are searched: "local" (BM25 segments + FAISS in the version folder) or "milvus"
+    # (index/milvus.py; needs `pip install '.[milvus]'`). milvus_uri: a path ending in .db runs Milvus
+    # Lite in the process, http://host:19530 a Milvus standalone or cluster.
+    backend: str = "local"
+    milvus_uri: str = "var/milvus.db"
+    milvus_collection: str = "newsbot"
 
 
 @dataclass(frozen=True)
@@ -77,9 +83,13 @@ def _typed(cls, table: dict, base: Path):
     for key, value in table.items():
         if key == "dir":
             value = base / value
+        elif key == "milvus_uri" and "://" not in value:
+            value = str(base / value)
         elif key == "seeds":
             value = [base / v for v in ([value] if isinstance(value, str) else value)]
         values[key] = value
+    if values.get("backend", "local") not in ("local", "milvus"):
+        raise ValueError(f"[index] backend must be \"local\" or \"milvus\", not {values['backend']!r}")
     return cls(**values)
 
 

@@ -45,7 +45,8 @@ class Candidate:
 class Retriever:
     """Search one published version of an index. Immutable once loaded; safe to share across threads."""
 
-    def __init__(self, version: Path, manifest: dict, encoder=None, config: RetrievalConfig | None = None):
+    def __init__(self, version: Path, manifest: dict, encoder=None, config: RetrievalConfig | None = None,
+                 milvus=None):
         self.version = version
         self.manifest = manifest
         self.encoder = encoder
@@ -62,8 +63,11 @@ class Retriever:
                 "passages; rebuild with `python -m index build --rebuild`"
             )
         self._faiss = self._delta = self._xb_delta = None
+        # With [index] backend = "milvus", Milvus answers both legs (index.milvus.MilvusLegs); the
+        # lexical index above then only gives the IDF (coverage, best sentence, BM25 self-score).
+        self._milvus = milvus
         self._vector_of_row = np.full(len(self.passages), -1, dtype=np.int64)
-        if (version / store.VECTORS).is_file():
+        if milvus is None and (version / store.VECTORS).is_file():
             import faiss
 
             # The main index and (beside an HNSW one) the flat delta of vectors added since; a row's
@@ -88,14 +92,19 @@ class Retriever:
         self._clusters = dedupe.Clusters.load(version)  # near-duplicate stories (index.dedupe)
         self._row_days: np.ndarray | None = None
         self._background_vectors = None
-        if self.vectors:
+        if milvus is not None:
+            self._background_vectors = milvus.background(BACKGROUND_SAMPLE) if self.vectors else None
+        elif self.vectors:
             # A fixed sample (seeded: the same index answers the same way every time).
             positions = np.random.default_rng(0).choice(self.vectors, min(BACKGROUND_SAMPLE, self.vectors), replace=False)
             self._background_vectors = np.ascontiguousarray(self._vectors_at(np.sort(positions)))
 
     @classmethod
-    def load(cls, index_dir: Path, encoder=None, config: RetrievalConfig | None = None, verify: bool = False) -> "Retriever":
+    def load(cls, index_dir: Path, encoder=None, config: RetrievalConfig | None = None, verify: bool = False,
+             index_config=None) -> "Retriever":
         """Load the current version; refuse one written by another model, or damaged files.
+
+        With an IndexConfig whose backend is "milvus", the legs are searched in its Milvus collection.
 
         Every file's size is checked against the manifest; verify=True also checks their SHA-256
         (reads every byte: ~1 s per 500 MB; `python -m index stats --verify`).
@@ -104,8 +113,14 @@ class Retriever:
         manifest = store.read_manifest(version)
         store.check_model(manifest, getattr(encoder, "name", None), getattr(encoder, "dim", None), version)
         store.verify_files(version, manifest, hashes=verify)
+        milvus = None
+        if index_config is not None and index_config.backend == "milvus":
+            from . import milvus as milvus_backend
+
+            milvus = milvus_backend.open_legs(index_config, version, getattr(encoder, "name", None),
+                                              getattr(encoder, "dim", None))
         try:
-            retriever = cls(version, manifest, encoder, config)
+            retriever = cls(version, manifest, encoder, config, milvus)
         except store.CorruptIndexError:
             raise
         except (sqlite3.DatabaseError, ValueError, KeyError, EOFError, OSError) as e:
@@ -135,6 +150,8 @@ class Retriever:
     @property
     def vectors(self) -> int:
         """How many passages have a vector."""
+        if self._milvus is not None:
+            return int(self.manifest.get("counts", {}).get("vectors", 0))
         return sum(int(i.ntotal) for i in (self._faiss, self._delta) if i is not None)
 
     def _vectors_at(self, positions: np.ndarray) -> np.ndarray:
@@ -149,7 +166,9 @@ class Retriever:
 
     @property
     def vector_index(self) -> str | None:
-        """"flat" (exact) or "hnsw" (approximate), None without vectors."""
+        """"flat" (exact) or "hnsw" (approximate), "milvus", None without vectors."""
+        if self._milvus is not None:
+            return "milvus"
         return None if self._faiss is None else store.vector_index_kind(self._faiss)
 
     def legs(self, query: PreparedQuery | str, n: int, lexical: bool = True, dense: bool = True,
@@ -160,6 +179,10 @@ class Retriever:
         `prefer` adds each leg's top n inside that mask to the unrestricted candidates.
         """
         pq = prepare(query) if isinstance(query, str) else query
+        if self._milvus is not None:
+            if dense and qvec is None:
+                qvec = self.query_vector(pq)
+            return self._milvus.legs(pq, n, lexical, qvec if dense else None, within, prefer, self.row_days)
         tokens = pq.tokens if lexical else []
         cand: dict[int, None] = {}
         lex_all = None

@@ -1,0 +1,152 @@
+"""The Milvus backend on Milvus Lite: build, add, remove, embed and search give what the local backend gives.
+
+Skipped unless the optional packages are installed (`pip install '.[milvus]'`); CI installs `.[dev]` only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pymilvus")
+pytest.importorskip("milvus_lite")
+pytest.importorskip("jieba")
+
+from index import IndexConfig, ModelMismatchError, Retriever, build_index, embed_missing  # noqa: E402
+from index import milvus, store  # noqa: E402
+from index.encoder import HashEncoder  # noqa: E402
+from index.timeq import CHINA_TZ  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+QUESTIONS = ["社区防控要突出什么", "第3号新闻讲了什么", "第二段讲了别的事", "新冠肺炎疫情防控", "天气怎么样"]
+
+
+def jsonl(path: Path, articles: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in articles), encoding="utf-8")
+    return path
+
+
+def article(i: int, body: str | None = None, **kw) -> dict:
+    return {"id": f"n{i}", "title": f"第{i}号新闻标题", "published_at": f"2020-03-{i:02d}T10:00:00+08:00",
+            "source": "测试社", "url": None, "body": body or f"这是第{i}条新闻的第一段。\n第{i}条新闻的第二段讲了别的事。", **kw}
+
+
+@pytest.fixture
+def seeds(tmp_path):
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    shutil.copy(SEEDS / "000_eb63601c10643f4d.txt", folder)
+    shutil.copy(SEEDS / "000_eb63601c10643f4d.meta.json", folder)
+    jsonl(folder / "news.jsonl", [article(i) for i in range(1, 6)])
+    return folder
+
+
+def configs(tmp_path, enc):
+    local = IndexConfig(model=enc.name)
+    return local, dataclasses.replace(local, backend="milvus", milvus_uri=str(tmp_path / "milvus.db"),
+                                      milvus_collection="t")
+
+
+def _scoring(legs):
+    rows, lex, cos, has = legs
+    keep = (lex > 0) | (cos > 1e-6)
+    return rows[keep], lex[keep], cos[keep], has[keep]
+
+
+def same_answers(idx: Path, enc, cfg: IndexConfig, now: datetime | None = None) -> tuple[Retriever, Retriever]:
+    """Both backends on one version: the same legs (within float error) and the same answers."""
+    local, remote = Retriever.load(idx, enc), Retriever.load(idx, enc, index_config=cfg)
+    assert remote.vector_index == "milvus" and remote.vectors == local.vectors
+    for q in QUESTIONS:
+        # Candidates that score on some leg (the hash encoder ties many passages at cosine 0).
+        a, b = (_scoring(legs) for legs in (local.legs(q, 20), remote.legs(q, 20)))
+        order_a, order_b = np.argsort(a[0]), np.argsort(b[0])
+        assert a[0][order_a].tolist() == b[0][order_b].tolist(), q
+        # BM25: the same formula and cut; the average length differs by a few tokens in 10^3 (rtol 5e-3).
+        np.testing.assert_allclose(a[1][order_a], b[1][order_b], rtol=5e-3, atol=1e-5)
+        np.testing.assert_allclose(a[2][order_a], b[2][order_b], rtol=1e-4, atol=1e-5)
+        assert a[3][order_a].tolist() == b[3][order_b].tolist()
+        ra, rb = local.search(q, now=now), remote.search(q, now=now)
+        assert [h.passage.id for h in ra.hits] == [h.passage.id for h in rb.hits], q
+        assert (ra.found, ra.confident) == (rb.found, rb.confident)
+    return local, remote
+
+
+def test_build_add_remove_search(seeds, tmp_path):
+    enc = HashEncoder()
+    _, cfg = configs(tmp_path, enc)
+    idx = tmp_path / "idx"
+    report = build_index([seeds], idx, enc, cfg, progress=False)
+    synced = milvus.read_sync(idx)
+    assert synced["inserted"] == report.passages and synced["version"] == store.current_version(idx).name
+    same_answers(idx, enc, cfg)
+
+    # Milvus Lite keeps BM25 statistics per segment: a changed collection is rewritten (index.milvus).
+    extra = jsonl(tmp_path / "extra.jsonl", [article(9, "全新的一段报道：社区防控要突出重点。")])
+    build_index([extra], idx, enc, cfg, add=True, progress=False)
+    synced = milvus.read_sync(idx)
+    assert synced["inserted"] == 2 and synced["deleted"] == 0 and synced["rewritten"]
+    local, remote = same_answers(idx, enc, cfg)
+    n9 = {i for i in range(len(remote.passages)) if remote.passages[i].article_id == "n9"}
+    assert remote.rank("全新的一段报道")[0].row in n9
+
+    build_index([], idx, None, cfg, add=True, remove=["n9"], embed=False, progress=False)
+    assert milvus.read_sync(idx)["deleted"] == 2 and milvus.read_sync(idx)["inserted"] == 0
+    _, remote = same_answers(idx, enc, cfg)
+    assert all(remote.passages[c.row].article_id != "n9" for c in remote.rank("全新的一段报道"))
+    assert milvus.MilvusIndex.open(cfg.milvus_uri, "t").client.get_collection_stats("t")["row_count"] \
+        == len(remote.passages)
+
+
+def test_unchanged_rebuild_touches_nothing_and_a_date_window_filters(seeds, tmp_path):
+    enc = HashEncoder()
+    _, cfg = configs(tmp_path, enc)
+    idx = tmp_path / "idx"
+    build_index([seeds], idx, enc, cfg, progress=False)
+    build_index([seeds], idx, enc, cfg, progress=False)
+    assert milvus.read_sync(idx)["inserted"] == milvus.read_sync(idx)["upserted"] == 0
+    # "3月3日发布" style windows become a `day` range filter in Milvus.
+    now = datetime(2020, 3, 4, 12, tzinfo=CHINA_TZ)
+    local, remote = same_answers(idx, enc, cfg, now=now)
+    r = remote.search("昨天的新闻讲了什么", now=now)
+    assert r.date_range == ("2020-03-03", "2020-03-03")
+    assert all(h.passage.published_at.startswith("2020-03-03") for h in r.hits)
+
+
+def test_lexical_first_then_embed_upserts_vectors(seeds, tmp_path):
+    enc = HashEncoder()
+    _, cfg = configs(tmp_path, enc)
+    idx = tmp_path / "idx"
+    report = build_index([seeds], idx, None, cfg, embed=False, progress=False)
+    assert report.vectors == 0
+    # No vectors yet: the collection does not know the model's dimension, so nothing is mirrored.
+    assert milvus.read_sync(idx) == {}
+    embed_missing(idx, enc, cfg, progress=False)
+    assert milvus.read_sync(idx)["inserted"] == report.passages
+    same_answers(idx, enc, cfg)
+
+
+def test_model_mismatch_is_refused(seeds, tmp_path):
+    enc = HashEncoder()
+    _, cfg = configs(tmp_path, enc)
+    build_index([seeds], tmp_path / "idx", enc, cfg, progress=False)
+    other = HashEncoder(32)
+    with pytest.raises(ModelMismatchError):
+        Retriever.load(tmp_path / "idx", other, index_config=dataclasses.replace(cfg))
+    cfg2 = dataclasses.replace(cfg, model=other.name)
+    with pytest.raises(ModelMismatchError):
+        build_index([seeds], tmp_path / "idx2", other, cfg2, progress=False)  # same collection, other model
+    build_index([seeds], tmp_path / "idx2", other, cfg2, rebuild=True, progress=False)  # --rebuild drops it
+    assert Retriever.load(tmp_path / "idx2", other, index_config=cfg2).rank("社区防控要突出什么")
+
+
+def test_milvus_sees_normalized_text(tmp_path):
+    """Traditional script and pinyin annotations are folded before Milvus analyzes a passage."""
+    assert milvus.search_text("社區(qū)發(fā)生") == "社区发生"
