@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("pymilvus")
-pytest.importorskip("milvus_lite")
+pytest.importorskip("pymilvus", exc_type=ImportError)
+pytest.importorskip("milvus_lite", exc_type=ImportError)
 pytest.importorskip("jieba")
 
 from index import IndexConfig, ModelMismatchError, Retriever, build_index, embed_missing  # noqa: E402
