@@ -10,8 +10,9 @@ from datetime import datetime, timedelta
 
 from index.models import Headline
 
-from .formatting import MAX_MESSAGE_CHARS, esc, headline_line, split_message
-from .summarize import CHINA_TZ, representative_sentence
+from .formatting import headline_line, split_message
+from .summarize import representative_sentence
+from .text import CHINA_TZ, MAX_MESSAGE_CHARS, esc, shorten
 
 EXTRACT_CHARS = 200  # an extract longer than this is cut (a few news sentences run on and on)
 # The extract is picked from the article's first this-many characters: ranking the sentences of a
@@ -123,11 +124,6 @@ def format_digest(
     for item in digest.items:
         lines.append(headline_line(item.headline))
         if item.extract:
-            lines.append(f"　<i>{esc(_shorten(item.extract, EXTRACT_CHARS))}</i>")
+            lines.append(f"　<i>{esc(shorten(item.extract, EXTRACT_CHARS))}</i>")
     return split_message("\n".join(lines), limit)
-
-
-def _shorten(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, ContextTypes
 
-from .formatting import MAX_CALLBACK_DATA_BYTES, esc
+from .text import MAX_CALLBACK_DATA_BYTES, esc, shorten
 
 logger = logging.getLogger(__name__)
 
@@ -165,8 +165,7 @@ def stats_lines(counts: dict[str, int], gaps: Sequence[tuple[str, int, int]]) ->
     if gaps:
         lines.append("<b>没答好的问题</b>（没找到 / 👎）")
         for question, missing, down in gaps:
-            shown = question if len(question) <= MAX_SHOWN else question[: MAX_SHOWN - 1] + "…"
-            lines.append(f"• {esc(shown)}  {missing} / {down}")
+            lines.append(f"• {esc(shorten(question, MAX_SHOWN))}  {missing} / {down}")
     return lines
 
 

@@ -2,7 +2,8 @@
 
 Nothing here talks to Telegram. Every function returns text that is escaped for Telegram's HTML
 parse mode, and the ones that return ``list[str]`` return messages that each fit
-``MAX_MESSAGE_CHARS`` (split between passages, lines or sentences, never inside a tag).
+``MAX_MESSAGE_CHARS`` (split between passages, lines or sentences, never inside a tag). The
+limits, ``esc``, ``tg_len`` and ``shorten`` come from ``bot.text``.
 """
 
 from __future__ import annotations
@@ -16,10 +17,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from index.models import HEADLINE, Article, Headline, Hit
 
-# Telegram's limit for one message is 4096 characters (UTF-16 code units) after entity parsing.
-# We measure the HTML source instead, which is never shorter than the parsed text.
-MAX_MESSAGE_CHARS = 4096
-MAX_CALLBACK_DATA_BYTES = 64
+from .text import MAX_CALLBACK_DATA_BYTES, MAX_MESSAGE_CHARS, esc, shorten, tg_len
+
 MAX_ECHOED_QUESTION = 80
 # A link longer than this (escaped, as it stands in the tag) is dropped: a tag is never split, and
 # one of 4,096 characters would not fit any message. Only http(s) links are kept (no javascript:, data:).
@@ -32,16 +31,6 @@ MAX_ARTICLE_MESSAGES = 3
 MAX_QUOTE_CHARS = 1000
 
 USAGE_ASK = "用法：/ask 你的问题，例如 /ask 社区防控要突出什么"
-
-
-def tg_len(text: str) -> int:
-    """Return the length of ``text`` as Telegram counts it (UTF-16 code units)."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def esc(text: str) -> str:
-    """Escape text for Telegram HTML (only <, > and & need it outside attributes)."""
-    return escape(text, quote=False)
 
 
 def clean_question(text: str) -> str:
@@ -67,11 +56,6 @@ def format_time(published_at: str | None) -> str:
     if not match:
         return published_at
     return f"{match[1]} {match[2]}" if match[2] else match[1]
-
-
-def _shorten(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def safe_url(url: str | None) -> str | None:
@@ -234,7 +218,7 @@ def format_not_found(
     date_range: tuple[str, str] | None = None,
 ) -> list[str]:
     """Say plainly that nothing answers ``question`` and offer the nearest headlines."""
-    text = f"抱歉，没有找到能回答“{esc(_shorten(question, MAX_ECHOED_QUESTION))}”的内容。"
+    text = f"抱歉，没有找到能回答“{esc(shorten(question, MAX_ECHOED_QUESTION))}”的内容。"
     if date_range:
         text += "\n" + date_range_note(date_range)
     if headlines:
@@ -258,7 +242,7 @@ def answer_keyboard(
     if next_offset is not None:
         buttons.append(InlineKeyboardButton("更多 ▸", callback_data=f"more:{key}:{next_offset}"))
     for index, title in articles:
-        label = "全文" if len(articles) == 1 else f"全文：{_shorten(title, 12)}"
+        label = "全文" if len(articles) == 1 else f"全文：{shorten(title, 12)}"
         buttons.append(InlineKeyboardButton(label, callback_data=f"full:{key}:{index}"))
     for button in buttons:
         if len(str(button.callback_data).encode()) > MAX_CALLBACK_DATA_BYTES:
@@ -271,7 +255,7 @@ def answer_keyboard(
 
 def also_reported(sources: Sequence[str]) -> str:
     """Name the outlets whose copies of the same story were merged into the one shown."""
-    return "另见：" + "、".join(esc(_shorten(s, 30)) for s in sources[:5]) + (" 等" if len(sources) > 5 else "")
+    return "另见：" + "、".join(esc(shorten(s, 30)) for s in sources[:5]) + (" 等" if len(sources) > 5 else "")
 
 
 def headline_line(headline: Headline) -> str:
@@ -291,9 +275,9 @@ def headline_list(
     """Format the newest headlines (already in the order to show) as messages."""
     if not headlines:
         if keyword:
-            return [f"没有找到含“{esc(_shorten(keyword, MAX_ECHOED_QUESTION))}”的标题。"]
+            return [f"没有找到含“{esc(shorten(keyword, MAX_ECHOED_QUESTION))}”的标题。"]
         return ["还没有收录任何标题。"]
-    what = f"含“{esc(_shorten(keyword, MAX_ECHOED_QUESTION))}”的" if keyword else ""
+    what = f"含“{esc(shorten(keyword, MAX_ECHOED_QUESTION))}”的" if keyword else ""
     header = f"{what}最新 {len(headlines)} 条标题："
     return split_message(header + "\n" + "\n".join(headline_line(h) for h in headlines), limit)
 

@@ -25,11 +25,11 @@ from bot.summarize_text import clean as _clean
 from bot.summarize_text import content as _content
 from bot.summarize_text import idf as _idf
 from bot.summarize_text import words as _words
+from bot.text import CHINA_TZ
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "CHINA_TZ",
     "ChatMessage",
     "Excerpt",
     "Summary",
@@ -44,9 +44,6 @@ __all__ = [
     "message_link",
     "bigram_jaccard",
 ]
-
-# China has had no daylight saving since 1991, so a fixed offset needs no tz database.
-CHINA_TZ = timezone(timedelta(hours=8), "CST")
 
 USAGE = "用法：/summary [条数 | 时长 | today]，例如 /summary 500、/summary 2h、/summary 30m、/summary 3d、/summary today"
 

@@ -6,9 +6,8 @@ import html
 import unicodedata
 from datetime import datetime
 
-from bot.summarize import CHINA_TZ, Summary, message_link
-
-MAX_MESSAGE_CHARS = 4096  # Telegram's limit for one text message
+from bot.summarize import Summary, message_link
+from bot.text import CHINA_TZ, MAX_MESSAGE_CHARS, shorten, tg_len
 
 
 # Joiners stay: they hold emoji sequences and some scripts together, and cannot reorder text.
@@ -23,9 +22,9 @@ def _visible(text: str) -> str:
     )
 
 
-def _shorten(text: str, limit: int) -> str:
-    text = _visible(" ".join(text.split()))
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+def _shown(text: str, limit: int) -> str:
+    """The text without control and format characters, shortened to ``limit``."""
+    return shorten(_visible(" ".join(text.split())), limit)
 
 
 def _when(t: datetime | None) -> str:
@@ -41,7 +40,7 @@ def _related_line(item: object) -> str:
         title = str(getattr(obj, "title", None) or obj)
         url = getattr(obj, "url", None)
         when = getattr(obj, "published_at", None)
-    text = html.escape(_shorten(title, 80))
+    text = html.escape(_shown(title, 80))
     if url and url.startswith(("http://", "https://")):
         text = f'<a href="{html.escape(url, quote=True)}">{text}</a>'
     if when:
@@ -73,7 +72,7 @@ def format_summary(
     for limit in (quote_chars, 120, 60, 30):
         for keep in range(len(summary.picks), -1, -1):
             text = _render(summary, chat_id, username, window_label, limit, keep)
-            if len(text) <= max_chars:
+            if tg_len(text) <= max_chars:
                 return text
     # Unreachable in practice: header, keywords and three headlines are far below the limit.
     return _render(summary, chat_id, username, window_label, 30, 0)
@@ -95,11 +94,11 @@ def _render(
         lines += ["", "<b>代表性发言：</b>"]
         for pick in summary.picks[:keep]:
             m = pick.message
-            quote = html.escape(_shorten(pick.text, limit))
+            quote = html.escape(_shown(pick.text, limit))
             link = message_link(m.chat_id or chat_id, m.message_id, username)
             if link:
                 quote = f'<a href="{html.escape(link, quote=True)}">{quote}</a>'
-            lines.append(f"• <b>{html.escape(_shorten(m.sender, 40))}</b>：{quote}")
+            lines.append(f"• <b>{html.escape(_shown(m.sender, 40))}</b>：{quote}")
     if summary.related:
         lines += ["", "<b>相关新闻：</b>"] + [_related_line(item) for item in summary.related]
     return "\n".join(lines)

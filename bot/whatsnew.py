@@ -17,8 +17,8 @@ from index.models import Headline
 from index.timeq import china_today, parse_time_query
 
 from .digest import EXTRACT_CHARS, DigestItem, _extract, build_digest, headline_time
-from .formatting import MAX_MESSAGE_CHARS, esc, headline_line, split_message
-from .summarize import CHINA_TZ
+from .formatting import headline_line, split_message
+from .text import CHINA_TZ, MAX_MESSAGE_CHARS, esc, shorten
 
 # Words that make a question about news as such.
 NEWS_WORDS = (
@@ -136,10 +136,5 @@ def format_whats_new(found: WhatsNew, *, limit: int = MAX_MESSAGE_CHARS) -> list
     for item in found.items:
         lines.append(headline_line(item.headline))
         if item.extract:
-            lines.append(f"　<i>{esc(_shorten(item.extract, EXTRACT_CHARS))}</i>")
+            lines.append(f"　<i>{esc(shorten(item.extract, EXTRACT_CHARS))}</i>")
     return split_message("\n".join(lines), limit)
-
-
-def _shorten(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -9,15 +9,15 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 
 from .clean import clean_text
 from .models import Article, Headline
+from .timeq import CHINA_TZ
 
 logger = logging.getLogger(__name__)
 
-CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 SEED_SUFFIXES = {".txt", ".jsonl", ".json", ".page"}
 
 

@@ -9,7 +9,7 @@ import pytest
 from telegram import Update
 
 from bot import whatsnew
-from bot.summarize import CHINA_TZ
+from bot.text import CHINA_TZ
 from index.models import Article, Headline
 from tests.fakebotapi import parse_html
 from tests.fakeretriever import FakeRetriever
