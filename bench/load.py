@@ -29,6 +29,7 @@ from telegram.request import HTTPXRequest  # noqa: E402
 
 from bot.app import build_application  # noqa: E402
 from bot.config import BotConfig  # noqa: E402
+from bot.newsindex import NewsIndex  # noqa: E402
 from tests.fakebotapi import BotApiSpec, FakeBotApi  # noqa: E402
 from tests.fakeretriever import FakeRetriever  # noqa: E402
 from tests.test_load import load_updates, max_in_window  # noqa: E402
@@ -59,7 +60,7 @@ def application_on_fake(retriever, rate_limiter=None):
     fake = FakeBotApi(BotApiSpec.load())
     application = build_application(
         BotConfig(token=fake.token),
-        retriever,
+        NewsIndex(retriever),
         request=HTTPXRequest(connection_pool_size=64, httpx_kwargs={"transport": fake.transport()}),
         get_updates_request=HTTPXRequest(httpx_kwargs={"transport": fake.transport()}),
         rate_limiter=rate_limiter,

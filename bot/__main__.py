@@ -24,36 +24,6 @@ from .config import TOKEN_ENV, ConfigError, load_bot_config
 logger = logging.getLogger("bot")
 
 
-def _load_retriever(cfg, feeds_config):
-    """Build the index if it is missing or stale, load it; return it, /reindex, the feed poller and reload."""
-    from index import Retriever, build_index, index_is_stale
-    from index.encoder import encoder_for
-    from index.feeds import FeedPoller, with_feed_files
-
-    encoder = encoder_for(cfg.index)
-    # Articles fetched from feeds (kept under the index folder) are sources like the seeds.
-    sources = with_feed_files(cfg.index.seeds, cfg.index.dir)
-    if index_is_stale(sources, cfg.index.dir, cfg.index):
-        logger.info("index at %s is missing or stale: building it from %s", cfg.index.dir,
-                    ", ".join(map(str, sources)))
-        report = build_index(sources, cfg.index.dir, encoder, config=cfg.index, progress=False)
-        logger.info("index built: %d articles, %d passages", report.articles, report.passages)
-
-    def reload():
-        return Retriever.load(cfg.index.dir, encoder=encoder, config=cfg.retrieval)
-
-    def reindex():
-        """Rebuild from the seeds (only what changed) and load the new version (blocking)."""
-        report = build_index(with_feed_files(cfg.index.seeds, cfg.index.dir), cfg.index.dir, encoder,
-                             config=cfg.index, progress=False)
-        logger.info("reindexed: %d articles, %d passages", report.articles, report.passages)
-        return reload()
-
-    poller = FeedPoller(list(feeds_config.urls), cfg.index.dir, encoder=encoder, config=cfg.index,
-                        interval=feeds_config.interval_minutes * 60, timeout=feeds_config.timeout_seconds)
-    return reload(), reindex, poller, reload
-
-
 def main(argv: list[str] | None = None) -> int:
     """Start the bot (or the terminal chat when TELEGRAM_BOT_TOKEN is unset); `report`: the feedback as CSV."""
     argv = sys.argv[1:] if argv is None else argv
@@ -74,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from index import NewsIndexError, load_config
 
-    from . import app, console, errors
+    from . import app, console, error_handling
+    from .newsindex import NewsIndex
 
     # jieba (imported by the group summarizer) sets its own logger to DEBUG on import.
     logging.getLogger("jieba").setLevel(logging.WARNING)
@@ -95,8 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"config error: {e}", file=sys.stderr)
         return 2
     # The token must not reach the logs, even in a URL inside a traceback.
-    errors.redact_logs(bot_config.token, bot_config.webhook_secret)
-    errors.redact_tracebacks(bot_config.token, bot_config.webhook_secret)
+    error_handling.redact_logs(bot_config.token, bot_config.webhook_secret)
+    error_handling.redact_tracebacks(bot_config.token, bot_config.webhook_secret)
     if not bot_config.token:
         # A terminal chat prints replies on stdout: keep the library chatter to warnings.
         logging.getLogger("telegram").setLevel(logging.WARNING)
@@ -104,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("faiss").setLevel(logging.WARNING)
 
     try:
-        retriever, reindex, poller, reload = _load_retriever(cfg, bot_config.feeds)
+        news = NewsIndex.open(cfg, bot_config.feeds)
     except NewsIndexError as e:
         logger.error("cannot load the index: %s", e)
         return 1
@@ -122,16 +93,13 @@ def main(argv: list[str] | None = None) -> int:
             )
             console.main_console(
                 lambda request: app.build_application(
-                    console_config, retriever, request=request, get_updates_request=request,
-                    reindex=reindex, feeds_poller=poller, reload_index=reload,
+                    console_config, news, request=request, get_updates_request=request
                 )
             )
         else:
-            application = app.build_application(bot_config, retriever, reindex=reindex,
-                                                feeds_poller=poller, reload_index=reload)
-            app.run(application, bot_config)
+            app.run(app.build_application(bot_config, news), bot_config)
     finally:
-        retriever.close()
+        news.close()  # post_shutdown closes it too; a second close does nothing
     return 0
 
 

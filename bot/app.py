@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
 
 from telegram import BotCommand, BotCommandScopeAllGroupChats, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
@@ -22,11 +21,13 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from . import admin, channels, delivery, errors, feedback, feeds, groups, handlers, inline
+from . import admin, channels, delivery, error_handling, feedback, feeds, groups, handlers, inline
 from .answers import AnswerStore
 from .chatlog import ChatLog
 from .config import BotConfig
 from .limits import QuestionLimiter
+from .newsindex import NewsIndex
+from .subscriptions import Subscriptions
 
 logger = logging.getLogger(__name__)
 
@@ -54,29 +55,22 @@ CONCURRENT_UPDATES = 16
 
 def build_application(
     config: BotConfig,
-    retriever: object,
+    news: NewsIndex,
     *,
     request: BaseRequest | None = None,
     get_updates_request: BaseRequest | None = None,
     rate_limiter: BaseRateLimiter | None = None,
-    reindex: Callable[[], object] | None = None,
-    feeds_poller: object | None = None,
-    reload_index: Callable[[], object] | None = None,
 ) -> Application:
     """Build the Application with its services and handlers; nothing is sent until it starts.
 
     Args:
         config: the bot settings; ``config.token`` must be set.
-        retriever: an ``index.Retriever`` (or anything with search/latest/article/stats/related).
+        news: the index service (``bot.newsindex.NewsIndex``): the retriever, /reindex, the feed
+            poller; the Application starts it in post_init and closes it in post_shutdown.
         request: the HTTP layer for Bot API calls (tests and the terminal chat pass their own).
         get_updates_request: the HTTP layer for getUpdates; defaults to a second ``request``.
         rate_limiter: defaults to ``delivery.RetryingRateLimiter()`` (Telegram's flood limits,
             429 and safe network retries); tests pass one without the flood limits.
-        reindex: a blocking callable that rebuilds the index and returns the new retriever
-            (for /reindex); None: /reindex says it is not available.
-        feeds_poller: an ``index.feeds.FeedPoller`` polled in the background (None: no feeds).
-        reload_index: a blocking callable returning a freshly loaded retriever, called after a
-            feed poll has added articles.
     """
     if not config.token:
         raise ValueError("build_application needs a token")
@@ -101,15 +95,14 @@ def build_application(
         builder = builder.get_updates_request(get_updates_request)
     application = builder.build()
     application.bot_data["config"] = config
-    application.bot_data["retriever"] = retriever
+    # The index: handlers ask it for the current retriever; it alone rebuilds and replaces it.
+    application.bot_data["news"] = news
     application.bot_data["answers"] = AnswerStore(config.answer_cache)
-    application.bot_data["reindex"] = reindex
-    application.bot_data["feeds"] = feeds_poller
-    application.bot_data["reload_index"] = reload_index
     application.bot_data["usage"] = Counter()
     application.bot_data["question_limiter"] = QuestionLimiter(config.questions_per_minute)
-    # The group message log and digest subscriptions; without a log_path, in memory only.
+    # The group message log and the digest subscriptions (one file); without a log_path, in memory only.
     application.bot_data["chatlog"] = ChatLog(config.groups.log_path or ":memory:")
+    application.bot_data["subscriptions"] = Subscriptions(config.groups.log_path or ":memory:")
     # 👍/👎 votes and unanswered questions ([feedback] log_path; in memory without one).
     application.bot_data["feedback"] = feedback.FeedbackLog(config.feedback.log_path or ":memory:")
     add_handlers(application)
@@ -161,11 +154,12 @@ def add_handlers(application: Application) -> None:
     application.add_handler(CallbackQueryHandler(feedback.vote, pattern=feedback.CALLBACK_PATTERN))
     # @bot 问题 in any chat (inline mode, switched on in @BotFather with /setinline).
     application.add_handler(InlineQueryHandler(inline.answer_inline))
-    application.add_error_handler(errors.error_handler)
+    application.add_error_handler(error_handling.error_handler)
 
 
 async def post_init(application: Application) -> None:
-    """Register the command menus and schedule the jobs once the bot is initialized."""
+    """Register the command menus, start the index service and schedule the jobs once the bot is initialized."""
+    application.bot_data["news"].start(application.job_queue)
     await application.bot.set_my_commands(COMMANDS)
     await application.bot.set_my_commands(GROUP_COMMANDS, scope=BotCommandScopeAllGroupChats())
     await groups.schedule_jobs(application)
@@ -175,9 +169,11 @@ async def post_init(application: Application) -> None:
 
 
 async def post_shutdown(application: Application) -> None:
-    """Close the message log and the feedback log."""
+    """Close the message log, the subscriptions, the feedback log and the index."""
     application.bot_data["chatlog"].close()
+    application.bot_data["subscriptions"].close()
     application.bot_data["feedback"].close()
+    application.bot_data["news"].close()
 
 
 def run(application: Application, config: BotConfig) -> None:

@@ -4,14 +4,13 @@ The bot, made an administrator of a channel, receives its posts (``channel_post`
 (``edited_channel_post``); a post forwarded to it in private by a bot admin counts the same. A post of
 a channel listed in ``[channels]`` becomes an article: the leading bold text or the first line as the
 title, the post time, the channel title as the source, ``t.me/<channel>/<id>`` as the link (media
-captions count as text). It is added like a feed item (``index.feeds`` JSONL under the index folder,
-``build_index(add=True)``) and the new index swapped in as a feed poll does, so it is searchable and
-in /latest at once; an edit, with the same article id, replaces it. Posts of other channels are not stored.
+captions count as text). The index service (``bot_data["news"]``) adds it like a feed item
+(``index.feeds`` JSONL under the index folder, ``build_index(add=True)``) and swaps the new index in
+as a feed poll does, so it is searchable and in /latest at once; an edit, with the same article id, replaces it. Posts of other channels are not stored.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Mapping
@@ -21,10 +20,10 @@ from telegram import Chat, Message, MessageEntity, MessageOriginChannel, Update
 from telegram.ext import ContextTypes
 
 from index.models import Article
-from index.seeds import CHINA_TZ
 
-from . import formatting, handlers
-from .admin import is_admin, swap_retriever, usage
+from . import handlers
+from .admin import is_admin, usage
+from .text import CHINA_TZ, esc
 
 logger = logging.getLogger(__name__)
 
@@ -80,38 +79,15 @@ def _text(message: Message) -> tuple[str, dict[MessageEntity, str]]:
     return message.caption or "", message.parse_caption_entities([MessageEntity.BOLD])
 
 
-def add_articles(poller: object, articles: list[Article]) -> str | None:
-    """Write the articles the index lacks as a feed file and add them (blocking); the new version, or None."""
-    from index.build import build_index
-    from index.feeds import known_articles, new_articles, write_jsonl
-
-    fresh = new_articles(articles, known_articles(poller.index_dir))
-    if not fresh:
-        return None
-    path = write_jsonl(poller.index_dir, "telegram-" + fresh[0].id, fresh)
-    try:
-        built = build_index([path], poller.index_dir, poller.encoder, poller.config, add=True,
-                            embed=poller.embed, progress=False)
-    except Exception:
-        path.unlink(missing_ok=True)  # the next edit or forward tries again
-        raise
-    return built.version
-
-
 async def _add(context: ContextTypes.DEFAULT_TYPE, article: Article) -> bool:
-    """Add one article and swap in the new index, under the /reindex lock; whether the index changed."""
-    poller = context.bot_data.get("feeds")
-    if poller is None:
+    """Add one article and swap in the new index; whether the index changed."""
+    news = context.bot_data["news"]
+    if news.poller is None:
         logger.warning("a channel post arrived but the bot has no index folder to add it to")
         return False
-    lock: asyncio.Lock = context.bot_data.setdefault("reindex_lock", asyncio.Lock())
-    async with lock:
-        version = await asyncio.to_thread(add_articles, poller, [article])
-        if version is None:
-            return False
-        reload = context.bot_data.get("reload_index")
-        if reload is not None:
-            swap_retriever(context, await asyncio.to_thread(reload))
+    version = await news.add_articles([article])
+    if version is None:
+        return False
     usage(context)["channel_posts"] += 1
     logger.info("channel post %s added (index version %s)", article.id, version)
     return True
@@ -142,13 +118,13 @@ async def on_forward(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
             await handlers.ask_private(update, context)
         return
     if not listed(context, origin.chat):
-        await message.reply_html(formatting.esc(IGNORED))
+        await message.reply_html(esc(IGNORED))
         return
     article = post_article(origin.chat, origin.message_id, origin.date, *_text(message))
     if article is None:
         return
-    if context.bot_data.get("feeds") is None:
-        await message.reply_html(formatting.esc(NO_INDEX))
+    if context.bot_data["news"].poller is None:
+        await message.reply_html(esc(NO_INDEX))
         return
     await _add(context, article)
-    await message.reply_html(formatting.esc(ADDED.format(title=article.title)))
+    await message.reply_html(esc(ADDED.format(title=article.title)))

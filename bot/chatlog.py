@@ -1,9 +1,8 @@
-"""SQLite log of group-chat text messages, per-chat summary state and digest subscriptions."""
+"""SQLite log of group-chat text messages and per-chat summary state (digest subscriptions: bot.subscriptions)."""
 
 from __future__ import annotations
 
 import logging
-import re
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -33,15 +32,7 @@ CREATE TABLE IF NOT EXISTS chat_state (
     last_summary_message_id INTEGER NOT NULL,
     last_summary_ts         REAL    NOT NULL
 );
-CREATE TABLE IF NOT EXISTS subscriptions (
-    chat_id    INTEGER PRIMARY KEY,
-    at         TEXT    NOT NULL,   -- "HH:MM", China time
-    created_ts REAL    NOT NULL
-);
 """
-
-_HHMM = re.compile(r"^(\d{1,2})(?::(\d{2}))?$")
-
 
 @dataclass(frozen=True)
 class ChatMessage:
@@ -55,22 +46,6 @@ class ChatMessage:
     text: str
     reply_to: int | None = None
     edited: bool = False
-
-
-def normalize_hhmm(value: str) -> str:
-    """Return "HH:MM" for inputs like "8", "8:00", "08:30", or raise ValueError."""
-    m = _HHMM.match(value.strip().replace("：", ":"))
-    if not m:
-        raise ValueError(f"时间格式应为 HH:MM，例如 08:00（收到 {_echo(value)}）")
-    hour, minute = int(m.group(1)), int(m.group(2) or 0)
-    if hour > 23 or minute > 59:
-        raise ValueError(f"时间超出范围：{_echo(value)}（00:00–23:59）")
-    return f"{hour:02d}:{minute:02d}"
-
-
-def _echo(value: str, limit: int = 20) -> str:
-    """The argument as quoted back to the user: a long one is cut, so the reply stays short."""
-    return repr(value if len(value) <= limit else value[:limit] + "…")
 
 
 def _epoch(t: datetime) -> float:
@@ -276,28 +251,3 @@ class ChatLog:
         if old or extra:
             logger.info("pruned %d expired and %d surplus messages", old, extra)
         return old + extra
-
-    # -- digest subscriptions --------------------------------------------------------------
-
-    def subscribe(self, chat_id: int, at: str, now: datetime | None = None) -> str:
-        """Subscribe the chat to the daily digest at China-time `at`; return the normalized "HH:MM"."""
-        hhmm = normalize_hhmm(at)
-        self._write(
-            "INSERT INTO subscriptions (chat_id, at, created_ts) VALUES (?, ?, ?)"
-            " ON CONFLICT(chat_id) DO UPDATE SET at = excluded.at",
-            (chat_id, hhmm, _epoch(now or datetime.now(UTC))),
-        )
-        return hhmm
-
-    def unsubscribe(self, chat_id: int) -> bool:
-        """Remove the chat's digest subscription; return False if it had none."""
-        return self._write("DELETE FROM subscriptions WHERE chat_id = ?", (chat_id,)) == 1
-
-    def subscriptions(self) -> list[tuple[int, str]]:
-        """Return all (chat_id, "HH:MM") subscriptions, ordered by chat id."""
-        return [(r[0], r[1]) for r in self._query("SELECT chat_id, at FROM subscriptions ORDER BY chat_id")]
-
-    def subscription(self, chat_id: int) -> str | None:
-        """Return the chat's digest time, or None."""
-        rows = self._query("SELECT at FROM subscriptions WHERE chat_id = ?", (chat_id,))
-        return rows[0][0] if rows else None

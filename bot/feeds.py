@@ -1,24 +1,20 @@
 """Poll the ``[feeds]`` URLs in the background and add what is new to the index; /feeds for admins.
 
-``bot_data["feeds"]`` is an ``index.feeds.FeedPoller`` (or None) and ``bot_data["reload_index"]`` a
-blocking callable returning a freshly loaded Retriever. The poll runs in a worker thread; when it
-published a new index version, the new retriever is swapped in as /reindex does
-(``admin.swap_retriever``), so /latest shows the new articles at once and the index never goes away.
+The index service (``bot_data["news"]``) holds the ``index.feeds.FeedPoller`` (or None) and does the
+poll off the event loop; when it published a new index version, the new retriever is swapped in as
+/reindex does, so /latest shows the new articles at once and the index never goes away.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime
 
 from telegram import Update
 from telegram.ext import Application, ContextTypes
 
-from index.seeds import CHINA_TZ
-
-from .admin import admin_only, swap_retriever, usage
-from .formatting import esc
+from .admin import admin_only, usage
+from .text import CHINA_TZ, esc
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +27,7 @@ MAX_CHARS = 100
 
 def schedule(application: Application) -> None:
     """Start polling the configured feeds (first poll shortly after start-up)."""
-    poller = application.bot_data.get("feeds")
+    poller = application.bot_data["news"].poller
     if poller is None or not poller.feeds or application.job_queue is None:
         return
     for job in application.job_queue.get_jobs_by_name(POLL_JOB):
@@ -42,29 +38,17 @@ def schedule(application: Application) -> None:
 
 async def poll_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Poll the due feeds off the event loop; swap in the new index when articles were added."""
-    poller = context.bot_data.get("feeds")
-    if poller is None:
+    news = context.bot_data["news"]
+    if news.poller is None:
         return
     try:
-        # Fetching is network only: a slow feed must not hold up /reindex (nor wait for it).
-        fetched = await asyncio.to_thread(poller.fetch_due)
+        added = await news.poll_feeds()
     except Exception:
-        logger.exception("feed fetch failed; the index stays as it was")
+        # Log the error before anything else; a failed poll leaves the index as it was.
+        logger.exception("feed poll failed; the index stays as it was")
         return
-    # The same lock as /reindex: one index build at a time, and swaps in the order of the builds.
-    lock: asyncio.Lock = context.bot_data.setdefault("reindex_lock", asyncio.Lock())
-    async with lock:
-        try:
-            report = await asyncio.to_thread(poller.add, fetched)
-            if report.version is None:
-                return
-            reload = context.bot_data.get("reload_index")
-            if reload is not None:
-                swap_retriever(context, await asyncio.to_thread(reload))
-            usage(context)["feed_articles"] += report.added
-        except Exception:
-            # Log the error before anything else; a failed poll leaves the index as it was.
-            logger.exception("feed poll failed; the index stays as it was")
+    if added is not None:
+        usage(context)["feed_articles"] += added
 
 
 def _when(ts: float | None) -> str:
@@ -75,7 +59,7 @@ def _when(ts: float | None) -> str:
 async def feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """List the feeds with their last status and next attempt, to a bot admin."""
     message = update.effective_message
-    poller = context.bot_data.get("feeds")
+    poller = context.bot_data["news"].poller
     if poller is None or not poller.feeds:
         await message.reply_html(esc(NO_FEEDS))
         return

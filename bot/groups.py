@@ -3,7 +3,8 @@
 Thin async callbacks like ``bot.handlers``; the work is in ``bot.chatlog`` (SQLite),
 ``bot.summarize`` / ``bot.summary_format`` and ``bot.digest``, run off the event loop with
 ``asyncio.to_thread``. Services live in ``context.bot_data``: ``"chatlog"`` (bot.chatlog.ChatLog),
-``"retriever"`` and ``"config"``. ``bot.app`` wires it all.
+``"subscriptions"`` (bot.subscriptions.Subscriptions),
+``"news"`` (its ``retriever``) and ``"config"``. ``bot.app`` wires it all.
 """
 
 from __future__ import annotations
@@ -27,16 +28,17 @@ from . import digest as news_digest
 from . import summarize
 from .chatlog import ChatLog, ChatMessage
 from .config import BotConfig
-from .formatting import esc
 from .handlers import ADDRESSED_TO_BOT, send_messages
+from .subscriptions import Subscriptions
 from .summary_format import format_summary, too_few_text
+from .text import CHINA_TZ, esc
 
 logger = logging.getLogger(__name__)
 
 try:
     SHANGHAI = ZoneInfo("Asia/Shanghai")
 except ZoneInfoNotFoundError:  # no tz database (a slim image without tzdata): same offset
-    SHANGHAI = summarize.CHINA_TZ
+    SHANGHAI = CHINA_TZ
 
 GROUP_TYPES = (Chat.GROUP, Chat.SUPERGROUP)
 ADMIN_STATUSES = (ChatMember.OWNER, ChatMember.ADMINISTRATOR)
@@ -72,6 +74,10 @@ def _config(context: ContextTypes.DEFAULT_TYPE) -> BotConfig:
 
 def _chatlog(context: ContextTypes.DEFAULT_TYPE) -> ChatLog:
     return context.bot_data["chatlog"]
+
+
+def _subscriptions(context: ContextTypes.DEFAULT_TYPE) -> Subscriptions:
+    return context.bot_data["subscriptions"]
 
 
 def is_group(chat: Chat | None) -> bool:
@@ -166,7 +172,7 @@ async def summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     started[chat.id] = now
     await message.reply_chat_action(ChatAction.TYPING)
     result, label = await asyncio.to_thread(
-        _summarize_window, _chatlog(context), context.bot_data["retriever"], config, chat.id, window,
+        _summarize_window, _chatlog(context), context.bot_data["news"].retriever, config, chat.id, window,
         message.date,
     )
     if result.too_few:
@@ -294,7 +300,7 @@ async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     elif args[0] == "on" and len(args) <= 2:
         try:
             at = await asyncio.to_thread(
-                _chatlog(context).subscribe, message.chat_id, args[1] if len(args) == 2 else DEFAULT_DIGEST_AT
+                _subscriptions(context).subscribe, message.chat_id, args[1] if len(args) == 2 else DEFAULT_DIGEST_AT
             )
         except ValueError as e:
             await message.reply_html(esc(str(e)))
@@ -302,7 +308,7 @@ async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         schedule_digest(context.job_queue, message.chat_id, at)
         await message.reply_html(esc(SUBSCRIBED.format(at=at)))
     elif args == ["off"]:
-        had = await asyncio.to_thread(_chatlog(context).unsubscribe, message.chat_id)
+        had = await asyncio.to_thread(_subscriptions(context).unsubscribe, message.chat_id)
         unschedule_digest(context.job_queue, message.chat_id)
         await message.reply_html(esc(UNSUBSCRIBED if had else NOT_SUBSCRIBED))
     else:
@@ -315,7 +321,7 @@ async def post_digest(
     """Build the digest off the event loop and send it to the chat."""
     s = _config(context).summary
     built = await asyncio.to_thread(
-        news_digest.build_digest, context.bot_data["retriever"], s.digest_hours, s.digest_max_items
+        news_digest.build_digest, context.bot_data["news"].retriever, s.digest_hours, s.digest_max_items
     )
     messages = news_digest.format_digest(built, datetime.now(UTC))
     await send_messages(context, chat_id, messages, reply_to=reply_to)
@@ -355,7 +361,7 @@ async def digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     except Forbidden:
         # The bot was removed from the group (or blocked): stop sending for good.
         logger.info("chat %s is closed to the bot: unsubscribing its digest", chat_id)
-        await asyncio.to_thread(_chatlog(context).unsubscribe, chat_id)
+        await asyncio.to_thread(_subscriptions(context).unsubscribe, chat_id)
         context.job.schedule_removal()
 
 
@@ -375,7 +381,7 @@ async def schedule_jobs(application: Application) -> None:
         job.schedule_removal()
     # The first run comes soon after start-up: the bot may have been down for days.
     job_queue.run_repeating(prune_job, interval=minutes * 60, first=10, name=PRUNE_JOB)
-    subscriptions = await asyncio.to_thread(application.bot_data["chatlog"].subscriptions)
+    subscriptions = await asyncio.to_thread(application.bot_data["subscriptions"].all)
     for chat_id, at in subscriptions:
         schedule_digest(job_queue, chat_id, at)
     if subscriptions:

@@ -1,7 +1,7 @@
 """Thin async callbacks: parse the update, call the retriever off the event loop, format, reply.
 
-The services live in ``context.bot_data``: ``"retriever"`` (index.Retriever), ``"config"``
-(bot.config.BotConfig) and ``"answers"`` (bot.answers.AnswerStore). ``bot.app`` wires it all.
+The services live in ``context.bot_data``: ``"news"`` (bot.newsindex.NewsIndex, whose
+``retriever`` is read once per update), ``"config"`` (bot.config.BotConfig) and ``"answers"`` (bot.answers.AnswerStore). ``bot.app`` wires it all.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import re
 import secrets
 import time
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from telegram import Chat, InlineKeyboardMarkup, Message, MessageEntity, ReplyParameters, Update
 from telegram.constants import ChatAction
@@ -22,6 +22,7 @@ from . import feedback, formatting, whatsnew
 from .answers import Answer, AnswerStore
 from .config import BotConfig
 from .limits import QuestionLimiter, Verdict
+from .text import CHINA_TZ
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Explain what the bot knows and how to ask, when /help is issued."""
-    stats = await asyncio.to_thread(context.bot_data["retriever"].stats)
+    stats = await asyncio.to_thread(context.bot_data["news"].retriever.stats)
     await update.effective_message.reply_html(formatting.format_help(stats))
 
 
@@ -116,7 +117,7 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     except ValueError:
         await update.effective_message.reply_html(formatting.latest_usage(config.latest_max))
         return
-    headlines = await asyncio.to_thread(context.bot_data["retriever"].latest, n, keyword)
+    headlines = await asyncio.to_thread(context.bot_data["news"].retriever.latest, n, keyword)
     message = update.effective_message
     await send_messages(
         context,
@@ -152,7 +153,6 @@ async def ask_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 TOO_FAST = "提问太快了：每人每分钟最多 {n} 个问题，请稍后再问。"
-CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
 def search_now(retriever, question: str, k: int):
@@ -185,7 +185,7 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: s
     if whatsnew.is_whats_new(question):  # 今天有什么新闻: the newest headlines, not a search
         usage["whats_new"] += 1
         found = await asyncio.to_thread(
-            whatsnew.answer, context.bot_data["retriever"], question, datetime.now(CHINA_TZ), config.latest_default
+            whatsnew.answer, context.bot_data["news"].retriever, question, datetime.now(CHINA_TZ), config.latest_default
         )
         key = secrets.token_hex(4)  # no pages or articles to keep: only the votes refer to it
         await feedback.log_answer(update, context, key, question, [])
@@ -194,7 +194,7 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: s
         return
     # Encoding the question takes a while: keep it off the event loop so other chats go on.
     result = await asyncio.to_thread(
-        search_now, context.bot_data["retriever"], question, config.max_passages
+        search_now, context.bot_data["news"].retriever, question, config.max_passages
     )
     if not result.found:
         usage["not_found"] += 1
@@ -264,7 +264,7 @@ async def full_article(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     index = int(index_text)
     article = None
     if index < len(ids):
-        article = await asyncio.to_thread(context.bot_data["retriever"].article, ids[index])
+        article = await asyncio.to_thread(context.bot_data["news"].retriever.article, ids[index])
     if article is None:
         await query.answer(EXPIRED)
         return

@@ -17,21 +17,17 @@ from telegram import InlineQueryResultArticle, InputTextMessageContent, LinkPrev
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
-from index.models import HEADLINE, Hit, SearchResult
+from index.models import HEADLINE, SearchResult
 
 from . import formatting, whatsnew
 from .digest import EXTRACT_CHARS, DigestItem
-from .handlers import CHINA_TZ, search_now
+from .handlers import search_now
+from .text import CHINA_TZ, esc, shorten
 
 CACHE_SECONDS = 30  # Telegram keeps the results of one query this long; the index may change meanwhile
 MAX_TITLE = 100
 MAX_DESCRIPTION = 120
 NOT_FOUND_TITLE = "没有找到能回答的内容"
-
-
-def _shorten(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _content(html: str) -> InputTextMessageContent:
@@ -60,9 +56,9 @@ def hit_results(result: SearchResult, limit: int) -> list[InlineQueryResultArtic
         hedge = "（不确定）" if not result.confident else ""
         out.append(InlineQueryResultArticle(
             id=f"p{p.id}",
-            title=_shorten(p.title or p.text, MAX_TITLE),
+            title=shorten(p.title or p.text, MAX_TITLE),
             input_message_content=_content(first),
-            description=_shorten(f"{hedge}{_day(p.published_at)} · {sentence}", MAX_DESCRIPTION),
+            description=shorten(f"{hedge}{_day(p.published_at)} · {sentence}", MAX_DESCRIPTION),
         ))
         if len(out) >= limit:
             break
@@ -75,7 +71,7 @@ def not_found_result(result: SearchResult) -> InlineQueryResultArticle:
     nearest = result.nearest_headlines[0].title if result.nearest_headlines else "换个说法试试"
     return InlineQueryResultArticle(
         id="not-found", title=NOT_FOUND_TITLE, input_message_content=_content(first),
-        description=_shorten(f"最接近：{nearest}", MAX_DESCRIPTION),
+        description=shorten(f"最接近：{nearest}", MAX_DESCRIPTION),
     )
 
 
@@ -90,10 +86,10 @@ def headline_results(items: Sequence[DigestItem]) -> list[InlineQueryResultArtic
         seen.add(key)
         text = formatting.headline_line(h)
         if item.extract:
-            text += f"\n<i>{formatting.esc(_shorten(item.extract, EXTRACT_CHARS))}</i>"
+            text += f"\n<i>{esc(shorten(item.extract, EXTRACT_CHARS))}</i>"
         out.append(InlineQueryResultArticle(
-            id=key, title=_shorten(h.title, MAX_TITLE), input_message_content=_content(text),
-            description=_shorten(f"{_day(h.published_at)} · {item.extract}" if item.extract else _day(h.published_at),
+            id=key, title=shorten(h.title, MAX_TITLE), input_message_content=_content(text),
+            description=shorten(f"{_day(h.published_at)} · {item.extract}" if item.extract else _day(h.published_at),
                                  MAX_DESCRIPTION),
         ))
     return out
@@ -118,7 +114,7 @@ async def answer_inline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     config = context.bot_data["config"]
     context.bot_data["usage"]["inline"] += 1
     results = await asyncio.to_thread(
-        inline_results, context.bot_data["retriever"], query.query, datetime.now(CHINA_TZ),
+        inline_results, context.bot_data["news"].retriever, query.query, datetime.now(CHINA_TZ),
         config.max_passages, config.latest_default, config.summary.digest_hours,
     )
     await query.answer(results, cache_time=CACHE_SECONDS, is_personal=False)

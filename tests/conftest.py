@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -92,10 +93,48 @@ def seed_index(tmp_path_factory, project_config, default_encoder) -> Path:
 
 @pytest.fixture(scope="session")
 def seed_retriever(seed_index, default_encoder, project_config):
-    """A retriever over the seed index, with the configured fusion and threshold."""
-    from index import Retriever
+    """A retriever over the seed index with the real model, the configured fusion and threshold.
 
-    return Retriever.load(seed_index, default_encoder, project_config.retrieval)
+    For retrieval quality and the few end-to-end tests that are about the real model's answers;
+    a bot test that is about the bot's behaviour takes ``hash_seed_retriever``.
+    """
+    from index import Retriever
+    from tests.helpers import Shared
+
+    retriever = Retriever.load(seed_index, default_encoder, project_config.retrieval)
+    yield Shared(retriever)
+    retriever.close()
+
+
+@pytest.fixture(scope="session")
+def hash_seed_index(tmp_path_factory, project_config) -> Path:
+    """An index of the project's seeds/ embedded with the deterministic HashEncoder (no model)."""
+    from index import build_index
+    from index.encoder import HashEncoder
+
+    folder = tmp_path_factory.mktemp("hash-seed-index")
+    build_index([ROOT / "seeds"], folder, HashEncoder(), project_config.index, progress=False)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def hash_retrieval_config(project_config):
+    """The configured retrieval settings with an answer line fitted for HashEncoder (tests.helpers.hash_retrieval)."""
+    from tests.helpers import hash_retrieval
+
+    return hash_retrieval(project_config.retrieval)
+
+
+@pytest.fixture(scope="session")
+def hash_seed_retriever(hash_seed_index, hash_retrieval_config):
+    """A retriever over the hash-embedded seed index: the bot tests' index (fast, deterministic)."""
+    from index import Retriever
+    from index.encoder import HashEncoder
+    from tests.helpers import Shared
+
+    retriever = Retriever.load(hash_seed_index, HashEncoder(), hash_retrieval_config)
+    yield Shared(retriever)
+    retriever.close()
 # --- end index fixtures ---
 
 
@@ -121,23 +160,52 @@ def fake_bot_api(bot_api_spec):
 
 
 @pytest.fixture
-def make_bot(fake_bot_api):
-    """Return make(retriever, **BotConfig fields) -> the real Application wired to the fake API."""
+def handler_errors() -> list:
+    """(update, error) for every error the Application's error handlers saw (see make_bot)."""
+    return []
+
+
+@pytest.fixture
+def make_bot(fake_bot_api, handler_errors, tmp_path):
+    """Return make(index, *, reindex, read_timeout, rate_limiter, **BotConfig fields) -> the real Application.
+
+    ``index`` is a ``NewsIndex`` or a retriever (wrapped in one, with ``reindex`` as its rebuild).
+    The Application is wired to the fake Bot API with the given HTTP read timeout and rate limiter
+    (default: Telegram's flood limits). Unless ``groups`` is given, its ChatLog is
+    ``tmp_path / "chatlog.sqlite"``, so a second Application made in the same test opens the same
+    file (a restart). Every error reaching the error handlers is appended to ``handler_errors``.
+    Logs are closed at teardown.
+    """
     from telegram.request import HTTPXRequest
 
     from bot.app import build_application
-    from bot.config import BotConfig
+    from bot.config import BotConfig, GroupsConfig
+    from bot.newsindex import NewsIndex
 
-    def make(retriever, **overrides):
+    made = []
+
+    async def spy(update, context):
+        handler_errors.append((update, context.error))
+
+    def make(index, *, reindex=None, read_timeout=5.0, rate_limiter=None, **overrides):
+        overrides.setdefault("groups", GroupsConfig(log_path=tmp_path / "chatlog.sqlite"))
         config = BotConfig(token=fake_bot_api.token, **overrides)
-        return build_application(
-            config,
-            retriever,
-            request=HTTPXRequest(httpx_kwargs={"transport": fake_bot_api.transport()}),
-            get_updates_request=HTTPXRequest(httpx_kwargs={"transport": fake_bot_api.transport()}),
-        )
+        news = index if isinstance(index, NewsIndex) else NewsIndex(index, rebuild=reindex)
 
-    return make
+        def request():
+            return HTTPXRequest(read_timeout=read_timeout, httpx_kwargs={"transport": fake_bot_api.transport()})
+
+        application = build_application(
+            config, news, request=request(), get_updates_request=request(), rate_limiter=rate_limiter
+        )
+        application.add_error_handler(spy)
+        made.append(application)
+        return application
+
+    yield make
+    for application in made:
+        application.bot_data["chatlog"].close()
+        application.bot_data["subscriptions"].close()
 # --- end bot fixtures ---
 
 
@@ -146,31 +214,9 @@ LCCC = SHARED / "data" / "lccc-toy" / "lccc-toy-dialogues.jsonl"
 
 
 @pytest.fixture
-def make_group_bot(make_bot, tmp_path):
-    """Return make(retriever, **BotConfig fields): ``make_bot`` with its ChatLog in tmp_path.
-
-    Unless ``groups`` is given, the log is ``tmp_path / "chatlog.sqlite"``, so a second
-    Application made in the same test opens the same file (a restart). Logs are closed at teardown.
-    """
-    from bot.config import GroupsConfig
-
-    made = []
-
-    def make(retriever, **overrides):
-        overrides.setdefault("groups", GroupsConfig(log_path=tmp_path / "chatlog.sqlite"))
-        application = make_bot(retriever, **overrides)
-        made.append(application)
-        return application
-
-    yield make
-    for application in made:
-        application.bot_data["chatlog"].close()
-
-
-@pytest.fixture
-async def group_bot(make_group_bot, seed_retriever):
-    """The bot over the real seed index with a ChatLog in tmp_path, initialized and started up."""
-    application = make_group_bot(seed_retriever)
+async def group_bot(make_bot, hash_seed_retriever):
+    """The bot over the seed index with a ChatLog in tmp_path, initialized and started up."""
+    application = make_bot(hash_seed_retriever)
     async with application:
         await application.post_init(application)
         yield application
@@ -191,57 +237,6 @@ def lccc_dialogues() -> list[list[str]]:
 
 # --- reliability fixtures ---
 @pytest.fixture
-def handler_errors() -> list:
-    """(update, error) for every error the Application's error handlers saw (see make_reliable_bot)."""
-    return []
-
-
-@pytest.fixture
-def make_reliable_bot(fake_bot_api, handler_errors, tmp_path):
-    """Return make(retriever, *, read_timeout, rate_limiter, reindex, **BotConfig fields).
-
-    Like ``make_bot``, but the HTTP read timeout, the rate limiter and the /reindex callable can be
-    chosen, the ChatLog is in tmp_path, and every error reaching the error handlers is appended
-    to ``handler_errors``. Logs are closed at teardown.
-    """
-    from telegram.request import HTTPXRequest
-
-    from bot.app import build_application
-    from bot.config import BotConfig, GroupsConfig
-
-    made = []
-
-    async def spy(update, context):
-        handler_errors.append((update, context.error))
-
-    def make(retriever, *, read_timeout=5.0, rate_limiter=None, reindex=None, **overrides):
-        overrides.setdefault("groups", GroupsConfig(log_path=tmp_path / "chatlog.sqlite"))
-        config = BotConfig(token=fake_bot_api.token, **overrides)
-
-        def request():
-            return HTTPXRequest(
-                read_timeout=read_timeout,
-                httpx_kwargs={"transport": fake_bot_api.transport()},
-            )
-
-        application = build_application(
-            config,
-            retriever,
-            request=request(),
-            get_updates_request=request(),
-            rate_limiter=rate_limiter,
-            reindex=reindex,
-        )
-        application.add_error_handler(spy)
-        made.append(application)
-        return application
-
-    yield make
-    for application in made:
-        application.bot_data["chatlog"].close()
-
-
-@pytest.fixture
 def fast_limiter():
     """A RetryingRateLimiter without Telegram's flood limits and with short retry waits."""
     from bot.delivery import RetryingRateLimiter
@@ -258,6 +253,7 @@ class FeedRoute:
                  status: int = 200, delay: float = 0.0, etag: str | None = None):
         self.body, self.content_type, self.status, self.delay, self.etag = body, content_type, status, delay, etag
         self.requests = 0
+        self.requested = threading.Event()  # set at the first request
         self.conditional = 0  # requests that carried If-None-Match
 
 
@@ -267,7 +263,6 @@ def feed_server():
 
     A route with an ``etag`` answers 304 to a request whose If-None-Match matches it.
     """
-    import threading
     import time
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -280,6 +275,7 @@ def feed_server():
                 self.send_error(404)
                 return
             route.requests += 1
+            route.requested.set()
             if route.delay:
                 time.sleep(route.delay)
             if self.headers.get("If-None-Match"):

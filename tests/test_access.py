@@ -13,19 +13,17 @@ import httpx
 import pytest
 from telegram import Update
 
-from bot import admin, errors, groups
+from bot import admin, error_handling, groups
 from bot.config import BotConfig, ConfigError, load_bot_config
 from bot.handlers import TOO_FAST
 from tests.fakebotapi import ALICE, BOB, GROUP_CHAT, TOKEN, parse_html
 from tests.fakeretriever import FakeRetriever
+from tests.helpers import feed
 
 QUESTION = "社区防控要突出什么"
 SECRET = "webhook-Secret_0123456789"
 ADMIN = {"id": 4242, "is_bot": False, "first_name": "Root"}
 
-
-async def feed(application, update: dict) -> None:
-    await application.process_update(Update.de_json(update, application.bot))
 
 
 # --- admin commands --------------------------------------------------------------------------
@@ -43,10 +41,10 @@ def test_admins_come_from_the_telegram_table():
 @pytest.mark.parametrize("admins", [frozenset(), frozenset({ADMIN["id"]})])
 @pytest.mark.parametrize("command", ["/stats", "/reindex", "/stats all", "/reindex now"])
 async def test_admin_commands_are_refused_to_everyone_else(
-    make_reliable_bot, fake_bot_api, handler_errors, admins, command
+    make_bot, fake_bot_api, handler_errors, admins, command
 ):
     built = []
-    application = make_reliable_bot(FakeRetriever(), admins=admins, reindex=lambda: built.append(1))
+    application = make_bot(FakeRetriever(), admins=admins, reindex=lambda: built.append(1))
     async with application:
         await feed(application, fake_bot_api.message_update(command, user=ALICE))
         await feed(application, fake_bot_api.message_update(command, chat=GROUP_CHAT, user=BOB))
@@ -54,8 +52,8 @@ async def test_admin_commands_are_refused_to_everyone_else(
     assert built == [] and handler_errors == []
 
 
-async def test_stats_shows_the_index_figures_and_usage_to_an_admin(make_reliable_bot, fake_bot_api, handler_errors):
-    application = make_reliable_bot(FakeRetriever(label="v-1"), admins=frozenset({ADMIN["id"]}))
+async def test_stats_shows_the_index_figures_and_usage_to_an_admin(make_bot, fake_bot_api, handler_errors):
+    application = make_bot(FakeRetriever(label="v-1"), admins=frozenset({ADMIN["id"]}))
     async with application:
         await feed(application, fake_bot_api.message_update(QUESTION))
         await feed(application, fake_bot_api.message_update("/stats", user=ADMIN, chat={"id": ADMIN["id"], "type": "private", "first_name": "Root"}))
@@ -65,8 +63,8 @@ async def test_stats_shows_the_index_figures_and_usage_to_an_admin(make_reliable
     assert handler_errors == []
 
 
-async def test_forget_is_allowed_to_a_configured_admin_in_any_group(make_reliable_bot, fake_bot_api, handler_errors):
-    application = make_reliable_bot(FakeRetriever(), admins=frozenset({ADMIN["id"]}))
+async def test_forget_is_allowed_to_a_configured_admin_in_any_group(make_bot, fake_bot_api, handler_errors):
+    application = make_bot(FakeRetriever(), admins=frozenset({ADMIN["id"]}))
     async with application:
         await feed(application, fake_bot_api.message_update("大家好", chat=GROUP_CHAT, user=BOB))
         await feed(application, fake_bot_api.message_update("/forget", chat=GROUP_CHAT, user=BOB))
@@ -95,7 +93,7 @@ class Tracked(FakeRetriever):
 
 
 async def test_reindex_swaps_the_index_while_questions_are_answered(
-    make_reliable_bot, fake_bot_api, handler_errors
+    make_bot, fake_bot_api, handler_errors
 ):
     old, new = Tracked("old", hold="进行中的问题"), Tracked("new")
     building, finish = threading.Event(), threading.Event()
@@ -105,7 +103,7 @@ async def test_reindex_swaps_the_index_while_questions_are_answered(
         assert finish.wait(30), "build never finished"
         return new
 
-    application = make_reliable_bot(
+    application = make_bot(
         old, admins=frozenset({ADMIN["id"]}), reindex=rebuild, questions_per_minute=0
     )
     admin_chat = {"id": ADMIN["id"], "type": "private", "first_name": "Root"}
@@ -119,7 +117,7 @@ async def test_reindex_swaps_the_index_while_questions_are_answered(
         await feed(application, fake_bot_api.message_update("/reindex", user=ADMIN, chat=admin_chat))
         finish.set()
         await reindexing
-        assert application.bot_data["retriever"] is new
+        assert application.bot_data["news"].retriever is new
         await feed(application, fake_bot_api.message_update("重建后的问题", user=BOB))
         # The search that started before the swap finishes on the object it started with.
         old.release.set()
@@ -139,7 +137,7 @@ async def test_reindex_swaps_the_index_while_questions_are_answered(
     assert handler_errors == []
 
 
-async def test_reindex_with_the_real_index_builder(make_reliable_bot, fake_bot_api, handler_errors, tmp_path, default_encoder, project_config):
+async def test_reindex_with_the_real_index_builder(make_bot, fake_bot_api, handler_errors, tmp_path, default_encoder, project_config):
     """/reindex through index.build_index and Retriever.load: a new seed article becomes findable."""
     import json
     from pathlib import Path
@@ -158,7 +156,7 @@ async def test_reindex_with_the_real_index_builder(make_reliable_bot, fake_bot_a
         build_index(sources, index_dir, default_encoder, project_config.index, embed=False, progress=False)
         return Retriever.load(index_dir, default_encoder, project_config.retrieval)
 
-    application = make_reliable_bot(first, admins=frozenset({ADMIN["id"]}), reindex=rebuild)
+    application = make_bot(first, admins=frozenset({ADMIN["id"]}), reindex=rebuild)
     article = {"id": "flood-1", "title": "江城防汛工程全面加固", "published_at": "2020-02-10T08:30:00+08:00",
                "source": "测试日报", "body": "江城防汛工程的堤坝加固长度达到三十公里，沿江十二个泵站全部完成改造。"}
     question = "江城防汛工程的堤坝加固长度达到多少公里"
@@ -170,8 +168,8 @@ async def test_reindex_with_the_real_index_builder(make_reliable_bot, fake_bot_a
         await feed(application, fake_bot_api.message_update(question))
     before, after = fake_bot_api.texts(ALICE["id"])
     assert before.startswith("抱歉，没有找到") and "三十公里" in after
-    assert application.bot_data["retriever"] is not first
-    application.bot_data["retriever"].close()
+    assert application.bot_data["news"].retriever is not first
+    application.bot_data["news"].retriever.close()
     first.close()
     assert handler_errors == []
 
@@ -180,9 +178,9 @@ async def test_reindex_with_the_real_index_builder(make_reliable_bot, fake_bot_a
 
 
 async def test_a_flooding_user_gets_one_notice_and_cannot_starve_the_group(
-    make_reliable_bot, fake_bot_api, handler_errors
+    make_bot, fake_bot_api, handler_errors
 ):
-    application = make_reliable_bot(FakeRetriever(), questions_per_minute=3)
+    application = make_bot(FakeRetriever(), questions_per_minute=3)
     async with application:
         for n in range(8):
             await feed(application, fake_bot_api.message_update(f"/ask 问题{n}", chat=GROUP_CHAT, user=ALICE))
@@ -212,7 +210,7 @@ def test_the_question_limit_slides_and_forgets_idle_users():
 
 
 async def test_token_and_webhook_secret_never_reach_logs_or_users(
-    make_reliable_bot, fake_bot_api, fast_limiter, caplog
+    make_bot, fake_bot_api, fast_limiter, caplog
 ):
     class Leaky(FakeRetriever):
         def search(self, query, k=3, now=None):
@@ -221,9 +219,9 @@ async def test_token_and_webhook_secret_never_reach_logs_or_users(
     caplog.set_level(logging.DEBUG)  # httpx logs every URL (with the token) at INFO
     # What python -m bot installs at start-up, before the Application (PTB logs its file URL,
     # token included, at DEBUG when the Bot is made).
-    flt = errors.redact_logs(TOKEN, SECRET)
+    flt = error_handling.redact_logs(TOKEN, SECRET)
     try:
-        application = make_reliable_bot(Leaky(), rate_limiter=fast_limiter, questions_per_minute=0)
+        application = make_bot(Leaky(), rate_limiter=fast_limiter, questions_per_minute=0)
         # Connection errors whose text holds the URL, retried then given up; then a bug whose
         # message holds both secrets.
         fake_bot_api.fail("sendMessage", "connect_error", times=4)
@@ -240,7 +238,7 @@ async def test_token_and_webhook_secret_never_reach_logs_or_users(
     assert SECRET not in logged
     sent = [c.params for c in fake_bot_api.calls if c.method == "sendMessage"]
     assert sent and all(TOKEN not in p["text"] and SECRET not in p["text"] for p in sent)
-    assert fake_bot_api.texts() == [errors.APOLOGY]  # the bug's reply says nothing of the cause
+    assert fake_bot_api.texts() == [error_handling.APOLOGY]  # the bug's reply says nothing of the cause
 
 
 def test_webhook_mode_refuses_to_start_without_a_secret():
@@ -259,10 +257,10 @@ def _free_port() -> int:
 
 
 async def test_the_webhook_server_rejects_requests_without_the_secret_token(
-    make_reliable_bot, fake_bot_api, handler_errors
+    make_bot, fake_bot_api, handler_errors
 ):
     """A real HTTP server on loopback (PTB's tornado webhook), real requests to it."""
-    application = make_reliable_bot(FakeRetriever())
+    application = make_bot(FakeRetriever())
     port = _free_port()
     async with application:
         await application.updater.start_webhook(

@@ -17,7 +17,7 @@ from bot.config import (
     load_bot_config,
     load_groups_config,
 )
-from bot.errors import RedactingFilter
+from bot.error_handling import RedactingFilter
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "123456789:AAsecretTokenValue"

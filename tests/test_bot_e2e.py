@@ -1,4 +1,7 @@
-"""End to end: the real Application and handlers, the real seed index, a spec-checked fake Bot API.
+"""End to end: the real Application and handlers, the seed index, a spec-checked fake Bot API.
+
+The seed index is embedded with the deterministic HashEncoder (``hash_seed_retriever``): these tests
+are about the bot. The first two also run on the real model's index (``either_seed_bot``).
 
 Every request the bot makes goes over HTTP (httpx.MockTransport) to tests/fakebotapi.py, which
 rejects anything the Bot API 10.0 spec would; the ``fake_bot_api`` fixture fails a test that
@@ -15,14 +18,14 @@ import threading
 from pathlib import Path
 
 import pytest
-from telegram import Update
 from telegram.ext import AIORateLimiter
 
 from bot import app as bot_app
 from bot.config import BotConfig
-from bot.errors import APOLOGY
+from bot.error_handling import APOLOGY
 from bot.handlers import EXPIRED
 from tests.fakebotapi import BOB, GROUP_CHAT, PRIVATE_CHAT, parse_html, utf16_len
+from tests.helpers import feed
 
 TITLE = "【央视快评】筑牢基层社区疫情防控的严密防线"
 QUESTION = "社区防控要突出什么"
@@ -30,15 +33,20 @@ OFF_TOPIC = "巴西足球比赛的比分是多少"
 SEED_SENTENCE = "社区防控,要以网格化为基础,守住门,突出“严”。"
 
 
-async def feed(application, update: dict) -> None:
-    """Hand one update to the application, as polling or a webhook would."""
-    await application.process_update(Update.de_json(update, application.bot))
-
-
 @pytest.fixture
-async def seed_bot(make_bot, seed_retriever):
-    """The bot over the real seed index, initialized and with its start-up done."""
-    application = make_bot(seed_retriever)
+async def seed_bot(make_bot, hash_seed_retriever):
+    """The bot over the seed index (hash-embedded), initialized and with its start-up done."""
+    application = make_bot(hash_seed_retriever)
+    async with application:
+        await application.post_init(application)
+        yield application
+
+
+@pytest.fixture(params=["hash", "e5"])
+async def either_seed_bot(request, make_bot):
+    """``seed_bot``, then the same over the seed index embedded with the real model (its answers)."""
+    retriever = request.getfixturevalue("hash_seed_retriever" if request.param == "hash" else "seed_retriever")
+    application = make_bot(retriever)
     async with application:
         await application.post_init(application)
         yield application
@@ -51,7 +59,8 @@ def quotes(html: str) -> list[str]:
 # --- private questions -------------------------------------------------------------------------
 
 
-async def test_private_question_quotes_the_seed_with_title_date_and_source(seed_bot, fake_bot_api):
+async def test_private_question_quotes_the_seed_with_title_date_and_source(either_seed_bot, fake_bot_api):
+    seed_bot = either_seed_bot
     await feed(seed_bot, fake_bot_api.message_update(QUESTION))
 
     assert isinstance(seed_bot.bot.rate_limiter, AIORateLimiter)  # every request goes through it
@@ -70,15 +79,16 @@ async def test_private_question_quotes_the_seed_with_title_date_and_source(seed_
     assert "2020-02-09 23:26" in text
     assert "观察者网" in text
     # The quoted passages are real paragraphs of the seed article.
-    article = seed_bot.bot_data["retriever"].article(
-        seed_bot.bot_data["retriever"].search(QUESTION).hits[0].passage.article_id
+    article = seed_bot.bot_data["news"].retriever.article(
+        seed_bot.bot_data["news"].retriever.search(QUESTION).hits[0].passage.article_id
     )
     body = "".join(article.paragraphs)
     for quote in quotes(html):
         assert parse_html(quote)[0] in body
 
 
-async def test_off_topic_question_says_not_found_and_offers_three_headlines(seed_bot, fake_bot_api):
+async def test_off_topic_question_says_not_found_and_offers_three_headlines(either_seed_bot, fake_bot_api):
+    seed_bot = either_seed_bot
     await feed(seed_bot, fake_bot_api.message_update(OFF_TOPIC))
 
     [reply] = fake_bot_api.sent("sendMessage")
@@ -88,7 +98,7 @@ async def test_off_topic_question_says_not_found_and_offers_three_headlines(seed
     assert "<blockquote>" not in reply["text"]
     headlines = [line for line in text.splitlines() if line.startswith("• ")]
     assert len(headlines) == 3
-    known = {h.title for h in seed_bot.bot_data["retriever"].latest(100)}
+    known = {h.title for h in seed_bot.bot_data["news"].retriever.latest(100)}
     assert all(any(title in line for title in known) for line in headlines)
     assert "reply_markup" not in reply
 
@@ -189,7 +199,7 @@ async def test_latest_filters_by_keyword(seed_bot, fake_bot_api):
     [text] = fake_bot_api.texts()
     lines = [line for line in text.splitlines() if line.startswith("• ")]
     assert lines and all("疫情" in line for line in lines)
-    assert len(lines) == len(seed_bot.bot_data["retriever"].latest(50, "疫情"))
+    assert len(lines) == len(seed_bot.bot_data["news"].retriever.latest(50, "疫情"))
 
 
 @pytest.mark.parametrize("args", ["abc", "-5", "100000", "0", "3 4"])
@@ -251,8 +261,8 @@ def _buttons(reply: dict) -> dict[str, str]:
     return {b["text"]: b["callback_data"] for row in rows for b in row}
 
 
-async def test_more_button_pages_to_the_next_passages(make_bot, seed_retriever, fake_bot_api):
-    application = make_bot(seed_retriever, passages=2, max_passages=6)
+async def test_more_button_pages_to_the_next_passages(make_bot, hash_seed_retriever, fake_bot_api):
+    application = make_bot(hash_seed_retriever, passages=2, max_passages=6)
     async with application:
         await feed(application, fake_bot_api.message_update(QUESTION))
         first_call = [c for c in fake_bot_api.calls if c.method == "sendMessage"][-1]
@@ -285,7 +295,7 @@ async def test_full_article_button_sends_the_whole_cleaned_article(seed_bot, fak
     assert len(fake_bot_api.sent("answerCallbackQuery")) == 1
     article_texts = fake_bot_api.texts()[1:]
     assert article_texts and article_texts[0].startswith(TITLE)
-    retriever = seed_bot.bot_data["retriever"]
+    retriever = seed_bot.bot_data["news"].retriever
     article = retriever.article(retriever.search(QUESTION).hits[0].passage.article_id)
     sent = "".join(article_texts)
     assert all(paragraph in sent for paragraph in article.paragraphs)
@@ -307,9 +317,10 @@ LONG_URL = "https://news.example.com/2020/02/10/long.html?a=1&b=2"
 
 
 @pytest.fixture(scope="session")
-def long_retriever(tmp_path_factory, default_encoder, project_config):
-    """A real index of the seed page plus one long article (with a url) given as JSONL."""
+def long_retriever(tmp_path_factory, project_config, hash_retrieval_config):
+    """An index (hash-embedded) of the seed page plus one long article (with a url) given as JSONL."""
     from index import Retriever, build_index
+    from index.encoder import HashEncoder
 
     root = Path(__file__).resolve().parents[1]
     seeds = tmp_path_factory.mktemp("long-seeds")
@@ -326,8 +337,10 @@ def long_retriever(tmp_path_factory, default_encoder, project_config):
     }
     (seeds / "long.jsonl").write_text(json.dumps(article, ensure_ascii=False) + "\n", encoding="utf-8")
     folder = tmp_path_factory.mktemp("long-index")
-    build_index([root / "seeds", seeds], folder, default_encoder, project_config.index, progress=False)
-    return Retriever.load(folder, default_encoder, project_config.retrieval)
+    build_index([root / "seeds", seeds], folder, HashEncoder(), project_config.index, progress=False)
+    retriever = Retriever.load(folder, HashEncoder(), hash_retrieval_config)
+    yield retriever
+    retriever.close()
 
 
 async def test_long_article_is_split_under_the_limit_between_sentences(make_bot, long_retriever, fake_bot_api):
@@ -358,8 +371,8 @@ async def test_long_article_is_split_under_the_limit_between_sentences(make_bot,
 # --- start-up, polling, concurrency, errors -------------------------------------------------------
 
 
-def test_run_polling_registers_commands_then_answers(make_bot, seed_retriever, fake_bot_api):
-    application = make_bot(seed_retriever)
+def test_run_polling_registers_commands_then_answers(make_bot, hash_seed_retriever, fake_bot_api):
+    application = make_bot(hash_seed_retriever)
     fake_bot_api.enqueue(fake_bot_api.message_update(QUESTION))
 
     polls = []
@@ -397,8 +410,8 @@ class SlowFor:
         return self._retriever.search(query, k)
 
 
-async def test_a_slow_question_does_not_stall_other_chats(make_bot, seed_retriever, fake_bot_api):
-    slow = SlowFor(seed_retriever, OFF_TOPIC)
+async def test_a_slow_question_does_not_stall_other_chats(make_bot, hash_seed_retriever, fake_bot_api):
+    slow = SlowFor(hash_seed_retriever, OFF_TOPIC)
     application = make_bot(slow)
     other_chat = {"id": 2002, "type": "private", "first_name": "Bob"}
     fake_bot_api.chats[other_chat["id"]] = other_chat
@@ -443,24 +456,24 @@ async def test_errors_are_logged_with_the_update_first_then_apologised_for(
         with caplog.at_level(logging.ERROR):
             await feed(application, fake_bot_api.message_update(QUESTION))
 
-    [record] = [r for r in caplog.records if r.name == "bot.errors"]
+    [record] = [r for r in caplog.records if r.name == "bot.error_handling"]
     assert record.levelno == logging.ERROR
     assert QUESTION in record.getMessage()  # the update is in the log
     assert "index exploded" in str(record.exc_info[1])
     assert fake_bot_api.texts() == [APOLOGY]
 
 
-async def test_base_url_is_configurable(make_bot, seed_retriever, fake_bot_api):
-    application = make_bot(seed_retriever, base_url="http://127.0.0.1:8081/bot")
+async def test_base_url_is_configurable(make_bot, hash_seed_retriever, fake_bot_api):
+    application = make_bot(hash_seed_retriever, base_url="http://127.0.0.1:8081/bot")
     async with application:
         await feed(application, fake_bot_api.message_update("/latest 3"))
     assert fake_bot_api.calls
     assert all(c.url.startswith("http://127.0.0.1:8081/bot") for c in fake_bot_api.calls)
 
 
-def test_run_uses_a_webhook_with_its_secret_when_configured(monkeypatch, make_bot, seed_retriever):
+def test_run_uses_a_webhook_with_its_secret_when_configured(monkeypatch, make_bot, hash_seed_retriever):
     config = BotConfig(token="1:x", webhook_url="https://bot.example.com/telegram", webhook_secret="s3cret")
-    application = make_bot(seed_retriever)
+    application = make_bot(hash_seed_retriever)
     seen = {}
     monkeypatch.setattr(application, "run_webhook", lambda **kw: seen.update(webhook=kw))
     monkeypatch.setattr(application, "run_polling", lambda **kw: seen.update(polling=kw))

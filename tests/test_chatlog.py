@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.chatlog import ChatLog, ChatMessage, normalize_hhmm
+from bot.chatlog import ChatLog, ChatMessage
 
 A, B = -1001111, -1002222
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -92,11 +92,9 @@ def test_forget_only_that_chat(log):
         log.add(msg(A, i))
         log.add(msg(B, i))
     log.mark_summarized(A, 2, T0)
-    log.subscribe(A, "08:00")
     assert log.forget(A) == 3
     assert log.count(A) == 0 and log.last_summary(A) is None
     assert log.count(B) == 3
-    assert log.subscription(A) == "08:00"  # /digest off is a separate choice
 
 
 def test_prune_by_age_and_count_per_chat(log):
@@ -113,41 +111,16 @@ def test_prune_by_age_and_count_per_chat(log):
     assert log.prune(now, max_days=3, max_messages=2) == 0
 
 
-def test_subscriptions(log):
-    assert log.subscribe(A, "8:00") == "08:00"
-    assert log.subscribe(B, "21:30") == "21:30"
-    assert log.subscribe(A, "07:15") == "07:15"  # re-subscribing moves the time
-    assert log.subscriptions() == [(B, "21:30"), (A, "07:15")]  # ordered by chat id
-    assert log.unsubscribe(B)
-    assert not log.unsubscribe(B)
-    assert log.subscriptions() == [(A, "07:15")]
-    with pytest.raises(ValueError):
-        log.subscribe(A, "25:00")
-
-
-@pytest.mark.parametrize(("raw", "want"), [("8", "08:00"), ("08:00", "08:00"), ("7:05", "07:05"), ("23：59", "23:59")])
-def test_normalize_hhmm(raw, want):
-    assert normalize_hhmm(raw) == want
-
-
-@pytest.mark.parametrize("raw", ["", "24:00", "12:60", "8am", "8:5", "abc"])
-def test_normalize_hhmm_rejects(raw):
-    with pytest.raises(ValueError):
-        normalize_hhmm(raw)
-
-
 def test_persists_across_reopen(tmp_path):
     path = tmp_path / "sub" / "chat.sqlite"
     with ChatLog(path) as log:
         log.add(msg(A, 1, text="第一条"))
         log.edit(A, 1, "第一条（改）", T0)
         log.mark_summarized(A, 1, T0)
-        log.subscribe(A, "08:00")
     with ChatLog(path) as log:
         (m,) = log.last(A, 5)
         assert m.text == "第一条（改）" and m.edited
         assert log.last_summary(A) == (1, T0)
-        assert log.subscriptions() == [(A, "08:00")]
         assert log.journal_mode() == "wal"
 
 

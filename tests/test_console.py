@@ -13,17 +13,19 @@ from pathlib import Path
 from bot.app import build_application
 from bot.config import BotConfig
 from bot.console import CONSOLE_TOKEN, ConsoleRequest, run_console
+from bot.newsindex import NewsIndex
 
 ROOT = Path(__file__).resolve().parents[1]
 TITLE = "【央视快评】筑牢基层社区疫情防控的严密防线"
 SEED_SENTENCE = "社区防控,要以网格化为基础,守住门,突出“严”。"
 
 
-async def test_console_chat_answers_pages_and_lists(seed_retriever):
+async def test_console_chat_answers_pages_and_lists(hash_seed_retriever):
     out = io.StringIO()
     request = ConsoleRequest(out)
     application = build_application(
-        BotConfig(token=CONSOLE_TOKEN, passages=2), seed_retriever, request=request, get_updates_request=request
+        BotConfig(token=CONSOLE_TOKEN, passages=2), NewsIndex(hash_seed_retriever), request=request,
+        get_updates_request=request,
     )
     lines = io.StringIO("社区防控要突出什么\n#1\n#2\n\n/latest 3\n/latest abc\n")
 
@@ -83,7 +85,7 @@ async def test_a_hedged_answer_says_so_first_in_the_terminal_chat():
     out = io.StringIO()
     request = ConsoleRequest(out)
     application = build_application(
-        BotConfig(token=CONSOLE_TOKEN, passages=2), FakeRetriever(found_every=1, confident=False),
+        BotConfig(token=CONSOLE_TOKEN, passages=2), NewsIndex(FakeRetriever(found_every=1, confident=False)),
         request=request, get_updates_request=request,
     )
     await run_console(application, io.StringIO("口罩产量是多少\n"), out)

@@ -14,19 +14,16 @@ import logging
 
 import httpx
 import pytest
-from telegram import Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.delivery import safe_to_retry
-from bot.errors import APOLOGY
+from bot.error_handling import APOLOGY
 from tests.fakebotapi import BOB, PRIVATE_CHAT, parse_html
 from tests.fakeretriever import FakeRetriever
+from tests.helpers import feed
 
 QUESTION = "社区防控要突出什么"
 
-
-async def feed(application, update: dict) -> None:
-    await application.process_update(Update.de_json(update, application.bot))
 
 
 def _network_error(cause: Exception | None, cls=NetworkError) -> NetworkError:
@@ -59,9 +56,9 @@ def test_safe_to_retry_repeats_only_what_cannot_duplicate(endpoint, error, safe)
 
 
 async def test_a_429_is_waited_out_then_the_answer_is_sent_once(
-    make_reliable_bot, fake_bot_api, handler_errors
+    make_bot, fake_bot_api, handler_errors
 ):
-    application = make_reliable_bot(FakeRetriever())
+    application = make_bot(FakeRetriever())
     fake_bot_api.fail("sendMessage", "retry_after", retry_after=1)
     async with application:
         await feed(application, fake_bot_api.message_update(QUESTION))
@@ -78,9 +75,9 @@ async def test_a_429_is_waited_out_then_the_answer_is_sent_once(
     [("server_error", {"status": 500}), ("server_error", {"status": 502}), ("connect_error", {})],
 )
 async def test_a_reply_that_surely_failed_is_retried_and_arrives_once(
-    make_reliable_bot, fake_bot_api, handler_errors, fast_limiter, kind, options
+    make_bot, fake_bot_api, handler_errors, fast_limiter, kind, options
 ):
-    application = make_reliable_bot(FakeRetriever(), rate_limiter=fast_limiter)
+    application = make_bot(FakeRetriever(), rate_limiter=fast_limiter)
     fake_bot_api.fail("sendMessage", kind, times=2, **options)
     async with application:
         await feed(application, fake_bot_api.message_update(QUESTION))
@@ -96,14 +93,14 @@ async def test_a_reply_that_surely_failed_is_retried_and_arrives_once(
     ("kind", "options"), [("read_timeout", {}), ("dropped", {}), ("slow", {"delay": 5.0})]
 )
 async def test_a_reply_whose_answer_was_lost_is_not_sent_again(
-    make_reliable_bot, fake_bot_api, handler_errors, fast_limiter, kind, options, caplog
+    make_bot, fake_bot_api, handler_errors, fast_limiter, kind, options, caplog
 ):
     # The fake carried the sendMessage out; only its answer was lost. Sending it again would show
     # the user the same answer twice, so the bot logs the error and sends nothing more.
-    application = make_reliable_bot(FakeRetriever(), rate_limiter=fast_limiter, read_timeout=0.3)
+    application = make_bot(FakeRetriever(), rate_limiter=fast_limiter, read_timeout=0.3)
     fake_bot_api.fail("sendMessage", kind, **options)
     async with application:
-        with caplog.at_level(logging.ERROR, logger="bot.errors"):
+        with caplog.at_level(logging.ERROR, logger="bot.error_handling"):
             await feed(application, fake_bot_api.message_update(QUESTION))
 
     attempts = [c for c in fake_bot_api.calls if c.method == "sendMessage"]
@@ -111,13 +108,13 @@ async def test_a_reply_whose_answer_was_lost_is_not_sent_again(
     assert APOLOGY not in fake_bot_api.texts()
     [(_, error)] = handler_errors
     assert isinstance(error, NetworkError)
-    assert any(r.name == "bot.errors" for r in caplog.records)  # logged, not silent
+    assert any(r.name == "bot.error_handling" for r in caplog.records)  # logged, not silent
 
 
 async def test_idempotent_calls_are_retried_after_a_lost_answer(
-    make_reliable_bot, fake_bot_api, handler_errors, fast_limiter
+    make_bot, fake_bot_api, handler_errors, fast_limiter
 ):
-    application = make_reliable_bot(FakeRetriever(), rate_limiter=fast_limiter)
+    application = make_bot(FakeRetriever(), rate_limiter=fast_limiter)
     fake_bot_api.fail("sendChatAction", "read_timeout")
     fake_bot_api.fail("answerCallbackQuery", "dropped")
     async with application:
@@ -131,8 +128,8 @@ async def test_idempotent_calls_are_retried_after_a_lost_answer(
     assert handler_errors == []
 
 
-async def test_a_redelivered_update_is_answered_once(make_reliable_bot, fake_bot_api, handler_errors):
-    application = make_reliable_bot(FakeRetriever())
+async def test_a_redelivered_update_is_answered_once(make_bot, fake_bot_api, handler_errors):
+    application = make_bot(FakeRetriever())
     update = fake_bot_api.message_update(QUESTION)
     async with application:
         await feed(application, update)
@@ -155,10 +152,10 @@ async def _wait_for(predicate, timeout: float = 30.0) -> bool:
 
 
 async def test_polling_survives_every_fault_and_answers_each_question_once(
-    make_reliable_bot, fake_bot_api, handler_errors, fast_limiter
+    make_bot, fake_bot_api, handler_errors, fast_limiter
 ):
     # Alice asks a dozen questions in a row: no per-user limit here.
-    application = make_reliable_bot(
+    application = make_bot(
         FakeRetriever(), rate_limiter=fast_limiter, read_timeout=1.0, questions_per_minute=0
     )
     faults = [
@@ -205,12 +202,12 @@ async def test_polling_survives_every_fault_and_answers_each_question_once(
     assert all(update is None for update, _ in handler_errors)
 
 
-async def test_an_apology_is_still_sent_for_a_bug(make_reliable_bot, fake_bot_api, handler_errors):
+async def test_an_apology_is_still_sent_for_a_bug(make_bot, fake_bot_api, handler_errors):
     class Broken(FakeRetriever):
         def search(self, query, k=3, now=None):
             raise RuntimeError("index exploded")
 
-    application = make_reliable_bot(Broken())
+    application = make_bot(Broken())
     async with application:
         await feed(application, fake_bot_api.message_update(QUESTION))
     assert fake_bot_api.texts() == [APOLOGY]

@@ -1,6 +1,7 @@
 """Group chats end to end: the message log, /summary, /digest, /forget, the jobs and the allowlist.
 
-The real Application and handlers, the real seed index and a ChatLog file in tmp_path; every
+The real Application and handlers, the seed index (hash-embedded: the summaries do not depend on
+the model) and a ChatLog file in tmp_path; every
 request goes to the spec-checked fake Bot API (tests/fakebotapi.py), which fails a test that made
 a request Telegram would reject.
 
@@ -20,11 +21,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from telegram import ChatMemberAdministrator, ChatMemberOwner, Update
+from telegram import ChatMemberAdministrator, ChatMemberOwner
 
 from bot import groups, summarize
 from bot.config import GroupsConfig, SummaryConfig
 from tests.fakebotapi import ALICE, BOB, GROUP_CHAT, PRIVATE_CHAT, parse_html
+from tests.helpers import feed
 
 GROUP = GROUP_CHAT["id"]  # -100123, a supergroup: its links are https://t.me/c/123/<message id>
 LINK = re.compile(r'<a href="https://t\.me/c/123/(\d+)">(.*?)</a>')
@@ -55,17 +57,13 @@ def vcsum_turns() -> list[dict]:
 
 
 @pytest.fixture
-async def quick_group_bot(make_group_bot, seed_retriever):
+async def quick_group_bot(make_bot, hash_seed_retriever):
     """group_bot without the /summary cooldown, for tests that summarize several times."""
-    application = make_group_bot(seed_retriever, summary=SummaryConfig(cooldown_seconds=0))
+    application = make_bot(hash_seed_retriever, summary=SummaryConfig(cooldown_seconds=0))
     async with application:
         await application.post_init(application)
         yield application
 
-
-async def feed(application, update: dict) -> None:
-    """Hand one update to the application, as polling or a webhook would."""
-    await application.process_update(Update.de_json(update, application.bot))
 
 
 def lccc_chat(dialogues: list[list[str]], k: int, seed: int) -> list[tuple[dict, str]]:
@@ -341,7 +339,7 @@ async def test_misplaced_or_malformed_commands_get_one_line(group_bot, fake_bot_
 # --- /digest -------------------------------------------------------------------------------------
 
 
-async def test_digest_lists_the_newest_seed_headlines_with_an_extract(group_bot, fake_bot_api, seed_retriever):
+async def test_digest_lists_the_newest_seed_headlines_with_an_extract(group_bot, fake_bot_api, hash_seed_retriever):
     await feed(group_bot, fake_bot_api.message_update("/digest", chat=GROUP_CHAT))
 
     [text] = fake_bot_api.texts(GROUP)
@@ -350,21 +348,21 @@ async def test_digest_lists_the_newest_seed_headlines_with_an_extract(group_bot,
     assert lines[0].startswith("新闻摘要：截至 2020-02-09 23:26（北京时间）的 24 小时内，最新 10 条")
     assert "新闻库最新的新闻是 2020-02-09 的" in lines[1]
     bullets = [line for line in lines if line.startswith("• ")]
-    newest = [h.title for h in seed_retriever.latest(10)]
+    newest = [h.title for h in hash_seed_retriever.latest(10)]
     assert len(bullets) == 10
     assert all(title in bullet for title, bullet in zip(newest, bullets))
     # Only the headline with an article in the index gets an extract, right under it.
     extracts = [line.strip("　") for line in lines if line.startswith("　")]
     assert len(extracts) == 1
     assert TITLE in lines[lines.index("　" + extracts[0]) - 1]
-    article = seed_retriever.article(seed_retriever.latest(1)[0].article_id)
+    article = hash_seed_retriever.article(hash_seed_retriever.latest(1)[0].article_id)
     assert extracts[0] == summarize.representative_sentence(article.paragraphs, title=article.title)
     assert extracts[0] in "".join(article.paragraphs)
     assert "俄罗斯的报复来了" not in text  # an undated headline belongs to no day
 
 
-async def test_digest_on_schedules_a_daily_job_that_survives_a_restart(make_group_bot, seed_retriever, fake_bot_api):
-    first = make_group_bot(seed_retriever)
+async def test_digest_on_schedules_a_daily_job_that_survives_a_restart(make_bot, hash_seed_retriever, fake_bot_api):
+    first = make_bot(hash_seed_retriever)
     async with first:
         await first.post_init(first)
         await feed(first, fake_bot_api.message_update("/digest on 8:00", chat=GROUP_CHAT))
@@ -373,7 +371,7 @@ async def test_digest_on_schedules_a_daily_job_that_survives_a_restart(make_grou
     assert fake_bot_api.texts(GROUP) == [groups.SUBSCRIBED.format(at="08:00")]
 
     # A restart: a new Application on the same ChatLog file.
-    second = make_group_bot(seed_retriever)
+    second = make_bot(hash_seed_retriever)
     async with second:
         await second.post_init(second)
         await second.start()  # starts the JobQueue, which computes the next run
@@ -395,7 +393,7 @@ async def test_digest_on_schedules_a_daily_job_that_survives_a_restart(make_grou
             assert not second.job_queue.get_jobs_by_name(f"digest:{GROUP}")
         finally:
             await second.stop()
-        assert second.bot_data["chatlog"].subscriptions() == []
+        assert second.bot_data["subscriptions"].all() == []
 
 
 async def test_digest_on_with_a_bad_time_subscribes_nothing(group_bot, fake_bot_api):
@@ -406,7 +404,7 @@ async def test_digest_on_with_a_bad_time_subscribes_nothing(group_bot, fake_bot_
     assert "时间超出范围" in refused
     assert off == groups.NOT_SUBSCRIBED
     assert not group_bot.job_queue.get_jobs_by_name(f"digest:{GROUP}")
-    assert group_bot.bot_data["chatlog"].subscriptions() == []
+    assert group_bot.bot_data["subscriptions"].all() == []
 
 
 # --- /forget and pruning -------------------------------------------------------------------------
@@ -446,9 +444,9 @@ async def test_the_owner_may_forget_too_and_admins_are_listed_in_spec_shape(grou
     assert fake_bot_api.texts(GROUP) == [groups.FORGOTTEN.format(n=1)]
 
 
-async def test_the_repeating_job_prunes_old_and_surplus_messages(make_group_bot, seed_retriever, fake_bot_api, tmp_path):
+async def test_the_repeating_job_prunes_old_and_surplus_messages(make_bot, hash_seed_retriever, fake_bot_api, tmp_path):
     config = GroupsConfig(log_path=tmp_path / "log.sqlite", retention_days=7, retention_messages=3, prune_every_minutes=30)
-    application = make_group_bot(seed_retriever, groups=config)
+    application = make_bot(hash_seed_retriever, groups=config)
     async with application:
         await application.post_init(application)
         now = int(time.time())
@@ -469,11 +467,11 @@ async def test_the_repeating_job_prunes_old_and_surplus_messages(make_group_bot,
 # --- the allowlist -------------------------------------------------------------------------------
 
 
-async def test_a_chat_off_the_allowlist_stores_nothing_and_is_refused(make_group_bot, seed_retriever, fake_bot_api, tmp_path):
+async def test_a_chat_off_the_allowlist_stores_nothing_and_is_refused(make_bot, hash_seed_retriever, fake_bot_api, tmp_path):
     allowed = {"id": -100999, "type": "supergroup", "title": "允许的群"}
     fake_bot_api.chats[allowed["id"]] = allowed
     config = GroupsConfig(allowed_chats=frozenset({allowed["id"]}), log_path=tmp_path / "log.sqlite")
-    application = make_group_bot(seed_retriever, groups=config)
+    application = make_bot(hash_seed_retriever, groups=config)
     async with application:
         await application.post_init(application)
         fake_bot_api.forget_calls()
@@ -489,7 +487,7 @@ async def test_a_chat_off_the_allowlist_stores_nothing_and_is_refused(make_group
 
         log = application.bot_data["chatlog"]
         assert log.chats() == [allowed["id"]]
-        assert log.subscriptions() == []
+        assert application.bot_data["subscriptions"].all() == []
         assert not application.job_queue.get_jobs_by_name(f"digest:{GROUP}")
         refusal = groups.REFUSAL.format(chat_id=GROUP)
         # One refusal per thing addressed to this bot; chatter, the edit and another bot's command get none.

@@ -30,6 +30,7 @@ async def ask_inline(make_bot, api, retriever, *queries):
 
 
 async def test_an_inline_question_is_answered_with_quotes_in_valid_html(make_bot, inline_api, seed_retriever):
+    # The real model's index: inline mode's end-to-end check of the real answers.
     [answer], application = await ask_inline(make_bot, inline_api, seed_retriever, QUESTION)
     assert answer["cache_time"] == str(inline.CACHE_SECONDS) and answer["is_personal"] == "false"
     results = answer["results"]
@@ -46,8 +47,8 @@ async def test_an_inline_question_is_answered_with_quotes_in_valid_html(make_bot
     assert application.bot_data["usage"]["inline"] == 1
 
 
-async def test_an_unanswerable_inline_question_gets_one_not_found_article(make_bot, inline_api, seed_retriever):
-    [answer], _ = await ask_inline(make_bot, inline_api, seed_retriever, "巴西足球比赛的比分是多少")
+async def test_an_unanswerable_inline_question_gets_one_not_found_article(make_bot, inline_api, hash_seed_retriever):
+    [answer], _ = await ask_inline(make_bot, inline_api, hash_seed_retriever, "巴西足球比赛的比分是多少")
     [only] = answer["results"]
     assert only["title"] == inline.NOT_FOUND_TITLE and only["description"].startswith("最接近：")
     assert parse_html(only["input_message_content"]["message_text"])[0].startswith("抱歉，没有找到")

@@ -8,6 +8,7 @@ from telegram import Update
 
 from bot import formatting as fmt
 from bot.app import build_application
+from bot.newsindex import NewsIndex
 from bot.config import BotConfig
 from bot.console import CONSOLE_TOKEN, ConsoleRequest, html_to_text, run_console
 from index.models import PARAGRAPH, Hit, Passage, SearchResult
@@ -79,7 +80,7 @@ async def test_the_bot_sends_a_long_passage_as_an_expandable_quote(make_bot, fak
 async def test_the_terminal_chat_shows_the_same_structure():
     out = io.StringIO()
     request = ConsoleRequest(out)
-    application = build_application(BotConfig(token=CONSOLE_TOKEN), LongRetriever(), request=request,
+    application = build_application(BotConfig(token=CONSOLE_TOKEN), NewsIndex(LongRetriever()), request=request,
                                     get_updates_request=request)
     await run_console(application, io.StringIO("关键的是什么\n"), out)
     text = out.getvalue()

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from index import IndexConfig, Retriever, build_index, embed_missing
 from index import store
@@ -51,6 +52,14 @@ def test_flat_index_becomes_hnsw_when_an_add_crosses_the_threshold(tmp_path):
     assert r.vector_index == "hnsw" and r.vectors == report.passages >= 100
 
 
+def mapped(path: Path) -> bool:
+    """Whether this process has the file memory-mapped (/proc/self/maps lists it)."""
+    maps = Path("/proc/self/maps")
+    if not maps.exists():
+        pytest.skip("no /proc/self/maps on this system")
+    return str(path.resolve()) in maps.read_text()
+
+
 def test_load_maps_the_files_instead_of_reading_them(tmp_path):
     seeds = jsonl(tmp_path / "a.jsonl", [article(i) for i in range(10)])
     enc = HashEncoder()
@@ -58,10 +67,11 @@ def test_load_maps_the_files_instead_of_reading_them(tmp_path):
     r = Retriever.load(tmp_path / "idx", enc)
     # BM25 postings are mapped; FAISS's vectors are a view of the mapped file, flat or HNSW alike.
     assert all(isinstance(s.rows, np.memmap) and isinstance(s.tf, np.memmap) for s in r.lexical.segments)
-    assert store.is_mapped(r._faiss)
+    assert mapped(store.current_version(tmp_path / "idx") / store.VECTORS)
     hnsw = build_index([seeds], tmp_path / "hnsw", enc, IndexConfig(model=enc.name, ann_threshold=1), progress=False)
     r2 = Retriever.load(tmp_path / "hnsw", enc)
-    assert r2.vector_index == "hnsw" and store.is_mapped(r2._faiss) and r2.vectors == hnsw.passages
+    assert r2.vector_index == "hnsw" and r2.vectors == hnsw.passages
+    assert mapped(store.current_version(tmp_path / "hnsw") / store.VECTORS)
     # A build reads the previous index into memory to extend it (a mapped one cannot grow).
     assert not store.is_mapped(store.read_vectors(store.current_version(tmp_path / "idx") / store.VECTORS))
     assert r.search("第3条n新闻的第一段").hits[0].passage.article_id == "n3"
@@ -86,7 +96,9 @@ def test_add_writes_only_the_new_rows_and_vectors(tmp_path):
     assert r.search("第2条m新闻的第二段").hits[0].passage.article_id == "m2"
     assert r.article("n5") is not None  # what was there stays
     # Old rows keep their numbers: the new version is the old one with rows appended.
-    assert before == [tuple(x) for x in r._db.execute(f"SELECT row, hash FROM passages WHERE row < {first.passages} ORDER BY row")]
+    db = store.open_db(store.current_version(idx) / store.DB)  # the version r loaded
+    assert before == [tuple(x) for x in db.execute(f"SELECT row, hash FROM passages WHERE row < {first.passages} ORDER BY row")]
+    db.close()
 
 
 def test_add_that_replaces_an_article_falls_back_to_a_whole_version(tmp_path):
