@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from . import db
+
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
@@ -77,18 +79,10 @@ class ChatLog:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._conn = db.connect(path, _SCHEMA)
         self._conn.row_factory = sqlite3.Row
         with self._lock:
-            # WAL lets a reader (e.g. a backup) run while the bot writes; NORMAL is durable
-            # enough for a chat log and avoids an fsync per message.
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute("PRAGMA busy_timeout=5000")
-            self._conn.executescript(_SCHEMA)
             self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # -- lifecycle -------------------------------------------------------------------------

@@ -16,7 +16,6 @@ import hashlib
 import json
 import logging
 import secrets
-import sqlite3
 import sys
 import threading
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, ContextTypes
 
+from . import db
 from .text import MAX_CALLBACK_DATA_BYTES, esc, shorten
 
 logger = logging.getLogger(__name__)
@@ -57,15 +57,9 @@ class FeedbackLog:
     """Answers, votes and unanswered questions in one SQLite file; safe to call from worker threads."""
 
     def __init__(self, path: str | Path) -> None:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._conn = db.connect(path, _SCHEMA)
         with self._lock:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute("PRAGMA busy_timeout=5000")
-            self._conn.executescript(_SCHEMA)
             self._conn.execute("INSERT OR IGNORE INTO meta VALUES ('salt', ?)", (secrets.token_hex(16),))
             (self._salt,) = self._conn.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()
 

@@ -8,10 +8,11 @@ subscription (/digest off is a separate choice). Without a log_path, in memory o
 from __future__ import annotations
 
 import re
-import sqlite3
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+
+from . import db
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS subscriptions (
@@ -47,14 +48,8 @@ class Subscriptions:
     """
 
     def __init__(self, path: str | Path) -> None:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        with self._lock:
-            self._conn.execute("PRAGMA journal_mode=WAL")  # the message log's mode: one file, two writers
-            self._conn.execute("PRAGMA busy_timeout=5000")
-            self._conn.executescript(_SCHEMA)
+        self._conn = db.connect(path, _SCHEMA)
 
     def close(self) -> None:
         """Close the connection."""

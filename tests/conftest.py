@@ -214,12 +214,18 @@ LCCC = SHARED / "data" / "lccc-toy" / "lccc-toy-dialogues.jsonl"
 
 
 @pytest.fixture
-async def group_bot(make_bot, hash_seed_retriever):
-    """The bot over the seed index with a ChatLog in tmp_path, initialized and started up."""
-    application = make_bot(hash_seed_retriever)
-    async with application:
-        await application.post_init(application)
+async def seed_bot(make_bot, hash_seed_retriever):
+    """The bot over the hash-embedded seed index, ChatLog in tmp_path, initialized and its post_init done."""
+    from tests.helpers import started
+
+    async with started(make_bot(hash_seed_retriever)) as application:
         yield application
+
+
+@pytest.fixture
+def group_bot(seed_bot):
+    """``seed_bot``, as the group tests call it."""
+    return seed_bot
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+from collections.abc import AsyncIterator
 
 from telegram import Update
 
@@ -12,6 +14,14 @@ from index.config import RetrievalConfig
 async def feed(application, update: dict) -> None:
     """Hand one update to the application, as polling or a webhook would."""
     await application.process_update(Update.de_json(update, application.bot))
+
+
+@contextlib.asynccontextmanager
+async def started(application) -> AsyncIterator[object]:
+    """The application initialized and its post_init done (menus, jobs, the index service), as at start-up."""
+    async with application:
+        await application.post_init(application)
+        yield application
 
 
 class Shared:

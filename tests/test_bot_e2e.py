@@ -25,7 +25,7 @@ from bot.config import BotConfig
 from bot.error_handling import APOLOGY
 from bot.handlers import EXPIRED
 from tests.fakebotapi import BOB, GROUP_CHAT, PRIVATE_CHAT, parse_html, utf16_len
-from tests.helpers import feed
+from tests.helpers import feed, started
 
 TITLE = "【央视快评】筑牢基层社区疫情防控的严密防线"
 QUESTION = "社区防控要突出什么"
@@ -33,22 +33,11 @@ OFF_TOPIC = "巴西足球比赛的比分是多少"
 SEED_SENTENCE = "社区防控,要以网格化为基础,守住门,突出“严”。"
 
 
-@pytest.fixture
-async def seed_bot(make_bot, hash_seed_retriever):
-    """The bot over the seed index (hash-embedded), initialized and with its start-up done."""
-    application = make_bot(hash_seed_retriever)
-    async with application:
-        await application.post_init(application)
-        yield application
-
-
 @pytest.fixture(params=["hash", "e5"])
 async def either_seed_bot(request, make_bot):
-    """``seed_bot``, then the same over the seed index embedded with the real model (its answers)."""
+    """``seed_bot`` (conftest), then the same over the seed index embedded with the real model."""
     retriever = request.getfixturevalue("hash_seed_retriever" if request.param == "hash" else "seed_retriever")
-    application = make_bot(retriever)
-    async with application:
-        await application.post_init(application)
+    async with started(make_bot(retriever)) as application:
         yield application
 
 
