@@ -52,9 +52,9 @@ class RetrievalConfig:
     answer_at: float = 0.607  # the model's probability at or above which the best passage is quoted
     hedge_at: float = 0.405  # at or above (and below answer_at): quoted under "不确定…"; below: not found
     # An event date in the question ("2019年") adds to the fused score of passages (index.rank.date_bonus).
-    date_mention_bonus: float = 0.1
-    date_published_bonus: float = 0.1
-    date_after_bonus: float = 0.05
+    date_mention_bonus: float = 0.2
+    date_published_bonus: float = 0.2
+    date_after_bonus: float = 0.1
     date_after_days: int = 400
 
     def answer_model(self):
