@@ -4,6 +4,7 @@
 #
 #   bash bench/image.sh              # as root (apt-get, containers.conf, podman's root storage)
 #   REF=HEAD bash bench/image.sh     # build a clean export of a commit instead of the work tree
+#   SKIP_BUILD=1 RUNS=5 bash bench/image.sh   # measure the built image again
 #   EXTRAS=milvus IMAGE=localhost/newsbot:milvus bash bench/image.sh   # with pymilvus + Milvus Lite
 #   BASE_IMAGE=python:3.11-slim bash bench/image.sh                   # on a machine with a registry
 #
@@ -79,7 +80,7 @@ else
   echo "base made in $(secs "$t" "$(now)") s"
 fi
 
-# 4. the build
+# 4. the build (SKIP_BUILD=1 with an existing image: only run and measure it again)
 ca=${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}
 wheels=${PIP_FIND_LINKS:-$(pip3 config get global.find-links 2>/dev/null || true)}
 wheels=${wheels%% *}
@@ -101,6 +102,10 @@ if [ -n "$wheels" ] && [ -d "$wheels" ]; then
   args+=(-v "$wheels:/run/host-wheels:ro" --build-arg PIP_FIND_LINKS=/run/host-wheels
          --build-arg TORCH_INDEX_URL=https://pypi.org/simple)
 fi
+build_s="skipped (SKIP_BUILD=1)"
+if [ "${SKIP_BUILD:-0}" = 1 ] && podman image exists "$IMAGE"; then
+  [ "$context" = . ] || rm -rf "$context"
+else
 say "podman build ${args[*]} $context"
 t=$(now)
 set +e
@@ -108,8 +113,9 @@ podman build "${args[@]}" "$context" 2>&1 | tee /var/tmp/newsbot-image-build.log
 rc=${PIPESTATUS[0]}
 set -e
 [ "$rc" = 0 ] || { echo "build failed (log: /var/tmp/newsbot-image-build.log):" >&2; tail -30 /var/tmp/newsbot-image-build.log >&2; exit 1; }
-build_s=$(secs "$t" "$(now)")
+build_s="$(secs "$t" "$(now)") s"
 [ "$context" = . ] || rm -rf "$context"
+fi
 
 # 5. run it: no network, so the model and the index can only come from the image. --no-healthcheck:
 # podman would schedule the image's HEALTHCHECK through systemd, which these machines lack; the check
@@ -195,7 +201,7 @@ say "figures (load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores)"
 printf '%-46s %s\n' \
   "image" "$IMAGE (from $BASE_IMAGE)" \
   "image size" "$(mb "$size") (base $(mb "$base_size"))" \
-  "build (this run; cached layers are reused)" "$build_s s" \
+  "build (this run; cached layers are reused)" "$build_s" \
   "podman run of \`true\` (container overhead)" "$overhead_s s" \
   "start-up: podman run -> first answer line" "$first_s s, median of $runs ($first_range)" \
   "chat: podman run -> exit after one answer" "$total_s s median (exit $chat_rc)" \
