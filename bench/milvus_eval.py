@@ -111,7 +111,6 @@ def cmd_cmrc(args) -> dict:
 
 def cmd_timing(args) -> dict:
     from index.encoder import HashEncoder
-    from index.evaluate import load_squad as _  # noqa: F401 (same package import path)
 
     cfg = load_config(ROOT / "config.toml")
     encoder = HashEncoder(384)
