@@ -1,13 +1,13 @@
 """The Milvus backend (Milvus Lite) beside the local one: retrieval on CMRC dev, build and search timings.
 
     python bench/milvus_eval.py cmrc [--cache-from var/eval/work/index/cmrc]
-    python bench/milvus_eval.py timing [--passages 40000]
+    python bench/milvus_eval.py timing [--articles 6246]   (xwlb-2020: 40,219 passages)
 
 `cmrc`: one index of the CMRC 2018 dev contexts (the real e5 encoder; vectors from an embedding
 cache when given), searched by both backends: R@1/R@5 of the hybrid ranking (index.evaluate), and
 whether `search` finds an answer ("not found" decisions) for every question, agreement between them.
 
-`timing`: xwlb-2020 cut at --passages passages, built locally then mirrored into Milvus Lite, and
+`timing`: the first --articles articles of xwlb-2020, built locally then mirrored into Milvus Lite, and
 questions timed on both. Vectors come from HashEncoder(384) (the e5 size; their quality does not
 change the cost of storing or searching them), so embedding time is left out of both.
 

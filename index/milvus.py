@@ -129,7 +129,12 @@ def connect(uri: str, token: str | None = None):
         if not uri.endswith(".db"):
             raise NewsIndexError(f"milvus_uri {uri!r}: a Milvus Lite file must end in .db (or give http://host:19530)")
         Path(uri).parent.mkdir(parents=True, exist_ok=True)
-    return MilvusClient(uri=uri, token=token or "")
+    try:
+        return MilvusClient(uri=uri, token=token or "")
+    except Exception as e:  # pymilvus wraps everything (a Lite file locked by another process, say)
+        hint = (" (Milvus Lite is one process at a time: with the bot running, add through the bot, or use "
+                "a Milvus server)") if uri.endswith(".db") else ""
+        raise NewsIndexError(f"cannot open Milvus at {uri}: {str(e)[:200]}{hint}") from None
 
 
 class MilvusIndex:
