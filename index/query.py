@@ -28,8 +28,8 @@ class PreparedQuery:
 
     @property
     def empty(self) -> bool:
-        """Nothing left to search for."""
-        return not self.text.strip()
+        """Nothing left to search for (blanks, punctuation, symbols)."""
+        return not any(ch.isalnum() for ch in self.text)
 
 
 def prepare(question: str, now: datetime | None = None) -> PreparedQuery:
