@@ -79,7 +79,7 @@ class NewsIndex:
             logger.info("index built: %d articles, %d passages", report.articles, report.passages)
 
         def reload() -> object:
-            return Retriever.load(config.index.dir, encoder=encoder, config=config.retrieval)
+            return Retriever.load(config.index.dir, encoder=encoder, config=config.retrieval, index_config=config.index)
 
         def rebuild() -> object:
             """Rebuild from the seeds (only what changed) and load the new version (blocking)."""
