@@ -10,6 +10,8 @@ here are each relative to something the question itself sets:
 - ``coverage``: the IDF-weighted share of the question's topic words the passage (or its title) has;
 - ``bm25_ratio``: the passage's BM25 score over the score the question would get as a passage of
   average length: the share of its own best possible score;
+- ``numbers``: the share of the question's numbers ("509", "2019") the passage (or its title) has,
+  1 when the question has none: a bulletin with other figures is a near miss, not an answer;
 - ``lex_rank``, ``dense_rank``: log(1 + rank) of the passage in each leg (0 = first): two legs that
   agree on a passage are evidence that it answers.
 
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-FEATURES = ("cosine", "cos_z", "coverage", "bm25_ratio", "lex_rank", "dense_rank")
+FEATURES = ("cosine", "cos_z", "coverage", "bm25_ratio", "lex_rank", "dense_rank", "numbers")
 
 # Verdicts on a question.
 ANSWER, HEDGE, NONE = "answer", "hedge", "none"
@@ -43,6 +45,7 @@ class Evidence:
     bm25_ratio: float
     lex_rank: float
     dense_rank: float
+    numbers: float = 1.0
 
     def vector(self) -> np.ndarray:
         """The features in FEATURES order."""
@@ -114,3 +117,11 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None 
 def model_from(weights: Sequence[float], bias: float, answer_at: float, hedge_at: float) -> AnswerModel:
     """An AnswerModel from weights in FEATURES order."""
     return AnswerModel(dict(zip(FEATURES, (float(v) for v in weights))), float(bias), answer_at, hedge_at)
+
+
+def number_coverage(question_tokens, passage_tokens: set[str]) -> float:
+    """The share of the question's distinct number tokens the passage has (1.0 when it has none)."""
+    numbers = {t for t in question_tokens if any(ch.isdigit() for ch in t)}
+    if not numbers:
+        return 1.0
+    return sum(t in passage_tokens for t in numbers) / len(numbers)

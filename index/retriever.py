@@ -335,13 +335,15 @@ class Retriever:
         if c.cosine is None or background is None:
             return None
         n = self.config.candidates
+        tokens = self.tokens_of(c.row)
         return answerability.Evidence(
             cosine=c.cosine,
             cos_z=(c.cosine - background[0]) / background[1],
-            coverage=rank.coverage(pq.words, self.tokens_of(c.row), self.lexical.idf),
+            coverage=rank.coverage(pq.words, tokens, self.lexical.idf),
             bm25_ratio=min(c.lexical / self_score, 2.0),
             lex_rank=answerability.rank_feature(c.lex_rank, n),
             dense_rank=answerability.rank_feature(c.dense_rank, n),
+            numbers=answerability.number_coverage(pq.tokens, tokens),
         )
 
     def explain(self, question: str, n: int = 10, now: datetime | None = None):
