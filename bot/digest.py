@@ -12,7 +12,7 @@ from index.models import Headline
 
 from .formatting import headline_line, split_message
 from .summarize import representative_sentence
-from .text import CHINA_TZ, MAX_MESSAGE_CHARS, esc, shorten
+from .text import CHINA_TZ, MAX_MESSAGE_CHARS, esc, first_chars, shorten
 
 EXTRACT_CHARS = 200  # an extract longer than this is cut (a few news sentences run on and on)
 # The extract is picked from the article's first this-many characters: ranking the sentences of a
@@ -91,18 +91,8 @@ def _extract(retriever: object, headline: Headline) -> str:
     article = retriever.article(headline.article_id)
     if article is None or not article.paragraphs:
         return ""
-    return representative_sentence(_first_chars(article.paragraphs, EXTRACT_SOURCE_CHARS), title=article.title)
+    return representative_sentence(first_chars(article.paragraphs, EXTRACT_SOURCE_CHARS), title=article.title)
 
-
-def _first_chars(paragraphs: list[str], budget: int) -> list[str]:
-    """The paragraphs up to `budget` characters in all, the last one cut if needed."""
-    out: list[str] = []
-    for p in paragraphs:
-        if budget <= 0:
-            break
-        out.append(p[:budget])
-        budget -= len(out[-1])
-    return out
 
 
 def format_digest(

@@ -17,7 +17,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from index.models import HEADLINE, Article, Headline, Hit
 
-from .text import MAX_CALLBACK_DATA_BYTES, MAX_MESSAGE_CHARS, esc, shorten, tg_len
+from .text import MAX_CALLBACK_DATA_BYTES, MAX_MESSAGE_CHARS, esc, first_chars, shorten, tg_len
 
 MAX_ECHOED_QUESTION = 80
 # A link longer than this (escaped, as it stands in the tag) is dropped: a tag is never split, and
@@ -298,7 +298,7 @@ def format_article(article: Article, *, limit: int = MAX_MESSAGE_CHARS) -> list[
     total = sum(map(len, paragraphs))
     budget = MAX_ARTICLE_MESSAGES * limit
     while True:
-        shown = _first_chars(paragraphs, budget)
+        shown = first_chars(paragraphs, budget)
         body = "\n\n".join(esc(p) for p in shown)
         cut = sum(map(len, shown))
         if cut < total:
@@ -308,16 +308,6 @@ def format_article(article: Article, *, limit: int = MAX_MESSAGE_CHARS) -> list[
             return messages
         budget = budget * 3 // 4  # escaping and the breaks between messages took more room than guessed
 
-
-def _first_chars(paragraphs: Sequence[str], budget: int) -> list[str]:
-    """The paragraphs up to `budget` characters in all, the last one cut if needed."""
-    out: list[str] = []
-    for p in paragraphs:
-        if budget <= 0:
-            break
-        out.append(p[:budget])
-        budget -= len(out[-1])
-    return out
 
 
 def _rest_note(left: int, url: str | None) -> str:

@@ -9,7 +9,7 @@ from html import escape
 
 from index.timeq import CHINA_TZ  # the corpus's time zone (UTC+8, no daylight saving since 1991)
 
-__all__ = ["CHINA_TZ", "MAX_MESSAGE_CHARS", "MAX_CALLBACK_DATA_BYTES", "tg_len", "esc", "shorten"]
+__all__ = ["CHINA_TZ", "MAX_MESSAGE_CHARS", "MAX_CALLBACK_DATA_BYTES", "tg_len", "esc", "shorten", "first_chars"]
 
 # Telegram's limit for one message is 4096 characters (UTF-16 code units) after entity parsing.
 # Replies measure their HTML source with ``tg_len``, which is never shorter than the parsed text.
@@ -32,3 +32,14 @@ def shorten(text: str, limit: int) -> str:
     text = " ".join(text.split())
     # A cut at a space would leave "… " looking like a word was dropped: no space before the "…".
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def first_chars(paragraphs, budget: int) -> list[str]:
+    """The paragraphs up to `budget` characters in all, the last one cut if needed."""
+    out: list[str] = []
+    for p in paragraphs:
+        if budget <= 0:
+            break
+        out.append(p[:budget])
+        budget -= len(out[-1])
+    return out
