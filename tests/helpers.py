@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
+import shutil
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from telegram import Update
 
@@ -59,3 +62,40 @@ def hash_retrieval(config: RetrievalConfig) -> RetrievalConfig:
         answer_at=0.5,
         hedge_at=0.2,
     )
+
+
+SEEDS = Path(__file__).resolve().parents[1] / "seeds"
+
+
+def jsonl(path: Path, articles: list[dict]) -> Path:
+    """Write articles as a JSONL seed file."""
+    path.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in articles), encoding="utf-8")
+    return path
+
+
+def numbered_article(i: int, body: str | None = None, **kw) -> dict:
+    """A small dated article "n<i>" with two paragraphs."""
+    return {"id": f"n{i}", "title": f"第{i}号新闻标题", "published_at": f"2020-03-{i:02d}T10:00:00+08:00",
+            "source": "测试社", "url": None, "body": body or f"这是第{i}条新闻的第一段。\n第{i}条新闻的第二段讲了别的事。", **kw}
+
+
+def seed_folder(tmp_path: Path) -> Path:
+    """A seeds folder: the given seed page and five numbered articles."""
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    shutil.copy(SEEDS / "000_eb63601c10643f4d.txt", folder)
+    shutil.copy(SEEDS / "000_eb63601c10643f4d.meta.json", folder)
+    jsonl(folder / "news.jsonl", [numbered_article(i) for i in range(1, 6)])
+    return folder
+
+
+def one_article_index(tmp_path: Path, article: dict) -> Path:
+    """A lexical-only index of one article."""
+    from index import IndexConfig, build_index
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    jsonl(seeds / "seed.jsonl", [article])
+    folder = tmp_path / "index"
+    build_index([seeds], folder, None, IndexConfig(), embed=False, progress=False)
+    return folder

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,10 +16,10 @@ from index import (
     index_is_stale,
 )
 from index.encoder import HashEncoder
+from tests.helpers import jsonl, numbered_article, seed_folder
 from index import store
 
 ROOT = Path(__file__).resolve().parents[1]
-SEEDS = ROOT / "seeds"
 
 
 class CountingEncoder(HashEncoder):
@@ -36,24 +34,9 @@ class CountingEncoder(HashEncoder):
         return super().encode_passages(texts, batch_size=batch_size, show_progress=show_progress)
 
 
-def jsonl(path: Path, articles: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in articles), encoding="utf-8")
-    return path
-
-
-def article(i: int, body: str | None = None, **kw) -> dict:
-    return {"id": f"n{i}", "title": f"第{i}号新闻标题", "published_at": f"2020-03-{i:02d}T10:00:00+08:00",
-            "source": "测试社", "url": None, "body": body or f"这是第{i}条新闻的第一段。\n第{i}条新闻的第二段讲了别的事。", **kw}
-
-
 @pytest.fixture
 def seeds(tmp_path):
-    folder = tmp_path / "seeds"
-    folder.mkdir()
-    shutil.copy(SEEDS / "000_eb63601c10643f4d.txt", folder)
-    shutil.copy(SEEDS / "000_eb63601c10643f4d.meta.json", folder)
-    jsonl(folder / "news.jsonl", [article(i) for i in range(1, 6)])
-    return folder
+    return seed_folder(tmp_path)
 
 
 def test_build_then_rebuild_embeds_nothing(seeds, tmp_path):
@@ -72,7 +55,7 @@ def test_changed_file_embeds_only_new_passages(seeds, tmp_path):
     enc = CountingEncoder()
     build_index([seeds], tmp_path / "idx", enc, progress=False)
     enc.embedded.clear()
-    jsonl(seeds / "news.jsonl", [article(i) for i in range(1, 6)] + [article(6, "全新的一段报道。")])
+    jsonl(seeds / "news.jsonl", [numbered_article(i) for i in range(1, 6)] + [numbered_article(6, "全新的一段报道。")])
     assert index_is_stale([seeds], tmp_path / "idx", IndexConfig(model=enc.name))
     report = build_index([seeds], tmp_path / "idx", enc, progress=False)
     assert sorted(enc.embedded) == sorted(["第6号新闻标题", "全新的一段报道。"])
@@ -82,7 +65,7 @@ def test_changed_file_embeds_only_new_passages(seeds, tmp_path):
 def test_removed_article_leaves_the_index(seeds, tmp_path):
     enc = HashEncoder()
     build_index([seeds], tmp_path / "idx", enc, progress=False)
-    jsonl(seeds / "news.jsonl", [article(i) for i in range(1, 5)])  # n5 dropped from the seeds
+    jsonl(seeds / "news.jsonl", [numbered_article(i) for i in range(1, 5)])  # n5 dropped from the seeds
     build_index([seeds], tmp_path / "idx", enc, progress=False)
     r = Retriever.load(tmp_path / "idx", enc)
     assert r.article("n5") is None and r.article("n4") is not None
@@ -92,7 +75,7 @@ def test_removed_article_leaves_the_index(seeds, tmp_path):
 def test_duplicates_stored_once_and_add_remove(seeds, tmp_path):
     enc = HashEncoder()
     build_index([seeds], tmp_path / "idx", enc, progress=False)
-    extra = jsonl(tmp_path / "extra.jsonl", [article(3, id="copy-of-n3"), article(9)])
+    extra = jsonl(tmp_path / "extra.jsonl", [numbered_article(3, id="copy-of-n3"), numbered_article(9)])
     report = build_index([extra], tmp_path / "idx", enc, add=True, progress=False)
     assert report.duplicates == 1 and report.articles == 7
     r = Retriever.load(tmp_path / "idx", enc)
@@ -201,7 +184,7 @@ def test_killed_build_leaves_previous_index_loadable(seeds, tmp_path, point):
     build_index([seeds], idx, HashEncoder(), progress=False)
     before = Retriever.load(idx, HashEncoder()).stats()
     # Many new passages, so that embedding takes more than one batch.
-    jsonl(seeds / "more.jsonl", [article(i, f"第{i}条补充报道的内容。") for i in range(10, 400)])
+    jsonl(seeds / "more.jsonl", [numbered_article(i, f"第{i}条补充报道的内容。") for i in range(10, 400)])
     proc = subprocess.run([sys.executable, "-c", KILLER, str(seeds), str(idx), point], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 
 import pytest
@@ -14,7 +13,7 @@ from bot.config import ChannelsConfig, ConfigError, load_channels_config
 from index import IndexConfig, Retriever, build_index, store
 from index.feeds import FeedPoller, with_feed_files
 from tests.fakebotapi import parse_html
-from tests.helpers import feed
+from tests.helpers import feed, one_article_index
 
 CHANNEL = {"id": -1001234567890, "type": "channel", "title": "江城新闻频道", "username": "jiangcheng_news"}
 PRIVATE_CHANNEL = {"id": -1009876543210, "type": "channel", "title": "内部频道"}
@@ -30,12 +29,8 @@ EDITED = POST_TITLE + "\n全长十二公里的长江大桥今天正式通车，�
 
 @pytest.fixture
 def index_dir(tmp_path):
-    seeds = tmp_path / "seeds"
-    seeds.mkdir()
-    (seeds / "seed.jsonl").write_text(json.dumps(SEED, ensure_ascii=False) + "\n", encoding="utf-8")
-    folder = tmp_path / "index"
-    build_index([seeds], folder, None, IndexConfig(), embed=False, progress=False)
-    return folder
+    """A tiny lexical-only index of one seed article."""
+    return one_article_index(tmp_path, SEED)
 
 
 @pytest.fixture

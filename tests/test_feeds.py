@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import gzip
-import json
 import os
 import socket
 import subprocess
@@ -24,13 +23,13 @@ from telegram.ext import CallbackContext
 from bot import admin
 from bot import feeds as bot_feeds
 from bot.newsindex import RETIRE_JOB, NewsIndex
-from index import IndexConfig, Retriever, build_index, store
+from index import IndexConfig, Retriever, store
 from index import build as build_mod
 from index import feeds as feeds_mod
 from index.__main__ import main as index_main
 from index.feeds import FeedPoller, parse_feed
 from tests.fakebotapi import ALICE
-from tests.helpers import feed
+from tests.helpers import feed, one_article_index
 
 ADMIN = {"id": 4242, "is_bot": False, "first_name": "Root"}
 ADMIN_CHAT = {"id": ADMIN["id"], "type": "private", "first_name": "Root"}
@@ -70,14 +69,9 @@ SEED = {"id": "seed1", "title": "种子新闻标题", "published_at": "2020-02-0
 
 
 @pytest.fixture
-def index_dir(tmp_path) -> Path:
+def index_dir(tmp_path):
     """A tiny lexical-only index of one seed article."""
-    seeds = tmp_path / "seeds"
-    seeds.mkdir()
-    (seeds / "seed.jsonl").write_text(json.dumps(SEED, ensure_ascii=False) + "\n", encoding="utf-8")
-    folder = tmp_path / "index"
-    build_index([seeds], folder, None, IndexConfig(), embed=False, progress=False)
-    return folder
+    return one_article_index(tmp_path, SEED)
 
 
 def poller(urls, index_dir, **kw) -> FeedPoller:

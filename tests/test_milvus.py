@@ -6,8 +6,6 @@ Skipped unless the optional packages are installed (`pip install '.[milvus]'`); 
 from __future__ import annotations
 
 import dataclasses
-import json
-import shutil
 from datetime import datetime
 from pathlib import Path
 
@@ -20,32 +18,16 @@ pytest.importorskip("jieba")
 
 from index import IndexConfig, ModelMismatchError, Retriever, build_index, embed_missing  # noqa: E402
 from index import milvus, store  # noqa: E402
-from index.encoder import HashEncoder  # noqa: E402
+from index.encoder import HashEncoder
+from tests.helpers import jsonl, numbered_article, seed_folder  # noqa: E402
 from index.timeq import CHINA_TZ  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-SEEDS = ROOT / "seeds"
 QUESTIONS = ["社区防控要突出什么", "第3号新闻讲了什么", "第二段讲了别的事", "新冠肺炎疫情防控", "天气怎么样"]
-
-
-def jsonl(path: Path, articles: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in articles), encoding="utf-8")
-    return path
-
-
-def article(i: int, body: str | None = None, **kw) -> dict:
-    return {"id": f"n{i}", "title": f"第{i}号新闻标题", "published_at": f"2020-03-{i:02d}T10:00:00+08:00",
-            "source": "测试社", "url": None, "body": body or f"这是第{i}条新闻的第一段。\n第{i}条新闻的第二段讲了别的事。", **kw}
 
 
 @pytest.fixture
 def seeds(tmp_path):
-    folder = tmp_path / "seeds"
-    folder.mkdir()
-    shutil.copy(SEEDS / "000_eb63601c10643f4d.txt", folder)
-    shutil.copy(SEEDS / "000_eb63601c10643f4d.meta.json", folder)
-    jsonl(folder / "news.jsonl", [article(i) for i in range(1, 6)])
-    return folder
+    return seed_folder(tmp_path)
 
 
 def configs(tmp_path, enc):
@@ -89,7 +71,7 @@ def test_build_add_remove_search(seeds, tmp_path):
     same_answers(idx, enc, cfg)
 
     # Milvus Lite keeps BM25 statistics per segment: a changed collection is rewritten (index.milvus).
-    extra = jsonl(tmp_path / "extra.jsonl", [article(9, "全新的一段报道：社区防控要突出重点。")])
+    extra = jsonl(tmp_path / "extra.jsonl", [numbered_article(9, "全新的一段报道：社区防控要突出重点。")])
     build_index([extra], idx, enc, cfg, add=True, progress=False)
     synced = milvus.read_sync(idx)
     assert synced["inserted"] == 2 and synced["deleted"] == 0 and synced["rewritten"]
