@@ -79,13 +79,13 @@ def build_digest(retriever: object, hours: float, max_items: int) -> Digest:
         if t < start or headline.title in seen:
             continue
         seen.add(headline.title)
-        items.append(DigestItem(headline, _extract(retriever, headline)))
+        items.append(DigestItem(headline, extract(retriever, headline)))
         if len(items) >= max_items:
             break
     return Digest(items, hours, end)
 
 
-def _extract(retriever: object, headline: Headline) -> str:
+def extract(retriever: object, headline: Headline) -> str:
     if not headline.article_id:
         return ""
     article = retriever.article(headline.article_id)
@@ -110,10 +110,15 @@ def format_digest(
     if now - digest.end > timedelta(hours=digest.hours):
         # Say so when the newest news is old, so nobody takes 2020 for today.
         header += f"\n（新闻库最新的新闻是 {end:%Y-%m-%d} 的）"
-    lines = [header, ""]
-    for item in digest.items:
+    return split_message("\n".join([header, "", *item_lines(digest.items)]), limit)
+
+
+def item_lines(items) -> list[str]:
+    """Each headline's line, with its one-sentence extract in italics below it."""
+    lines = []
+    for item in items:
         lines.append(headline_line(item.headline))
         if item.extract:
             lines.append(f"　<i>{esc(shorten(item.extract, EXTRACT_CHARS))}</i>")
-    return split_message("\n".join(lines), limit)
+    return lines
 

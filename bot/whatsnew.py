@@ -16,9 +16,9 @@ from index.clean import clean_text
 from index.models import Headline
 from index.timeq import china_today, parse_time_query
 
-from .digest import EXTRACT_CHARS, DigestItem, _extract, build_digest, headline_time
-from .formatting import headline_line, split_message
-from .text import CHINA_TZ, MAX_MESSAGE_CHARS, esc, shorten
+from .digest import DigestItem, build_digest, extract, headline_time, item_lines
+from .formatting import split_message
+from .text import CHINA_TZ, MAX_MESSAGE_CHARS, esc
 
 # Words that make a question about news as such.
 NEWS_WORDS = (
@@ -103,7 +103,7 @@ def answer(retriever: object, question: str, now: datetime, n: int, hours: float
     if window is not None:
         heads = in_window(retriever, window, n)
         if heads:
-            return WhatsNew([DigestItem(h, _extract(retriever, h)) for h in heads], window, today=today)
+            return WhatsNew([DigestItem(h, extract(retriever, h)) for h in heads], window, today=today)
     newest = build_digest(retriever, hours, n)
     return WhatsNew(newest.items, window, fallback=window is not None, today=today)
 
@@ -132,9 +132,4 @@ def format_whats_new(found: WhatsNew, *, limit: int = MAX_MESSAGE_CHARS) -> list
         header = f"🗓 {esc(_span(found.window, found.today))}没有新闻。新闻库最新的是 {newest} 的："
     else:
         header = f"<b>{esc(_span(found.window, found.today))}的新闻</b>，最新 {len(found.items)} 条："
-    lines = [header, ""]
-    for item in found.items:
-        lines.append(headline_line(item.headline))
-        if item.extract:
-            lines.append(f"　<i>{esc(shorten(item.extract, EXTRACT_CHARS))}</i>")
-    return split_message("\n".join(lines), limit)
+    return split_message("\n".join([header, "", *item_lines(found.items)]), limit)
