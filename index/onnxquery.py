@@ -56,35 +56,15 @@ def supports(st_model) -> bool:
 
 def export_query_model(st_model, out: Path) -> Path:
     """Export the transformer with mean pooling and L2 norm to ONNX, quantize it to int8, write `out` atomically."""
-    import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     transformer = st_model[0]
     hf = getattr(transformer, "auto_model", None) or transformer.model
-
-    class Pooled(torch.nn.Module):
-        def __init__(self, model):
-            super().__init__()
-            self.model = model
-
-        def forward(self, input_ids, attention_mask):
-            hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(pooled, dim=-1)
-
     out.parent.mkdir(parents=True, exist_ok=True)
     sample = transformer.tokenizer(["query: 示例"], return_tensors="pt")
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         fp32 = Path(tmp) / "query-fp32.onnx"
-        with torch.no_grad():
-            torch.onnx.export(
-                Pooled(hf).eval(), (sample["input_ids"], sample["attention_mask"]), str(fp32),
-                input_names=["input_ids", "attention_mask"], output_names=["embedding"],
-                dynamic_axes={"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
-                              "embedding": {0: "batch"}},
-                opset_version=17, dynamo=False,
-            )
+        _trace(hf, sample, fp32)
         int8 = Path(tmp) / QUERY_FILE
         quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
         os.replace(int8, out)
@@ -101,8 +81,6 @@ def export_passage_model(st_model, out: Path, optimize: bool = True) -> Path:
     and, with `optimize`, fused offline (Attention, SkipLayerNormalization, BiasGelu) so that a session
     starts without redoing it. fp32 keeps the vectors those of torch; int8 would change them.
     """
-    import torch
-
     transformer = st_model[0]
     hf = getattr(transformer, "auto_model", None) or transformer.model
     config = hf.config
@@ -115,14 +93,7 @@ def export_passage_model(st_model, out: Path, optimize: bool = True) -> Path:
         try:
             if before is not None and hasattr(hf, "set_attn_implementation"):
                 hf.set_attn_implementation("eager")
-            with torch.no_grad():
-                torch.onnx.export(
-                    _pooled(hf).eval(), (sample["input_ids"], sample["attention_mask"]), str(raw),
-                    input_names=["input_ids", "attention_mask"], output_names=["embedding"],
-                    dynamic_axes={"input_ids": {0: "batch", 1: "tokens"},
-                                  "attention_mask": {0: "batch", 1: "tokens"}, "embedding": {0: "batch"}},
-                    opset_version=17, dynamo=False,
-                )
+            _trace(hf, sample, raw)
         finally:
             if before is not None and hasattr(hf, "set_attn_implementation"):
                 hf.set_attn_implementation(before)
@@ -140,6 +111,20 @@ def export_passage_model(st_model, out: Path, optimize: bool = True) -> Path:
                 final = raw
         os.replace(final, out)
     return out
+
+
+def _trace(hf, sample, path: Path) -> None:
+    """Trace the pooled encoder on a tokenized sample into an ONNX file with dynamic batch and length."""
+    import torch
+
+    with torch.no_grad():
+        torch.onnx.export(
+            _pooled(hf).eval(), (sample["input_ids"], sample["attention_mask"]), str(path),
+            input_names=["input_ids", "attention_mask"], output_names=["embedding"],
+            dynamic_axes={"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
+                          "embedding": {0: "batch"}},
+            opset_version=17, dynamo=False,
+        )
 
 
 def _pooled(hf):
@@ -162,14 +147,19 @@ def _pooled(hf):
 
 def ensure_passage_model(st_model, out: Path) -> Path:
     """The fp32 passage model at `out`, exported once (under a file lock) if missing."""
+    return _export_once(out, lambda: export_passage_model(st_model, out), "passage encoder to ONNX fp32 (~30-60 s)")
+
+
+def _export_once(out: Path, export, what: str) -> Path:
+    """Run `export` unless `out` exists; a file lock makes concurrent processes export it once."""
     if out.is_file():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out.parent / ".onnx-export.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not out.is_file():
-            logger.info("exporting the passage encoder to ONNX fp32 at %s (once, ~30-60 s)", out)
-            export_passage_model(st_model, out)
+            logger.info("exporting the %s at %s (once)", what, out)
+            export()
     return out
 
 
@@ -264,15 +254,7 @@ class OnnxPassageEncoder:
 
 def ensure_query_model(st_model, out: Path) -> Path:
     """The int8 query model at `out`, exported once (under a file lock) if missing."""
-    if out.is_file():
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out.parent / ".onnx-export.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not out.is_file():
-            logger.info("exporting the query encoder to ONNX int8 at %s (once, ~15 s)", out)
-            export_query_model(st_model, out)
-    return out
+    return _export_once(out, lambda: export_query_model(st_model, out), "query encoder to ONNX int8 (~15 s)")
 
 
 @dataclass
