@@ -10,7 +10,7 @@ against an index of its own corpus. Unanswerable: the same questions asked with 
 (an index of the other corpora; CMRC and its Taiwan twin hide each other too), LCCC chatter lines and
 hand-written off-topic questions (asked against every own index).
 
-For each left-out source the model (index.answerability, one row per candidate passage, label: the
+For each left-out source the model (index.search.answerability, one row per candidate passage, label: the
 passage is from the gold article) is fitted on all the other sources, its lines chosen on them
 (`lines()`), and only then applied to the left-out one. The "before" rows are the rule this project
 used until now (0.25 × coverage + 0.75 × cosine ≥ 0.79, calibrated on CMRC alone), on the same data.
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from index import Retriever, build_index, load_config  # noqa: E402
-from index.answerability import FEATURES, fit_logistic  # noqa: E402
+from index.search.answerability import FEATURES, fit_logistic  # noqa: E402
 
 ANSWERABLE = ("cmrc", "cmrc-tw", "xwlb", "dxy")
 FAMILY = {"cmrc": "cmrc", "cmrc-tw": "cmrc", "xwlb": "xwlb", "dxy": "dxy"}
@@ -116,7 +116,7 @@ def collect(retriever: Retriever, questions: list[dict], out: Path) -> list[dict
 
 def run_all(eval_dir: Path, work: Path, limit: int | None) -> dict[str, dict]:
     """Build the indexes and collect every (question set, index) pair the tables need."""
-    from index.encoder import encoder_for
+    from index.models.encoder import encoder_for
 
     cfg = load_config(ROOT / "config.toml")
     encoder = encoder_for(cfg.index)

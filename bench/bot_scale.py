@@ -39,7 +39,7 @@ from telegram.ext import BaseRateLimiter  # noqa: E402
 
 from bench.load import application_on_fake  # noqa: E402
 from index import Retriever, load_config, store  # noqa: E402
-from index.encoder import encoder_for  # noqa: E402
+from index.models.encoder import encoder_for  # noqa: E402
 
 T_IMPORTS = time.perf_counter()
 

@@ -44,7 +44,7 @@ def main() -> None:
     ap.add_argument("--split", choices=("all", "even", "odd"), default="all")
     ap.add_argument("--grid", action="store_true", help="try date weights (mention, published, after) on this split")
     args = ap.parse_args()
-    from index.encoder import encoder_for
+    from index.models.encoder import encoder_for
 
     cfg = load_config(ROOT / "config.toml")
     encoder = encoder_for(cfg.index)

@@ -3,7 +3,7 @@
 Usage:
     python bench/dedupe_report.py [--threshold 0.6] [--window-hours 48] [--sample 8]
 
-Runs index.dedupe over ../shared/data/dxy-news/dxy-news.jsonl (3,378 briefs): MinHash LSH over
+Runs index.store.duplicates over ../shared/data/dxy-news/dxy-news.jsonl (3,378 briefs): MinHash LSH over
 character 3-gram shingles, pairs checked by exact Jaccard, within a time window, with equal
 title numbers. Prints the clusters' sizes, a random sample of merged clusters (titles, sources,
 times and the opening of each body), and the pairs the number rule kept apart (daily bulletins).
@@ -21,26 +21,26 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from index import dedupe  # noqa: E402
+from index.store import duplicates  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dxy-news" / "dxy-news.jsonl"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--threshold", type=float, default=dedupe.THRESHOLD)
-    parser.add_argument("--window-hours", type=float, default=dedupe.WINDOW_HOURS)
+    parser.add_argument("--threshold", type=float, default=duplicates.THRESHOLD)
+    parser.add_argument("--window-hours", type=float, default=duplicates.WINDOW_HOURS)
     parser.add_argument("--sample", type=int, default=8)
     args = parser.parse_args()
     if not DATA.is_file():
         print(f"{DATA} is absent (../shared not checked out)", file=sys.stderr)
         return 1
     rows = [json.loads(line) for line in DATA.open(encoding="utf-8")]
-    docs = [dedupe.Doc(r["id"], r["title"], r["title"] + "\n" + r["body"], r["published_at"], r.get("source"))
+    docs = [duplicates.Doc(r["id"], r["title"], r["title"] + "\n" + r["body"], r["published_at"], r.get("source"))
             for r in rows]
     by_id = {d.id: d for d in docs}
     t = time.perf_counter()
-    clusters = dedupe.cluster(docs, args.threshold, args.window_hours)
+    clusters = duplicates.cluster(docs, args.threshold, args.window_hours)
     seconds = time.perf_counter() - t
     merged = sum(len(c) - 1 for c in clusters)
     print(f"{len(docs)} briefs; {len(clusters)} clusters of near-duplicates hold {sum(map(len, clusters))} briefs; "
@@ -61,8 +61,8 @@ def main() -> int:
 
     # What the number rule kept apart: similar texts, different title numbers (usually daily bulletins).
     without_rule = {(docs[i].id, docs[j].id)
-                    for i, j, _ in dedupe.find_pairs(docs, args.threshold, args.window_hours, rules=False)}
-    with_rule = {(docs[i].id, docs[j].id) for i, j, _ in dedupe.find_pairs(docs, args.threshold, args.window_hours)}
+                    for i, j, _ in duplicates.find_pairs(docs, args.threshold, args.window_hours, rules=False)}
+    with_rule = {(docs[i].id, docs[j].id) for i, j, _ in duplicates.find_pairs(docs, args.threshold, args.window_hours)}
     apart = sorted(without_rule - with_rule)
     print(f"\n--- the number and title rules kept {len(apart)} similar pairs apart; a sample ---")
     for a, b in rng.sample(apart, min(4, len(apart))):

@@ -19,7 +19,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from index.encoder import load_encoder  # noqa: E402  (needs the repo root on sys.path)
+from index.models.encoder import load_encoder  # noqa: E402  (needs the repo root on sys.path)
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def time_conversion() -> tuple[float, float]:
     """Convert into a throw-away folder in a child process: (seconds, child peak RSS MiB)."""
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "index.e5convert", str(Path(tmp) / "m")], cwd=ROOT, check=True,
+        subprocess.run([sys.executable, "-m", "index.models.e5convert", str(Path(tmp) / "m")], cwd=ROOT, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return time.perf_counter() - started, peak_rss_mib(resource.RUSAGE_CHILDREN)
 

@@ -42,7 +42,7 @@ def percentiles(ms: list[float]) -> str:
 
 def questions_from(corpus: Path, n: int, seed: int = 0) -> list[str]:
     """Questions made of real sentences: article titles and sentences from bodies, shuffled."""
-    from index.split import split_sentences
+    from index.ingest.split import split_sentences
 
     rng = random.Random(seed)
     pool = []
@@ -71,7 +71,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     from index import Retriever, build_index, load_config
     from index import store
-    from index.encoder import encoder_for
+    from index.models.encoder import encoder_for
 
     cfg = load_config(ROOT / "config.toml")
     corpus = Path(args.corpus)

@@ -46,7 +46,7 @@ def current_rss_mib() -> float:
 def real_retriever():
     """The seeds/ index built (once, in a temp folder) and loaded with the configured model."""
     from index import Retriever, build_index, load_config
-    from index.encoder import encoder_for
+    from index.models.encoder import encoder_for
 
     cfg = load_config(ROOT / "config.toml")
     encoder = encoder_for(cfg.index)

@@ -34,8 +34,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MILVUS_LITE_MEMTABLE_MEMORY_LIMIT_BYTES", str(2 << 30))
 
 from index import Retriever, build_index, load_config  # noqa: E402
-from index import milvus, store  # noqa: E402
-from index.evaluate import gold_ranks, load_squad, metrics, write_corpus  # noqa: E402
+from index import store  # noqa: E402
+from index.store import milvus
+from bench.retrieval_eval import gold_ranks, load_squad, metrics, write_corpus  # noqa: E402
 
 CMRC = Path("/work/shared/data/cmrc2018/cmrc2018_dev.json")
 XWLB = ROOT.parent / "shared/data/xwlb/xwlb-2020.jsonl"
@@ -66,7 +67,7 @@ def timed_searches(retriever: Retriever, questions: list[str]) -> tuple[list, di
 
 
 def cmd_cmrc(args) -> dict:
-    from index.encoder import encoder_for
+    from index.models.encoder import encoder_for
 
     cfg = load_config(ROOT / "config.toml")
     encoder = encoder_for(cfg.index)
@@ -110,7 +111,7 @@ def cmd_cmrc(args) -> dict:
 
 
 def cmd_timing(args) -> dict:
-    from index.encoder import HashEncoder
+    from index.models.hashing import HashEncoder
 
     cfg = load_config(ROOT / "config.toml")
     encoder = HashEncoder(384)

@@ -30,12 +30,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from index import onnxquery  # noqa: E402
+from index.models import onnx_encoders  # noqa: E402
 from index.config import load_config  # noqa: E402
-from index.encoder import load_encoder  # noqa: E402
-from index.models import PARAGRAPH  # noqa: E402
-from index.seeds import read_seed_file  # noqa: E402
-from index.split import split_article  # noqa: E402
+from index.models.encoder import load_encoder  # noqa: E402
+from index.schema import PARAGRAPH  # noqa: E402
+from index.ingest.seeds import read_seed_file  # noqa: E402
+from index.ingest.split import split_article  # noqa: E402
 
 XWLB = ROOT.parent / "shared" / "data" / "xwlb" / "xwlb-2020.jsonl"
 CMRC = ROOT.parent / "shared" / "data" / "cmrc2018" / "cmrc2018_dev.json"
@@ -60,12 +60,12 @@ def make_variants(enc, work: Path, batch: int) -> dict:
 
     model, prompt = enc.model, enc._passage_prompt
     folder = Path(enc._path)
-    fused = folder / onnxquery.PASSAGE_FILE
+    fused = folder / onnx_encoders.PASSAGE_FILE
     if not fused.is_file():
-        onnxquery.ensure_passage_model(model, fused)
+        onnx_encoders.ensure_passage_model(model, fused)
     raw = work / "passage-fp32-unfused.onnx"
     if not raw.is_file():
-        onnxquery.export_passage_model(model, raw, optimize=False)
+        onnx_encoders.export_passage_model(model, raw, optimize=False)
     int8 = work / "passage-int8.onnx"
     if not int8.is_file():
         quantize_dynamic(str(fused), str(int8), weight_type=QuantType.QInt8,
@@ -85,7 +85,7 @@ def make_variants(enc, work: Path, batch: int) -> dict:
 
     def onnx(path, threads, nice=0):  # speed rows at normal priority: the nice only matters under contention
         if (path, threads, nice) not in sessions:
-            sessions[path, threads, nice] = onnxquery.OnnxPassageEncoder(path, tok, prompt, L, threads=threads,
+            sessions[path, threads, nice] = onnx_encoders.OnnxPassageEncoder(path, tok, prompt, L, threads=threads,
                                                                          nice=nice)
         e = sessions[path, threads, nice]
         return lambda texts: e.encode(texts, batch)
@@ -142,7 +142,7 @@ class VariantEncoder:
 
 
 def quality(enc, fn, config, limit: int | None, work: Path) -> dict:
-    from index.evaluate import evaluate
+    from bench.retrieval_eval import evaluate
 
     result = evaluate(CMRC, VariantEncoder(enc, fn), config.index, config.retrieval, work_dir=work,
                       limit=limit, tune=False, progress=False)
@@ -265,7 +265,7 @@ def main() -> None:
 
     if args.embed_load > 0:
         from index import build_index, Retriever
-        from index.evaluate import load_squad, write_corpus
+        from bench.retrieval_eval import load_squad, write_corpus
 
         articles, qs = load_squad(CMRC)
         questions = [q.text for q in qs[:200]]

@@ -111,7 +111,7 @@ def cmd_build(args) -> None:
              f"{du_mib(store.current_version(idx)):,.0f} MiB")]
 
     # Dense leg on a sample, extrapolated.
-    from index.encoder import load_encoder
+    from index.models.encoder import load_encoder
 
     cfg = load_config(ROOT / "config.toml").index
     db = store.open_db(store.current_version(idx) / store.DB)
@@ -209,8 +209,8 @@ def synthetic(base: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
 
 def question_vectors(n: int) -> tuple[list[str], np.ndarray]:
     from index.config import load_config
-    from index.encoder import load_encoder
-    from index.evaluate import load_squad
+    from index.models.encoder import load_encoder
+    from bench.retrieval_eval import load_squad
 
     cfg = load_config(ROOT / "config.toml").index
     _, questions = load_squad(CMRC)
@@ -263,7 +263,7 @@ import json, sys, time
 import numpy as np
 sys.path.insert(0, {root!r})
 from index import store
-from index.retriever import _search_one
+from index.search.retriever import _search_one
 queries, truth = np.load({queries!r}), np.load({truth!r})
 index = store.read_vectors({path!r}, mmap=True)
 ms, recall = [], []
@@ -324,7 +324,7 @@ import json, resource, sys, time
 t0 = time.perf_counter()
 sys.path.insert(0, {root!r})
 from index import Retriever, load_config
-from index.encoder import encoder_for
+from index.models.encoder import encoder_for
 cfg = load_config({config!r})
 t1 = time.perf_counter()
 enc = encoder_for(cfg.index) if {model} else None
@@ -367,11 +367,11 @@ def cmd_startup(args) -> None:
 
 def cmd_e2e(args) -> None:
     from index import Retriever, load_config
-    from index.encoder import encoder_for
+    from index.models.encoder import encoder_for
 
     cfg = load_config(ROOT / "config.toml")
     enc = encoder_for(cfg.index)
-    from index.evaluate import load_squad
+    from bench.retrieval_eval import load_squad
 
     _, questions = load_squad(CMRC)
     qs = [q.text for q in random.Random(2).sample(questions, args.questions)]

@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import index.clean  # noqa: E402
+import index.ingest.clean  # noqa: E402
 from index import Retriever, build_index, load_config  # noqa: E402
 
 
@@ -29,7 +29,7 @@ def use_fold(config: str) -> None:
     import opencc
 
     converter = opencc.OpenCC(config)
-    index.clean._t2s = lru_cache(maxsize=1)(lambda: converter)
+    index.ingest.clean._t2s = lru_cache(maxsize=1)(lambda: converter)
 
 
 def recall(retriever: Retriever, questions: list[dict]) -> tuple[float, float]:
@@ -59,7 +59,7 @@ def main() -> None:
         for fold in ("t2s", "tw2sp"):
             subprocess.run([sys.executable, __file__, "--fold", fold, "--eval", args.eval], check=True)
         return
-    from index.encoder import encoder_for
+    from index.models.encoder import encoder_for
 
     use_fold(args.fold)
     cfg = load_config(ROOT / "config.toml")

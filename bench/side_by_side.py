@@ -73,8 +73,8 @@ def main() -> None:
     import jieba
 
     from index import Retriever, load_config
-    from index.encoder import encoder_for
-    from index.evaluate import load_squad
+    from index.models.encoder import encoder_for
+    from bench.retrieval_eval import load_squad
 
     jieba.setLogLevel(logging.WARNING)
     cfg = load_config(ROOT / "config.toml")

@@ -207,7 +207,7 @@ def e5_embedder() -> Callable[[list[str]], np.ndarray]:
     encode_queries adds; it is also the bot's fast path (~16 sentences/s here, under load).
     """
     from index import load_config
-    from index.encoder import encoder_for
+    from index.models.encoder import encoder_for
 
     encoder = encoder_for(load_config(ROOT / "config.toml").index)
     cache: dict[str, np.ndarray] = {}

@@ -96,7 +96,7 @@ def measure(fn, runs: int = 3) -> tuple[float, float]:
 def index_for(corpus: list[Path]) -> Path:
     """A lexical-only index of the corpus under var/, built once."""
     from index import IndexConfig, build_index
-    from index.store import current_version
+    from index.store.versions import current_version
 
     key = hashlib.sha256("|".join(str(p.resolve()) for p in corpus).encode()).hexdigest()[:8]
     folder = ROOT / "var" / "worst-question" / f"{'-'.join(p.stem for p in corpus)}-{key}"
@@ -109,12 +109,12 @@ def index_for(corpus: list[Path]) -> Path:
 def load(folder: Path):
     """The index, with the configured encoder when it has vectors."""
     from index import Retriever, load_config
-    from index.store import read_manifest, require_version
+    from index.store.versions import read_manifest, require_version
 
     cfg = load_config(ROOT / "config.toml")
     encoder = None
     if read_manifest(require_version(folder))["counts"].get("vectors"):
-        from index.encoder import encoder_for
+        from index.models.encoder import encoder_for
 
         encoder = encoder_for(cfg.index)
     return Retriever.load(folder, encoder, cfg.retrieval)
@@ -123,10 +123,10 @@ def load(folder: Path):
 def question_encoder():
     """Encode one question as the question path would: capped, then through the configured encoder."""
     from index import load_config
-    from index.encoder import encoder_for
+    from index.models.encoder import encoder_for
 
     try:
-        from index.query import MAX_QUESTION_CHARS
+        from index.search.query import MAX_QUESTION_CHARS
     except ImportError:  # an older question path without the entry cap
         MAX_QUESTION_CHARS = TELEGRAM_MAX
     encoder = encoder_for(load_config(ROOT / "config.toml").index)
@@ -141,7 +141,7 @@ def main() -> None:
     parser.add_argument("--encoder", action="store_true", help="also time the configured question encoder")
     args = parser.parse_args()
 
-    from index.lexical import tokenize
+    from index.store.lexical import tokenize
 
     folder = args.index or index_for(args.corpus)
     retriever = load(folder)

@@ -11,7 +11,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from index.models import Hit
+from index.schema import Hit
 
 
 @dataclass(frozen=True)

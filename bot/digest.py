@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from index.models import Headline
+from index.schema import Headline
 
 from .formatting import headline_line, split_message
 from .summarize import representative_sentence

@@ -15,7 +15,7 @@ from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from index.models import HEADLINE, Article, Headline, Hit
+from index.schema import HEADLINE, Article, Headline, Hit
 
 from .text import MAX_CALLBACK_DATA_BYTES, MAX_MESSAGE_CHARS, esc, first_chars, shorten, tg_len
 

@@ -17,7 +17,7 @@ from telegram import InlineQueryResultArticle, InputTextMessageContent, LinkPrev
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
-from index.models import HEADLINE, SearchResult
+from index.schema import HEADLINE, SearchResult
 
 from . import formatting, whatsnew
 from .digest import EXTRACT_CHARS, DigestItem

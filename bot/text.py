@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from html import escape
 
-from index.timeq import CHINA_TZ  # the corpus's time zone (UTC+8, no daylight saving since 1991)
+from index.chinatime import CHINA_TZ  # the corpus's time zone (UTC+8, no daylight saving since 1991)
 
 __all__ = ["CHINA_TZ", "MAX_MESSAGE_CHARS", "MAX_CALLBACK_DATA_BYTES", "tg_len", "esc", "shorten", "first_chars"]
 

@@ -1,7 +1,7 @@
 """'What's new' questions (今天有什么新闻, 最近有啥新消息): told apart by rules, answered with headlines.
 
 A question asks for news rather than a fact when it names news (新闻, 消息, 头条…) or asks what
-happened (发生了什么), and nothing is left once its time words (``index.timeq``), news words, question
+happened (发生了什么), and nothing is left once its time words (``index.search.timeq``), news words, question
 words and fillers are taken out: "最近疫情有什么新消息" keeps "疫情" and goes to the search.
 ``is_whats_new`` and ``format_whats_new`` are pure; ``answer`` reads the retriever (call it off the loop).
 """
@@ -12,9 +12,10 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from index.clean import clean_text
-from index.models import Headline
-from index.timeq import china_today, parse_time_query
+from index.ingest.clean import clean_text
+from index.schema import Headline
+from index.chinatime import china_today
+from index.search.timeq import parse_time_query
 
 from .digest import DigestItem, build_digest, extract, headline_time, item_lines
 from .formatting import split_message

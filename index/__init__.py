@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from .build import BuildReport, build_index, embed_missing, index_is_stale
-from .config import Config, IndexConfig, RetrievalConfig, load_config
-from .errors import CorruptIndexError, IndexNotBuiltError, ModelMismatchError, NewsIndexError, SeedFormatError
-from .models import Article, Headline, Hit, Passage, SearchResult
-from .retriever import Retriever
+from index.build import BuildReport, build_index, embed_missing, index_is_stale
+from index.config import Config, IndexConfig, RetrievalConfig, load_config
+from index.errors import CorruptIndexError, IndexNotBuiltError, ModelMismatchError, NewsIndexError, SeedFormatError
+from index.schema import Article, Headline, Hit, Passage, SearchResult
+from index.search.retriever import Retriever
 
 __all__ = [
     "Article", "BuildReport", "Config", "CorruptIndexError", "Headline", "Hit", "IndexConfig",

@@ -1,4 +1,4 @@
-"""Command line: `python -m index build|add|remove|embed|stats|search|eval`.
+"""Command line: `python -m index build|add|remove|embed|stats|search|milvus-sync`.
 
 Usage:
     python -m index build [SEEDS…] [--rebuild] [--no-embed]
@@ -8,7 +8,6 @@ Usage:
     python -m index stats [--verify]
     python -m index search "问题" [-k 3]
     python -m index search --json < questions.txt
-    python -m index eval ../shared/data/cmrc2018/cmrc2018_dev.json
     python -m index milvus-sync [--rebuild]   (mirror the current version into [index] milvus_uri)
 """
 
@@ -21,8 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-from .config import Config, load_config
-from .errors import NewsIndexError
+from index.config import Config, load_config
+from index.errors import NewsIndexError
 
 logger = logging.getLogger("index")
 
@@ -30,14 +29,14 @@ logger = logging.getLogger("index")
 def _encoder(cfg: Config, needed: bool = True):
     if not needed:
         return None
-    from .encoder import encoder_for
+    from index.models.encoder import encoder_for
 
     return encoder_for(cfg.index)
 
 
 def cmd_build(args, cfg: Config) -> int:
-    from .build import build_index
-    from .feeds import with_feed_files
+    from index.build.operations import build_index
+    from index.ingest.feeds import with_feed_files
 
     embed = cfg.index.embed_on_build and not args.no_embed
     written: list[Path] = []  # fetched articles written for this add: removed again if it fails
@@ -65,7 +64,7 @@ def _fetched_sources(given: list[str], cfg: Config, timeout: float, written: lis
 
     The JSONL files are appended to `written` as they are written; a source that fails is named in the error.
     """
-    from . import feeds
+    from index.ingest import feeds
 
     out: list[Path] = []
     known = feeds.known_articles(cfg.index.dir)
@@ -97,8 +96,8 @@ def _read_source(feeds, source: str, timeout: float) -> list:
 
 
 def cmd_remove(args, cfg: Config) -> int:
-    from .build import build_index
-    from .store import current_version
+    from index.build.operations import build_index
+    from index.store.versions import current_version
 
     db_sources: list[Path] = []  # `remove` rebuilds from the current version's own files
     report = build_index(db_sources, cfg.index.dir, None, cfg.index, add=True, remove=args.ids, embed=False)
@@ -107,7 +106,7 @@ def cmd_remove(args, cfg: Config) -> int:
 
 
 def cmd_embed(args, cfg: Config) -> int:
-    from .build import embed_missing
+    from index.build.operations import embed_missing
 
     done = embed_missing(cfg.index.dir, _encoder(cfg), cfg.index)
     print(f"embedded {done} passages")
@@ -115,13 +114,13 @@ def cmd_embed(args, cfg: Config) -> int:
 
 
 def cmd_stats(args, cfg: Config) -> int:
-    from .retriever import Retriever
+    from index.search.retriever import Retriever
 
     t = time.perf_counter()
     r = Retriever.load(cfg.index.dir, verify=args.verify, index_config=cfg.index)
     stats = r.stats() | {"vector_index": r.vector_index, "load_seconds": round(time.perf_counter() - t, 2)}
     if cfg.index.backend == "milvus":
-        from .milvus import read_sync
+        from index.store.milvus import read_sync
 
         stats["milvus"] = read_sync(cfg.index.dir)
     if args.verify:
@@ -131,8 +130,8 @@ def cmd_stats(args, cfg: Config) -> int:
 
 
 def _retriever(cfg: Config, lexical_only: bool):
-    from .retriever import Retriever
-    from .store import read_manifest, require_version
+    from index.search.retriever import Retriever
+    from index.store.versions import read_manifest, require_version
 
     manifest = read_manifest(require_version(cfg.index.dir))
     encoder = None if lexical_only or not manifest["counts"].get("vectors") else _encoder(cfg)
@@ -140,8 +139,8 @@ def _retriever(cfg: Config, lexical_only: bool):
 
 
 def cmd_milvus_sync(args, cfg: Config) -> int:
-    from .milvus import sync_index
-    from .store import write_lock
+    from index.store.milvus import sync_index
+    from index.store.versions import write_lock
 
     with write_lock(cfg.index.dir):
         report = sync_index(cfg.index.dir, cfg.index, rebuild=args.rebuild)
@@ -178,22 +177,6 @@ def cmd_search(args, cfg: Config) -> int:
     return 0
 
 
-def cmd_eval(args, cfg: Config) -> int:
-    from .evaluate import evaluate, markdown_table
-
-    result = evaluate(Path(args.file), _encoder(cfg, not args.lexical), cfg.index, cfg.retrieval,
-                      work_dir=Path(args.work_dir) if args.work_dir else None, limit=args.limit,
-                      tune=not args.no_tune)
-    print(f"{result['contexts']} contexts, {result['questions']} questions, {result['vectors']} vectors")
-    print(markdown_table(result["table"]))
-    if "tuned_dense_weight" in result:
-        print(f"\nfusion weight tuned on even-numbered questions: dense_weight = {result['tuned_dense_weight']}")
-        print("on the odd-numbered (held-out) half: " + ", ".join(f"{k} {v:.3f}" for k, v in result["held_out_half"].items()))
-    if args.json_out:
-        Path(args.json_out).write_text(json.dumps(result, ensure_ascii=False, indent=2, default=str))
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the index command line."""
     parser = argparse.ArgumentParser(prog="python -m index", description="Build and search the news index.")
@@ -221,14 +204,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="read questions from stdin, write JSON lines")
     p.add_argument("--lexical", action="store_true", help="BM25 only (no model load)")
     p.set_defaults(func=cmd_search)
-    p = sub.add_parser("eval", help="Recall@k and MRR on a SQuAD-style file")
-    p.add_argument("file")
-    p.add_argument("--limit", type=int, help="ask only the first N questions")
-    p.add_argument("--work-dir", help="keep the evaluation index here (reruns reuse its vectors)")
-    p.add_argument("--lexical", action="store_true", help="no dense leg")
-    p.add_argument("--no-tune", action="store_true")
-    p.add_argument("--json-out")
-    p.set_defaults(func=cmd_eval)
     p = sub.add_parser("milvus-sync", help="mirror the current version into Milvus ([index] milvus_uri)")
     p.add_argument("--rebuild", action="store_true", help="drop the collection and fill it again")
     p.set_defaults(func=cmd_milvus_sync)

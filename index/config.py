@@ -32,7 +32,7 @@ class IndexConfig:
     # one, so an add does not rewrite the graph; past this many the delta is merged into the graph.
     vectors_delta_max: int = 20_000
     # Where the two legs are searched: "local" (BM25 segments + FAISS in the version folder) or "milvus"
-    # (index/milvus.py; needs `pip install '.[milvus]'`). milvus_uri: a path ending in .db runs Milvus
+    # (index/store/milvus.py; needs `pip install '.[milvus]'`). milvus_uri: a path ending in .db runs Milvus
     # Lite in the process, http://host:19530 a Milvus standalone or cluster.
     backend: str = "local"
     milvus_uri: str = "var/milvus.db"
@@ -49,12 +49,12 @@ class RetrievalConfig:
     candidates: int = 100
     dense_weight: float = 0.55  # weight of the dense leg in the fused ranking
     min_score_lexical: float = 0.53  # coverage a passage without a vector needs to be quoted
-    # The answerability model (index.answerability): weights by feature name, bias, and the two lines.
+    # The answerability model (index.search.answerability): weights by feature name, bias, and the two lines.
     answer_weights: dict = field(default_factory=lambda: dict(DEFAULT_ANSWER_WEIGHTS))
     answer_bias: float = DEFAULT_ANSWER_BIAS
     answer_at: float = 0.607  # the model's probability at or above which the best passage is quoted
     hedge_at: float = 0.405  # at or above (and below answer_at): quoted under "不确定…"; below: not found
-    # An event date in the question ("2019年") adds to the fused score of passages (index.rank.date_bonus).
+    # An event date in the question ("2019年") adds to the fused score of passages (index.search.rank.date_bonus).
     date_mention_bonus: float = 0.2
     date_published_bonus: float = 0.2
     date_after_bonus: float = 0.1
@@ -62,7 +62,7 @@ class RetrievalConfig:
 
     def answer_model(self):
         """The configured answerability model."""
-        from .answerability import AnswerModel
+        from index.search.answerability import AnswerModel
 
         return AnswerModel(self.answer_weights, self.answer_bias, self.answer_at, self.hedge_at)
 

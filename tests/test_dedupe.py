@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from index import dedupe
-from index.dedupe import Doc
+from index.store import duplicates
+from index.store.duplicates import Doc
 
 ROOT = Path(__file__).resolve().parents[1]
 DXY = ROOT.parent / "shared" / "data" / "dxy-news" / "dxy-news.jsonl"
@@ -31,13 +31,13 @@ STORIES = [
 
 
 def test_the_same_story_from_two_outlets_is_one_cluster_and_look_alikes_are_not():
-    assert dedupe.cluster(STORIES) == [["a", "b"]]  # earliest first: the first report represents it
+    assert duplicates.cluster(STORIES) == [["a", "b"]]  # earliest first: the first report represents it
 
 
 def test_minhash_estimates_jaccard():
-    a, b = dedupe.shingles(STORIES[0].text), dedupe.shingles(STORIES[2].text)
-    estimate = float((dedupe.signature(a) == dedupe.signature(b)).mean())
-    assert abs(estimate - dedupe.jaccard(a, b)) < 0.15
+    a, b = duplicates.shingles(STORIES[0].text), duplicates.shingles(STORIES[2].text)
+    estimate = float((duplicates.signature(a) == duplicates.signature(b)).mean())
+    assert abs(estimate - duplicates.jaccard(a, b)) < 0.15
 
 
 def test_collapsed_headlines_and_hits_name_the_other_sources(tmp_path):
@@ -68,7 +68,7 @@ def test_collapsed_headlines_and_hits_name_the_other_sources(tmp_path):
 
 def test_the_bot_shows_also_reported_by():
     from bot.formatting import format_hits, headline_line
-    from index.models import Headline, Hit, Passage
+    from index.schema import Headline, Hit, Passage
 
     h = Headline("天津新增2例", "2020-01-29T12:46:00+08:00", source="天津发布", also_reported_by=("人民日报", "<b>"))
     assert headline_line(h).endswith("（另见：人民日报、&lt;b&gt;）")
@@ -80,12 +80,12 @@ def test_the_bot_shows_also_reported_by():
 def test_dxy_news_merges_cross_outlet_copies_only():
     rows = [json.loads(line) for line in DXY.open(encoding="utf-8")]
     docs = [Doc(r["id"], r["title"], r["title"] + "\n" + r["body"], r["published_at"], r.get("source")) for r in rows]
-    clusters = dedupe.cluster(docs)
+    clusters = duplicates.cluster(docs)
     merged = sum(len(c) - 1 for c in clusters)
     assert 20 <= merged <= 80  # 37 with the defaults (bench/dedupe_report.py)
     by_id = {d.id: d for d in docs}
     for c in clusters:  # same title numbers, within the window
-        titles = {tuple(sorted(dedupe._NUMBER.findall(by_id[a].title.replace(" ", "")))) for a in c}
+        titles = {tuple(sorted(duplicates._NUMBER.findall(by_id[a].title.replace(" ", "")))) for a in c}
         assert len(titles) == 1, [by_id[a].title for a in c]
 
 
@@ -108,8 +108,8 @@ def test_clusters_after_adds_equal_clusters_of_a_whole_build(tmp_path, articles,
         report = build_index([f], tmp_path / "added", add=True, progress=False, embed=False)
         assert report.rows_written < report.passages  # appended, not rewritten
     build_index(files, tmp_path / "whole", progress=False, embed=False)
-    added = dedupe.Clusters.load(store.current_version(tmp_path / "added"))
-    whole = dedupe.Clusters.load(store.current_version(tmp_path / "whole"))
+    added = duplicates.Clusters.load(store.current_version(tmp_path / "added"))
+    whole = duplicates.Clusters.load(store.current_version(tmp_path / "whole"))
     assert len(whole) > clusters and added.members == whole.members
 
 

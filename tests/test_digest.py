@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.digest import build_digest, format_digest, headline_time
-from index.models import Article, Headline
+from index.schema import Article, Headline
 from tests.fakebotapi import parse_html
 
 NOW = datetime(2024, 5, 2, 12, 0, tzinfo=UTC)

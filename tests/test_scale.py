@@ -10,7 +10,7 @@ import pytest
 
 from index import IndexConfig, Retriever, build_index, embed_missing
 from index import store
-from index.encoder import HashEncoder
+from index.models.hashing import HashEncoder
 
 
 def jsonl(path: Path, articles: list[dict]) -> Path:

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from index.models import PARAGRAPH
+from index.schema import PARAGRAPH
 
 from .conftest import ROOT
 
@@ -72,7 +72,7 @@ def test_cli_search_json(seed_index, project_config, tmp_path):
 
 def test_no_pinyin_anywhere_in_the_stored_index(seed_index):
     from index import store
-    from index.clean import count_pinyin
+    from index.ingest.clean import count_pinyin
 
     db = store.open_db(store.current_version(seed_index) / store.DB)
     texts = [v for row in db.execute("SELECT title, text, index_text, tag FROM passages") for v in row if v]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from index.clean import clean_text, count_pinyin, strip_pinyin
-from index.seeds import detect_format, read_seed_file
+from index.ingest.clean import clean_text, count_pinyin, strip_pinyin
+from index.ingest.seeds import detect_format, read_seed_file
 
 SEED = Path(__file__).resolve().parents[1] / "seeds" / "000_eb63601c10643f4d.txt"
 

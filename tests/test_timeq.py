@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from index.timeq import date_mentions, parse_time_query
+from index.search.timeq import date_mentions, parse_time_query
 
 NOW = datetime(2020, 2, 10, 20, 0)  # a Monday evening, China time
 

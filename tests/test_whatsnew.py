@@ -10,7 +10,7 @@ from telegram import Update
 
 from bot import whatsnew
 from bot.text import CHINA_TZ
-from index.models import Article, Headline
+from index.schema import Article, Headline
 from tests.fakebotapi import parse_html
 from tests.fakeretriever import FakeRetriever
 

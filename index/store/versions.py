@@ -4,7 +4,7 @@ Layout of an index folder:
     current -> versions/<name>      the version readers load (swapped with one rename)
     versions/<name>/manifest.json   format, model, dimension, counts, file sizes and hashes
     versions/<name>/passages.sqlite articles, passages (with their jieba tokens), source files
-    versions/<name>/lexical/        the BM25 index in segments (index/lexical.py), row i = passage row i
+    versions/<name>/lexical/        the BM25 index in segments (index/store/lexical.py), row i = passage row i
     versions/<name>/vectors.faiss   the dense vectors, FAISS ids = passage rows (absent: none yet); a flat
                                     index below [index] ann_threshold passages, HNSW-flat from it
     versions/<name>/vectors-delta.faiss  with HNSW: vectors added since it was written (flat, at most
@@ -30,11 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import CorruptIndexError, IndexNotBuiltError, ModelMismatchError, NewsIndexError
+from index.errors import CorruptIndexError, IndexNotBuiltError, ModelMismatchError, NewsIndexError
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: BM25 in segments (index/lexical.py)
+FORMAT_VERSION = 2  # 2: BM25 in segments (index/store/lexical.py)
 MANIFEST = "manifest.json"
 DB = "passages.sqlite"
 LEXICAL = "lexical"

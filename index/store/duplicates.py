@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .clean import normalize_for_search
+from index.ingest.clean import normalize_for_search
 
 CLUSTERS = "clusters.json"
 SHINGLE = 3

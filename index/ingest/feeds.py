@@ -10,7 +10,6 @@ same content under another id); an unchanged feed writes nothing and publishes n
 from __future__ import annotations
 
 import concurrent.futures
-import email.utils
 import hashlib
 import ipaddress
 import json
@@ -30,12 +29,13 @@ from urllib.parse import urlsplit
 import httpcore
 import httpx
 
-from . import store
-from .clean import clean_text
-from .config import IndexConfig
-from .errors import NewsIndexError
-from .models import Article
-from .seeds import CHINA_TZ, content_hash
+from index import store
+from index.ingest.clean import clean_text
+from index.config import IndexConfig
+from index.errors import NewsIndexError
+from index.schema import Article
+from index.chinatime import parse_published
+from index.ingest.seeds import content_hash
 
 logger = logging.getLogger(__name__)
 
@@ -341,27 +341,6 @@ def html_paragraphs(html: str) -> list[str]:
     return [p for p in (clean_text(line) for line in lines) if p]
 
 
-def feed_time(raw: str | None) -> str | None:
-    """An RFC 822 or ISO 8601 time as ISO 8601 in China time; a time without a zone is China time."""
-    if not raw:
-        return None
-    raw = raw.strip()[:100]
-    dt = None
-    try:
-        dt = email.utils.parsedate_to_datetime(raw)  # naive when the time has no zone
-    except (TypeError, ValueError, IndexError, OverflowError):
-        try:
-            dt = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("/", "-"))
-        except ValueError:
-            return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=CHINA_TZ)
-    try:
-        return dt.astimezone(CHINA_TZ).isoformat()
-    except OverflowError:  # year 1 or 9999 moved across a day boundary: an impossible time, left out
-        return None
-
-
 def stable_id(key: str) -> str:
     """An article id from a guid, link or URL: the same item gets the same id on every poll."""
     return "web-" + hashlib.sha256(key.strip().encode()).hexdigest()[:16]
@@ -410,7 +389,7 @@ def parse_feed(content: bytes, url: str) -> list[Article]:
             continue
         articles.append(Article(
             id=stable_id(key), title=title, paragraphs=paragraphs,
-            published_at=feed_time(e.get("published") or e.get("updated") or e.get("created")),
+            published_at=parse_published(e.get("published") or e.get("updated") or e.get("created")),
             source=source, url=web_link(e.get("link")), origin=f"{url}#{n}",
         ))
     return articles
@@ -437,11 +416,11 @@ def _page_time(html: str, fallback: str | None) -> str | None:
             continue
         tag = html[m.start() : end]
         if m.group(1).lower() == "meta":
-            if _META_NAME.search(tag) and (c := _CONTENT.search(tag)) and (t := feed_time(c.group(1))):
+            if _META_NAME.search(tag) and (c := _CONTENT.search(tag)) and (t := parse_published(c.group(1))):
                 return t
         elif first_time is None and (d := _DATETIME.search(tag)):
             first_time = d.group(1)
-    return feed_time(first_time) or feed_time(fallback)
+    return parse_published(first_time) or parse_published(fallback)
 
 
 # An encoding declared in the first bytes of a feed or page.
@@ -691,7 +670,7 @@ class FeedPoller:
 
     def _build(self, files: list[Path]) -> str:
         """Add the files to the index; the published version."""
-        from .build import build_index
+        from index.build.operations import build_index
 
         return build_index(files, self.index_dir, self.encoder, self.config, add=True, embed=self.embed,
                            progress=False).version

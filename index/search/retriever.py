@@ -14,13 +14,17 @@ from pathlib import Path
 
 import numpy as np
 
-from . import answerability, dedupe, rank, store
-from .clean import normalize_for_search
-from .config import RetrievalConfig
-from .lexical import LexicalIndex, tokenize
-from .models import HEADLINE, Article, Headline, Hit, Passage, SearchResult
-from .query import PreparedQuery, prepare
-from .timeq import CHINA_TZ
+from index import store
+from index.search import answerability
+from index.store import duplicates
+from index.search import rank
+from index.ingest.clean import normalize_for_search
+from index.config import RetrievalConfig
+from index.errors import CorruptIndexError
+from index.store.lexical import LexicalIndex, tokenize
+from index.schema import HEADLINE, Article, Headline, Hit, Passage, SearchResult
+from index.search.query import PreparedQuery, prepare
+from index.chinatime import CHINA_TZ
 
 RECENCY_WEIGHT = 0.15  # "最新": added to the score of a passage from the newest day
 HALF_LIFE_DAYS = 7.0  # the bonus halves with every week of age
@@ -58,12 +62,12 @@ class Retriever:
         # Memory-mapped: the arrays are paged in from the file as searches touch them.
         self.lexical = LexicalIndex.load(version / store.LEXICAL, mmap=True)
         if self.lexical.n_docs != len(self.passages):
-            raise store.CorruptIndexError(
+            raise CorruptIndexError(
                 f"{version}: the lexical index has {self.lexical.n_docs} rows but there are {len(self.passages)} "
                 "passages; rebuild with `python -m index build --rebuild`"
             )
         self._faiss = self._delta = self._xb_delta = None
-        # With [index] backend = "milvus", Milvus answers both legs (index.milvus.MilvusLegs); the
+        # With [index] backend = "milvus", Milvus answers both legs (index.store.milvus.MilvusLegs); the
         # lexical index above then only gives the IDF (coverage, best sentence, BM25 self-score).
         self._milvus = milvus
         self._vector_of_row = np.full(len(self.passages), -1, dtype=np.int64)
@@ -81,7 +85,7 @@ class Retriever:
                     continue
                 ids = faiss.vector_to_array(index.id_map)
                 if len(ids) and (ids.max() >= len(self.passages) or ids.min() < 0):
-                    raise store.CorruptIndexError(f"{version}: vector ids do not match the passages; rebuild the index")
+                    raise CorruptIndexError(f"{version}: vector ids do not match the passages; rebuild the index")
                 self._vector_of_row[ids] = offset + np.arange(len(ids))
                 offset += len(ids)
             # Candidates from either leg are scored exactly against the stored float32 vectors (flat
@@ -89,7 +93,7 @@ class Retriever:
             self._xb = store.stored_vectors(self._faiss)
             self._xb_delta = None if self._delta is None else store.stored_vectors(self._delta)
         self._latest = self._sorted_headlines()
-        self._clusters = dedupe.Clusters.load(version)  # near-duplicate stories (index.dedupe)
+        self._clusters = duplicates.Clusters.load(version)  # near-duplicate stories (index.store.duplicates)
         self._row_days: np.ndarray | None = None
         self._background_vectors = None
         if milvus is not None:
@@ -115,17 +119,17 @@ class Retriever:
         store.verify_files(version, manifest, hashes=verify)
         milvus = None
         if index_config is not None and index_config.backend == "milvus":
-            from . import milvus as milvus_backend
+            from index.store import milvus as milvus_backend
 
             milvus = milvus_backend.open_legs(index_config, version, getattr(encoder, "name", None),
                                               getattr(encoder, "dim", None))
         try:
             retriever = cls(version, manifest, encoder, config, milvus)
-        except store.CorruptIndexError:
+        except CorruptIndexError:
             raise
         except (sqlite3.DatabaseError, ValueError, KeyError, EOFError, OSError) as e:
             # A damaged file of the right size: report it here, not as a crash deep inside a search.
-            raise store.CorruptIndexError(
+            raise CorruptIndexError(
                 f"{version}: an index file cannot be read ({type(e).__name__}: {str(e)[:200]}); "
                 "check it with `python -m index stats --verify`, rebuild with `python -m index build --rebuild`"
             ) from None
@@ -134,7 +138,7 @@ class Retriever:
             counts.get("vectors", retriever.vectors) != retriever.vectors
         ):
             retriever.close()
-            raise store.CorruptIndexError(
+            raise CorruptIndexError(
                 f"{version}: the manifest counts {counts.get('passages')} passages and {counts.get('vectors')} "
                 f"vectors, the files hold {len(retriever.passages)} and {retriever.vectors}; "
                 "rebuild with `python -m index build --rebuild`"
@@ -315,7 +319,7 @@ class Retriever:
             return SearchResult(pq.question, [], False, self._nearest_headlines(candidates, 3))
         if prefer_recent:
             hits = self._newest_first(hits)
-        hits = dedupe.collapse_hits(hits, self._clusters, self._sources)
+        hits = duplicates.collapse_hits(hits, self._clusters, self._sources)
         return SearchResult(pq.question, hits, True, confident=confident)
 
     def _judge(self, c: Candidate, pq: PreparedQuery, background: tuple[float, float] | None,
@@ -366,7 +370,7 @@ class Retriever:
         return float(cos.mean()), max(float(cos.std()), 1e-3)
 
     def _weigh_dates(self, candidates: list[Candidate], pq: PreparedQuery) -> list[Candidate]:
-        """Re-rank by the fused score plus the question's event-date evidence (index.rank.date_bonus)."""
+        """Re-rank by the fused score plus the question's event-date evidence (index.search.rank.date_bonus)."""
         if not candidates:
             return []
         start, end = pq.time.event
@@ -471,10 +475,10 @@ class Retriever:
         if keyword:
             kw = normalize_for_search(keyword).strip()
             heads = [h for h in heads if kw in normalize_for_search(h.title) or (h.tag and kw in normalize_for_search(h.tag))]
-        return dedupe.collapse_headlines(heads, self._clusters, self._sources, max(n, 0))
+        return duplicates.collapse_headlines(heads, self._clusters, self._sources, max(n, 0))
 
     def _sources(self, article_ids) -> list[str]:
-        return dedupe.sources_of(self._db, self._db_lock, article_ids)
+        return duplicates.sources_of(self._db, self._db_lock, article_ids)
 
     def article(self, article_id: str) -> Article | None:
         """The whole cleaned article."""

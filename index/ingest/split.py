@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .models import HEADLINE, PARAGRAPH, Article, Headline
+from index.schema import HEADLINE, PARAGRAPH, Article, Headline
 
 # A sentence ends at 。！？；!?; (and any closing quotes or brackets right after it).
 _SENTENCE = re.compile(r"[^。！？；!?;\n]*(?:[。！？；!?;]+[”’」』)）\"']*|\n|$)")

@@ -1,12 +1,17 @@
 """Retrieval evaluation on a SQuAD-style file: Recall@k and MRR per leg, fusion tuning.
 
-The "not found" decision is calibrated across sources by bench/answerability.py.
+    python bench/retrieval_eval.py ../shared/data/cmrc2018/cmrc2018_dev.json [--limit N] [--work-dir DIR]
+
+The "not found" decision is calibrated across sources by bench/answerability.py. Other benches
+import this module (`from bench.retrieval_eval import load_squad`) for the SQuAD reader and metrics.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,11 +19,16 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import rank
-from .build import build_index
-from .config import IndexConfig, RetrievalConfig
-from .models import PARAGRAPH
-from .retriever import Retriever
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from index import build_index  # noqa: E402
+from index.config import IndexConfig, RetrievalConfig, load_config  # noqa: E402
+from index.models.encoder import encoder_for  # noqa: E402
+from index.schema import PARAGRAPH  # noqa: E402
+from index.search import rank  # noqa: E402
+from index.search.retriever import Retriever  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -140,3 +150,34 @@ def evaluate(squad: Path, encoder, index_config: IndexConfig, retrieval: Retriev
     return result
 
 
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Index the file's contexts, ask its questions, print the table (was `python -m index eval`)."""
+    ap = argparse.ArgumentParser(description="Recall@k and MRR on a SQuAD-style file")
+    ap.add_argument("file")
+    ap.add_argument("--config", default=str(ROOT / "config.toml"))
+    ap.add_argument("--limit", type=int, help="ask only the first N questions")
+    ap.add_argument("--work-dir", help="keep the evaluation index here (reruns reuse its vectors)")
+    ap.add_argument("--lexical", action="store_true", help="no dense leg")
+    ap.add_argument("--no-tune", action="store_true")
+    ap.add_argument("--json-out")
+    args = ap.parse_args(argv)
+    cfg = load_config(Path(args.config))
+    encoder = None if args.lexical else encoder_for(cfg.index)
+    result = evaluate(Path(args.file), encoder, cfg.index, cfg.retrieval,
+                      work_dir=Path(args.work_dir) if args.work_dir else None, limit=args.limit,
+                      tune=not args.no_tune)
+    print(f"{result['contexts']} contexts, {result['questions']} questions, {result['vectors']} vectors")
+    print(markdown_table(result["table"]))
+    if "tuned_dense_weight" in result:
+        print(f"\nfusion weight tuned on even-numbered questions: dense_weight = {result['tuned_dense_weight']}")
+        print("on the odd-numbered (held-out) half: "
+              + ", ".join(f"{k} {v:.3f}" for k, v in result["held_out_half"].items()))
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

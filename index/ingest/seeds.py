@@ -9,12 +9,11 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
-from .clean import clean_text
-from .models import Article, Headline
-from .timeq import CHINA_TZ
+from index.ingest.clean import clean_text
+from index.schema import Article, Headline
+from index.chinatime import parse_published
 
 logger = logging.getLogger(__name__)
 
@@ -50,20 +49,6 @@ def content_hash(title: str, paragraphs: Iterable[str]) -> str:
     for p in paragraphs:
         h.update(b"\n" + p.encode())
     return h.hexdigest()
-
-
-def parse_time(value: str | None) -> str | None:
-    """Parse a time into ISO 8601 with offset; times without a zone are China time."""
-    if not value:
-        return None
-    value = value.strip().replace("/", "-")
-    try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=CHINA_TZ)
-    return dt.isoformat()
 
 
 def iter_seed_files(sources: Iterable[Path]) -> Iterator[Path]:
@@ -161,7 +146,7 @@ def _read_jsonl(text: str, path: Path, batch: SeedBatch) -> None:
         if not paragraphs:
             batch.skipped.append(Skipped(origin, "no body"))
             continue
-        published = parse_time(obj.get("published_at"))
+        published = parse_published(obj.get("published_at"))
         if obj.get("published_at") and not published:
             batch.skipped.append(Skipped(origin, f"bad published_at {obj.get('published_at')!r}; kept without time"))
         batch.articles.append(
@@ -189,7 +174,7 @@ def _read_txt(text: str, path: Path, batch: SeedBatch, meta: dict) -> None:
             id=meta.get("id") or _article_id(path, title, paragraphs),
             title=title,
             paragraphs=paragraphs,
-            published_at=parse_time(meta.get("published_at")),
+            published_at=parse_published(meta.get("published_at")),
             source=meta.get("source"),
             url=meta.get("url"),
             origin=f"{path}:1",
@@ -230,7 +215,7 @@ def _read_page(text: str, path: Path, batch: SeedBatch, meta: dict) -> None:
         return
     n, line = lines[start]
     m = _UPDATED.search(line)
-    published = parse_time(m.group(1))
+    published = parse_published(m.group(1))
     paragraphs: list[str] = []
     first = (line[: m.start()] + line[m.end():]).strip()
     if first:
@@ -271,7 +256,7 @@ def _read_page(text: str, path: Path, batch: SeedBatch, meta: dict) -> None:
             tm = _LISTED_TIME.match(line)
             if tm and pending:
                 batch.headlines.append(
-                    Headline(pending[1], parse_time(tm.group(1)), (tm.group(2) or "").strip() or None, source)
+                    Headline(pending[1], parse_published(tm.group(1)), (tm.group(2) or "").strip() or None, source)
                 )
                 pending = None
             elif tm:

@@ -8,9 +8,9 @@ import dataclasses
 
 import numpy as np
 
-from .lexical import QUESTION_WORDS
-from .models import HEADLINE, Hit
-from .split import split_sentences
+from index.store.lexical import QUESTION_WORDS
+from index.schema import HEADLINE, Hit
+from index.ingest.split import split_sentences
 
 
 def content_words(tokens: Sequence[str]) -> list[str]:

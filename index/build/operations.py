@@ -16,13 +16,14 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import dedupe, store
-from .config import IndexConfig
-from .errors import NewsIndexError
-from .lexical import LexicalIndex, tokenize
-from .models import HEADLINE, PARAGRAPH
-from .seeds import Skipped, content_hash, iter_seed_files, read_seed_file
-from .split import PassageDraft, headline_passage, split_article
+from index import store
+from index.store import duplicates
+from index.config import IndexConfig
+from index.errors import NewsIndexError
+from index.store.lexical import LexicalIndex, tokenize
+from index.schema import HEADLINE, PARAGRAPH
+from index.ingest.seeds import Skipped, content_hash, iter_seed_files, read_seed_file
+from index.ingest.split import PassageDraft, headline_passage, split_article
 
 logger = logging.getLogger(__name__)
 
@@ -444,9 +445,9 @@ def _finish_version(index_dir, tmp, db, vectors_from, new_rows, model, encoder, 
     (lexical or _lexical_from_db(db)).save(tmp / store.LEXICAL)
     # Near-duplicate stories, listed in the manifest like every file; after an add, only pairs with a new article.
     if added is not None and vectors_from is not None:
-        dedupe.update_clusters(db, tmp, vectors_from, added)
+        duplicates.update_clusters(db, tmp, vectors_from, added)
     else:
-        dedupe.write_clusters(db, tmp)
+        duplicates.write_clusters(db, tmp)
     if new_rows is None:
         new_rows = list(db.execute("SELECT row, hash FROM passages ORDER BY row"))
     db.close()
@@ -591,9 +592,9 @@ def embed_missing(index_dir: Path, encoder, config: IndexConfig | None = None, *
 
 
 def _sync_backend(index_dir: Path, config: IndexConfig, encoder, rebuild: bool = False) -> None:
-    """With [index] backend = "milvus": mirror the version just published into Milvus (index.milvus)."""
+    """With [index] backend = "milvus": mirror the version just published into Milvus (index.store.milvus)."""
     if config.backend == "milvus":
-        from . import milvus
+        from index.store import milvus
 
         milvus.sync_index(index_dir, config, rebuild=rebuild, encoder=encoder)
 

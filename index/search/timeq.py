@@ -33,9 +33,10 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
-CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+from index.chinatime import china_today
+
 
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _NUM = r"(?:\d{1,2}|[一二两三四五六七八九十]{1,3})"
@@ -85,15 +86,6 @@ class TimeQuery:
     def has_time(self) -> bool:
         """Whether the question said anything about time."""
         return self.start is not None or self.recent
-
-
-def china_today(now: datetime | None = None) -> date:
-    """The China date of `now` (naive means China time); the current date when None."""
-    if now is None:
-        now = datetime.now(CHINA_TZ)
-    elif now.tzinfo is None:
-        now = now.replace(tzinfo=CHINA_TZ)
-    return now.astimezone(CHINA_TZ).date()
 
 
 def _month_range(year: int, month: int) -> tuple[date, date]:

@@ -1,0 +1,42 @@
+"""China time, defined once: the corpus's time zone, today's China date, and publication times read into it."""
+
+from __future__ import annotations
+
+import email.utils
+from datetime import date, datetime, timedelta, timezone
+
+# UTC+8, no daylight saving since 1991: a fixed offset needs no tz database.
+CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+def china_today(now: datetime | None = None) -> date:
+    """The China date of `now` (naive means China time); the current date when None."""
+    if now is None:
+        now = datetime.now(CHINA_TZ)
+    elif now.tzinfo is None:
+        now = now.replace(tzinfo=CHINA_TZ)
+    return now.astimezone(CHINA_TZ).date()
+
+
+def parse_published(raw: str | None) -> str | None:
+    """An RFC 822 or ISO 8601 time (feeds, pages, seed files) as ISO 8601 in China time; None if unreadable.
+
+    A time without a zone is China time.
+    """
+    if not raw:
+        return None
+    raw = raw.strip()[:100]
+    dt = None
+    try:
+        dt = email.utils.parsedate_to_datetime(raw)  # naive when the time has no zone
+    except (TypeError, ValueError, IndexError, OverflowError):
+        try:
+            dt = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("/", "-"))
+        except ValueError:
+            return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=CHINA_TZ)
+    try:
+        return dt.astimezone(CHINA_TZ).isoformat()
+    except OverflowError:  # year 1 or 9999 moved across a day boundary: an impossible time, left out
+        return None

@@ -1,0 +1,1 @@
+"""Questions out: the prepared question, both legs fused, dates, answerability, quotes."""

@@ -1,0 +1,40 @@
+"""The index on disk: version folders, SQLite rows, BM25 segments, vectors, near-duplicate clusters.
+
+``index.store`` itself is the version store (``versions.py``), re-exported so callers write ``store.DB``.
+"""
+
+from index.store.versions import (  # noqa: F401
+    FORMAT_VERSION,
+    MANIFEST,
+    DB,
+    LEXICAL,
+    VECTORS,
+    VECTORS_DELTA,
+    KEEP_VERSIONS,
+    SCHEMA,
+    link_file,
+    model_slug,
+    file_sha256,
+    current_version,
+    write_lock,
+    new_version_dir,
+    write_manifest,
+    publish,
+    read_manifest,
+    verify_files,
+    check_model,
+    open_db,
+    require_version,
+    HNSW_M,
+    HNSW_EF_CONSTRUCTION,
+    HNSW_EF_SEARCH,
+    new_vector_index,
+    vector_index_kind,
+    is_mapped,
+    stored_vectors,
+    add_vectors,
+    save_vectors,
+    write_vectors,
+    read_vectors,
+    EmbeddingCache,
+)
