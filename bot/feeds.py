@@ -1,6 +1,6 @@
 """Poll the ``[feeds]`` URLs in the background and add what is new to the index; /feeds for admins.
 
-The index service (``bot_data["news"]``) holds the ``index.ingest.feeds.FeedPoller`` (or None) and does the
+The index service (``bot_data["news"]``) holds the ``index.ingest.poll.FeedPoller`` (or None) and does the
 poll off the event loop; when it published a new index version, the new retriever is swapped in as
 /reindex does, so /latest shows the new articles at once and the index never goes away.
 """

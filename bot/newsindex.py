@@ -42,7 +42,7 @@ class NewsIndex:
             loaded retriever (/reindex); None: the instance cannot rebuild.
         reload: a blocking callable returning a freshly loaded retriever, after a feed poll or a
             channel post has added a version; None: the current retriever stays.
-        poller: an ``index.ingest.feeds.FeedPoller`` for the ``[feeds]`` URLs and the index folder that
+        poller: an ``index.ingest.poll.FeedPoller`` for the ``[feeds]`` URLs and the index folder that
             channel posts are added to; None: neither feeds nor channel posts.
     """
 
@@ -67,7 +67,7 @@ class NewsIndex:
         """
         from index import Retriever, build_index, index_is_stale
         from index.models.encoder import encoder_for
-        from index.ingest.feeds import FeedPoller, with_feed_files
+        from index.ingest.poll import FeedPoller, with_feed_files
 
         encoder = encoder_for(config.index)
         # Articles fetched from feeds (kept under the index folder) are sources like the seeds.
@@ -190,7 +190,7 @@ class NewsIndex:
 def add_articles(poller: object, articles: list[Article]) -> str | None:
     """Write the articles the index lacks as a feed file and add them (blocking); the new version, or None."""
     from index.build.operations import build_index
-    from index.ingest.feeds import known_articles, new_articles, write_jsonl
+    from index.ingest.poll import known_articles, new_articles, write_jsonl
 
     fresh = new_articles(articles, known_articles(poller.index_dir))
     if not fresh:

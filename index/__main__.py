@@ -36,7 +36,7 @@ def _encoder(cfg: Config, needed: bool = True):
 
 def cmd_build(args, cfg: Config) -> int:
     from index.build.operations import build_index
-    from index.ingest.feeds import with_feed_files
+    from index.ingest.poll import with_feed_files
 
     embed = cfg.index.embed_on_build and not args.no_embed
     written: list[Path] = []  # fetched articles written for this add: removed again if it fails
@@ -64,35 +64,40 @@ def _fetched_sources(given: list[str], cfg: Config, timeout: float, written: lis
 
     The JSONL files are appended to `written` as they are written; a source that fails is named in the error.
     """
-    from index.ingest import feeds
+    from index.errors import FeedError
+    from index.ingest.pages import FEED_SUFFIXES, PAGE_SUFFIXES
+    from index.ingest.poll import known_articles, new_articles, slug, write_jsonl
 
     out: list[Path] = []
-    known = feeds.known_articles(cfg.index.dir)
+    known = known_articles(cfg.index.dir)
     for source in given:
         path = Path(source)
-        if not source.startswith(("http://", "https://")) and path.suffix.lower() not in feeds.FEED_SUFFIXES | feeds.PAGE_SUFFIXES:
+        if not source.startswith(("http://", "https://")) and path.suffix.lower() not in FEED_SUFFIXES | PAGE_SUFFIXES:
             out.append(path)
             continue
         try:
-            articles = _read_source(feeds, source, timeout)
-        except feeds.FeedError as e:
-            raise feeds.FeedError(f"{source}: {e}") from None
-        fresh = feeds.new_articles(articles, known)
+            articles = _read_source(source, timeout)
+        except FeedError as e:
+            raise FeedError(f"{source}: {e}") from None
+        fresh = new_articles(articles, known)
         print(f"{source}: {len(articles)} articles, {len(fresh)} new")
         if fresh:
-            written.append(feeds.write_jsonl(cfg.index.dir, feeds.slug(source), fresh))
+            written.append(write_jsonl(cfg.index.dir, slug(source), fresh))
             out.append(written[-1])
     return out
 
 
-def _read_source(feeds, source: str, timeout: float) -> list:
+def _read_source(source: str, timeout: float) -> list:
     """The articles of a feed or page URL, or of a saved feed or page file."""
+    from index.ingest.fetch import fetch, read_file
+    from index.ingest.pages import FEED_SUFFIXES, parse
+
     if source.startswith(("http://", "https://")):
-        r = feeds.fetch(source, timeout=timeout)
-        return feeds.parse(r.content, source, r.content_type)
+        r = fetch(source, timeout=timeout)
+        return parse(r.content, source, r.content_type)
     path = Path(source)
-    hint = "application/xml" if path.suffix.lower() in feeds.FEED_SUFFIXES else ""
-    return feeds.parse(feeds.read_file(path), path.resolve().as_uri(), hint)
+    hint = "application/xml" if path.suffix.lower() in FEED_SUFFIXES else ""
+    return parse(read_file(path), path.resolve().as_uri(), hint)
 
 
 def cmd_remove(args, cfg: Config) -> int:

@@ -21,3 +21,7 @@ class CorruptIndexError(NewsIndexError):
 
 class SeedFormatError(NewsIndexError):
     """A seed file or line cannot be read."""
+
+
+class FeedError(NewsIndexError):
+    """A feed or page could not be fetched or parsed."""

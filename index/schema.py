@@ -35,6 +35,11 @@ class Article:
     meta: dict[str, str] = field(default_factory=dict)
     origin: str = ""  # "file:line" the article came from
 
+    def to_json(self) -> dict:
+        """One line of seed JSONL, the format index.ingest.seeds reads back (body: paragraphs joined by newlines)."""
+        return {"id": self.id, "title": self.title, "body": "\n".join(self.paragraphs),
+                "published_at": self.published_at, "source": self.source, "url": self.url}
+
 
 @dataclass(frozen=True)
 class Passage:

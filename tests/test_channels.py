@@ -11,7 +11,7 @@ from bot import channels
 from bot.newsindex import NewsIndex
 from bot.config import ChannelsConfig, ConfigError, load_channels_config
 from index import IndexConfig, Retriever, build_index, store
-from index.ingest.feeds import FeedPoller, with_feed_files
+from index.ingest.poll import FeedPoller, with_feed_files
 from tests.fakebotapi import parse_html
 from tests.helpers import feed, one_article_index
 

@@ -25,9 +25,12 @@ from bot import feeds as bot_feeds
 from bot.newsindex import RETIRE_JOB, NewsIndex
 from index import IndexConfig, Retriever, store
 from index.build import operations as build_mod
-from index.ingest import feeds as feeds_mod
+from index.errors import FeedError
+from index.ingest import fetch as fetch_mod
+from index.ingest import pages as pages_mod
 from index.__main__ import main as index_main
-from index.ingest.feeds import FeedPoller, parse_feed
+from index.ingest.pages import parse_feed
+from index.ingest.poll import FeedPoller
 from tests.fakebotapi import ALICE
 from tests.helpers import feed, one_article_index
 
@@ -243,7 +246,7 @@ def _config(tmp_path) -> str:
 
 
 def test_add_of_a_good_and_a_bad_file_leaves_nothing_behind(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(feeds_mod, "MAX_BYTES", 4000)
+    monkeypatch.setattr(fetch_mod, "MAX_BYTES", 4000)
     (tmp_path / "ok.xml").write_text(rss([ITEM_A]), encoding="utf-8")
     (tmp_path / "huge.xml").write_text(rss([ITEM_B]) + " " * 5000, encoding="utf-8")
     cfg = _config(tmp_path)
@@ -254,7 +257,7 @@ def test_add_of_a_good_and_a_bad_file_leaves_nothing_behind(tmp_path, capsys, mo
 
 
 def test_an_oversized_url_is_named_in_the_error(tmp_path, capsys, monkeypatch, feed_server):
-    monkeypatch.setattr(feeds_mod, "MAX_BYTES", 4000)
+    monkeypatch.setattr(fetch_mod, "MAX_BYTES", 4000)
     feed_server.route("/big", rss([ITEM_A]) + " " * 5000)
     assert index_main(["--config", _config(tmp_path), "add", feed_server.url("/big")]) == 1
     err = capsys.readouterr().err
@@ -339,8 +342,8 @@ def hostile():
 
 def test_a_server_trickling_its_headers_is_cut_off_at_the_total_timeout(hostile):
     hostile.answer("/slow", headers={"X-Padding": "p" * 150}, body=rss([ITEM_A]).encode(), trickle=0.02)
-    with pytest.raises(feeds_mod.FeedError, match="timed out"):
-        feeds_mod.fetch(hostile.url("/slow"), timeout=0.5)
+    with pytest.raises(FeedError, match="timed out"):
+        fetch_mod.fetch(hostile.url("/slow"), timeout=0.5)
     time.sleep(0.1)
     # A timeout per read would have waited for every byte (each came within 0.02 s).
     assert hostile.sent["/slow"] < 150
@@ -354,14 +357,14 @@ def _gzip_layers(data: bytes, layers: int) -> bytes:
 
 @pytest.mark.parametrize("encoding,layers", [("gzip", 1), ("gzip, gzip", 2), ("gzip", 2), ("deflate, gzip", 2)])
 def test_compression_bombs_are_refused_at_every_layer_with_bounded_memory(hostile, monkeypatch, encoding, layers):
-    monkeypatch.setattr(feeds_mod, "MAX_BYTES", 1 << 20)
+    monkeypatch.setattr(fetch_mod, "MAX_BYTES", 1 << 20)
     bomb = b"<rss>" + b"\0" * (40 << 20)
     body = _gzip_layers(bomb, layers) if "deflate" not in encoding else gzip.compress(zlib.compress(bomb, 9), 9)
     hostile.answer("/bomb", headers={"Content-Encoding": encoding}, body=body)
     tracemalloc.start()
     try:
-        with pytest.raises(feeds_mod.FeedError, match="larger than"):
-            feeds_mod.fetch(hostile.url("/bomb"), timeout=5)
+        with pytest.raises(FeedError, match="larger than"):
+            fetch_mod.fetch(hostile.url("/bomb"), timeout=5)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -369,7 +372,7 @@ def test_compression_bombs_are_refused_at_every_layer_with_bounded_memory(hostil
 
 
 def test_a_gzipped_page_file_is_bounded_like_a_download(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(feeds_mod, "MAX_BYTES", 1 << 20)
+    monkeypatch.setattr(fetch_mod, "MAX_BYTES", 1 << 20)
     (tmp_path / "bomb.html").write_bytes(_gzip_layers(b"<html>" + b"\0" * (40 << 20), 2))
     assert index_main(["--config", _config(tmp_path), "add", str(tmp_path / "bomb.html")]) == 1
     assert "bomb.html" in capsys.readouterr().err
@@ -380,15 +383,15 @@ def test_a_gzipped_page_file_is_bounded_like_a_download(tmp_path, capsys, monkey
 def test_redirects_follow_the_policy(hostile, target, message):
     hostile.answer("/loop", "302 Found", {"Location": target if target != "/loop" else hostile.url("/loop")})
     hostile.answer("/start", "301 Moved Permanently", {"Location": target if target != "/loop" else "/loop"})
-    with pytest.raises(feeds_mod.FeedError, match=message):
-        feeds_mod.fetch(hostile.url("/start"), timeout=5)
-    assert hostile.requests.get("/loop", 0) <= feeds_mod.MAX_REDIRECTS
+    with pytest.raises(FeedError, match=message):
+        fetch_mod.fetch(hostile.url("/start"), timeout=5)
+    assert hostile.requests.get("/loop", 0) <= fetch_mod.MAX_REDIRECTS
 
 
 def test_a_redirect_to_another_path_is_followed(hostile):
     hostile.answer("/old", "302 Found", {"Location": "/new"})
     hostile.answer("/new", headers={"Content-Type": "application/rss+xml"}, body=rss([ITEM_A]).encode())
-    r = feeds_mod.fetch(hostile.url("/old"), timeout=5)
+    r = fetch_mod.fetch(hostile.url("/old"), timeout=5)
     assert r.url == hostile.url("/new") and b"<rss" in r.content
 
 
@@ -401,7 +404,7 @@ def test_a_redirect_to_another_path_is_followed(hostile):
     ("http://127.0.0.1:8000/feed", "http://127.0.0.1:8001/feed", True),  # a local feed the admin chose
 ])
 def test_the_redirect_address_policy(start, target, allowed):
-    assert feeds_mod.address_allowed(target, private_ok=feeds_mod.is_private_url(start)) is allowed
+    assert fetch_mod.address_allowed(target, private_ok=fetch_mod.is_private_url(start)) is allowed
 
 
 def _ran_within_cpu_seconds(code: str, seconds: int) -> bool:
@@ -412,7 +415,7 @@ def _ran_within_cpu_seconds(code: str, seconds: int) -> bool:
 
 
 def test_the_page_time_scan_is_linear_in_hostile_markup():
-    code = ("from index.ingest.feeds import _page_time\n"
+    code = ("from index.ingest.pages import _page_time\n"
             "for junk in ('<meta ' * 16000, '<time ' * 16000, '<meta name=\"date\" content=\"' * 4000):\n"
             "    assert _page_time(junk, None) is None\n"
             "assert _page_time('<meta name=\"pubdate\" content=\"2026-03-01 07:45\">', None).startswith('2026-03-01T07:45')\n")
@@ -459,7 +462,7 @@ async def test_feeds_are_fetched_outside_the_reindex_lock(make_bot, index_dir, f
 
 
 def test_a_feed_of_thousands_of_items_is_read_up_to_the_cap(monkeypatch):
-    monkeypatch.setattr(feeds_mod, "MAX_ITEMS", 3)
+    monkeypatch.setattr(pages_mod, "MAX_ITEMS", 3)
     items = [(f"g{i}", f"第{i}号新闻标题", f"<p>第{i}条新闻的正文。</p>", "Mon, 02 Mar 2026 09:30:00 +0000") for i in range(5)]
     assert [a.title for a in parse_feed(rss(items).encode(), "http://x/many")] == ["第0号新闻标题", "第1号新闻标题", "第2号新闻标题"]
 
@@ -481,8 +484,8 @@ def test_a_hanging_name_lookup_counts_against_the_timeout(monkeypatch):
 
     monkeypatch.setattr(socket, "getaddrinfo", hanging_lookup)
     try:
-        with pytest.raises(feeds_mod.FeedError, match="timed out"):
-            feeds_mod.fetch("http://feeds.example/rss", timeout=0.3)
+        with pytest.raises(FeedError, match="timed out"):
+            fetch_mod.fetch("http://feeds.example/rss", timeout=0.3)
     finally:
         release.set()
 
@@ -504,7 +507,7 @@ _xml_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), ma
 def test_any_item_fields_parse_or_raise_feed_error(fields):
     try:
         articles = parse_feed(rss(fields).encode("utf-8", "surrogatepass"), "http://x/any")
-    except feeds_mod.FeedError:
+    except FeedError:
         return
     assert all(a.title and a.paragraphs for a in articles)
 
@@ -514,8 +517,8 @@ def test_any_item_fields_parse_or_raise_feed_error(fields):
     lambda head: st.binary(max_size=2000).map(lambda tail: head + tail)))
 def test_any_bytes_parse_or_raise_feed_error(content):
     try:
-        articles = feeds_mod.parse(content, "http://x/bytes", "")
-    except feeds_mod.FeedError:
+        articles = pages_mod.parse(content, "http://x/bytes", "")
+    except FeedError:
         return
     assert isinstance(articles, list)
 
@@ -549,5 +552,5 @@ def test_an_unreachable_first_address_falls_back_to_the_next(hostile, monkeypatc
     real = socket.getaddrinfo
     # feeds.test has two addresses; 127.0.0.2 refuses (nothing listens there).
     monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **kw: addresses if host == "feeds.test" else real(host, *a, **kw))
-    r = feeds_mod.fetch(f"http://feeds.test:{hostile.port}/rss", timeout=5)
+    r = fetch_mod.fetch(f"http://feeds.test:{hostile.port}/rss", timeout=5)
     assert b"<rss" in r.content

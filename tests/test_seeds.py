@@ -123,3 +123,30 @@ def test_detect_format():
     assert detect_format('{"id": 1}\n') == "jsonl"
     assert detect_format("-\n标题\n最后更新: 2020-02-09 23:26:08正文") == "page"
     assert detect_format("标题\n正文") == "txt"
+
+
+def test_fetched_articles_written_as_jsonl_read_back_unchanged(tmp_path):
+    """One schema: what the feed poller writes (Article.to_json) the seed reader reads back field for field."""
+    from index.ingest.poll import write_jsonl
+    from index.schema import Article
+
+    written = [
+        Article(id="web-1", title="国务院常务会议部署稳就业", paragraphs=["第一段。", "第二段，有引号“好”。"],
+                published_at="2020-03-01T09:30:00+08:00", source="新华社", url="https://example.com/a"),
+        Article(id="web-2", title="没有时间和来源的文章", paragraphs=["只有一段。"]),
+    ]
+    batch = read_seed_file(write_jsonl(tmp_path, "feed", written))
+    fields = ("id", "title", "paragraphs", "published_at", "source", "url")
+    assert [tuple(getattr(a, f) for f in fields) for a in batch.articles] == \
+        [tuple(getattr(a, f) for f in fields) for a in written]
+    assert not batch.skipped
+
+
+def test_publication_times_from_feeds_and_files_read_alike():
+    """One parser for every publication time: RFC 822 (feeds), ISO with or without zone (files), in China time."""
+    from index.chinatime import parse_published
+
+    assert parse_published("Sun, 01 Mar 2020 01:30:00 GMT") == "2020-03-01T09:30:00+08:00"
+    assert parse_published("2020-03-01T01:30:00Z") == "2020-03-01T09:30:00+08:00"
+    assert parse_published("2020/03/01 09:30") == "2020-03-01T09:30:00+08:00"
+    assert parse_published("昨天") is None and parse_published("") is None
