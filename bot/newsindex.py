@@ -189,7 +189,7 @@ class NewsIndex:
 
 def add_articles(poller: object, articles: list[Article]) -> str | None:
     """Write the articles the index lacks as a feed file and add them (blocking); the new version, or None."""
-    from index.build.operations import build_index
+    from index.build import add_to_index
     from index.ingest.poll import known_articles, new_articles, write_jsonl
 
     fresh = new_articles(articles, known_articles(poller.index_dir))
@@ -197,7 +197,7 @@ def add_articles(poller: object, articles: list[Article]) -> str | None:
         return None
     path = write_jsonl(poller.index_dir, "telegram-" + fresh[0].id, fresh)
     try:
-        built = build_index([path], poller.index_dir, poller.encoder, poller.config, add=True,
+        built = add_to_index([path], poller.index_dir, poller.encoder, poller.config,
                             embed=poller.embed, progress=False)
     except Exception:
         path.unlink(missing_ok=True)  # the next edit or forward tries again

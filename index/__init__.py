@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from index.build import BuildReport, build_index, embed_missing, index_is_stale
+from index.build import BuildReport, add_to_index, build_index, embed_missing, index_is_stale, remove_from_index
 from index.config import Config, IndexConfig, RetrievalConfig, load_config
 from index.errors import CorruptIndexError, IndexNotBuiltError, ModelMismatchError, NewsIndexError, SeedFormatError
 from index.schema import Article, Headline, Hit, Passage, SearchResult
@@ -11,5 +11,6 @@ from index.search.retriever import Retriever
 __all__ = [
     "Article", "BuildReport", "Config", "CorruptIndexError", "Headline", "Hit", "IndexConfig",
     "IndexNotBuiltError", "ModelMismatchError", "NewsIndexError", "Passage", "RetrievalConfig", "Retriever",
-    "SearchResult", "SeedFormatError", "build_index", "embed_missing", "index_is_stale", "load_config",
+    "SearchResult", "SeedFormatError", "add_to_index", "build_index", "embed_missing", "index_is_stale",
+    "load_config", "remove_from_index",
 ]

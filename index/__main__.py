@@ -35,7 +35,7 @@ def _encoder(cfg: Config, needed: bool = True):
 
 
 def cmd_build(args, cfg: Config) -> int:
-    from index.build.operations import build_index
+    from index.build import add_to_index, build_index
     from index.ingest.poll import with_feed_files
 
     embed = cfg.index.embed_on_build and not args.no_embed
@@ -48,8 +48,11 @@ def cmd_build(args, cfg: Config) -> int:
         if not sources:
             print("nothing new to add")
             return 0
-        report = build_index(sources, cfg.index.dir, _encoder(cfg, embed), cfg.index, embed=embed,
-                             rebuild=args.rebuild, add=args.command == "add")
+        encoder = _encoder(cfg, embed)
+        if args.command == "add":
+            report = add_to_index(sources, cfg.index.dir, encoder, cfg.index, embed=embed)
+        else:
+            report = build_index(sources, cfg.index.dir, encoder, cfg.index, embed=embed, rebuild=args.rebuild)
     except BaseException:
         # A failed add leaves nothing for the next build to pick up from <index>/feeds/.
         for path in written:
@@ -101,17 +104,16 @@ def _read_source(source: str, timeout: float) -> list:
 
 
 def cmd_remove(args, cfg: Config) -> int:
-    from index.build.operations import build_index
+    from index.build import remove_from_index
     from index.store.versions import current_version
 
-    db_sources: list[Path] = []  # `remove` rebuilds from the current version's own files
-    report = build_index(db_sources, cfg.index.dir, None, cfg.index, add=True, remove=args.ids, embed=False)
+    report = remove_from_index(args.ids, cfg.index.dir, cfg.index)
     print(report.summary())
     return 0 if current_version(cfg.index.dir) else 1
 
 
 def cmd_embed(args, cfg: Config) -> int:
-    from index.build.operations import embed_missing
+    from index.build import embed_missing
 
     done = embed_missing(cfg.index.dir, _encoder(cfg), cfg.index)
     print(f"embedded {done} passages")
@@ -191,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("build", "add"):
         p = sub.add_parser(name, help=f"{name} seed files or folders" + (", feeds, pages or URLs" if name == "add" else ""))
         p.add_argument("sources", nargs="*" if name == "build" else "+")
-        p.add_argument("--rebuild", action="store_true", help="ignore the current index (new model, say)")
+        if name == "build":
+            p.add_argument("--rebuild", action="store_true", help="ignore the current index (new model, say)")
         p.add_argument("--no-embed", action="store_true", help="lexical leg only; embed later with `embed`")
         if name == "add":
             p.add_argument("--timeout", type=float, default=10.0, help="seconds per URL fetch (default 10)")

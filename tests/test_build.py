@@ -13,7 +13,7 @@ import pytest
 
 from index import (
     CorruptIndexError, IndexConfig, IndexNotBuiltError, ModelMismatchError, Retriever, build_index, embed_missing,
-    index_is_stale,
+    add_to_index, index_is_stale, remove_from_index,
 )
 from index.models.hashing import HashEncoder
 from tests.helpers import jsonl, numbered_article, seed_folder
@@ -76,12 +76,12 @@ def test_duplicates_stored_once_and_add_remove(seeds, tmp_path):
     enc = HashEncoder()
     build_index([seeds], tmp_path / "idx", enc, progress=False)
     extra = jsonl(tmp_path / "extra.jsonl", [numbered_article(3, id="copy-of-n3"), numbered_article(9)])
-    report = build_index([extra], tmp_path / "idx", enc, add=True, progress=False)
+    report = add_to_index([extra], tmp_path / "idx", enc, progress=False)
     assert report.duplicates == 1 and report.articles == 7
     r = Retriever.load(tmp_path / "idx", enc)
     assert r.article("n9") is not None and r.article("copy-of-n3") is None
     assert r.article("000_eb63601c10643f4d-bb0c61cbffa4") is not None  # add keeps what was there
-    report = build_index([], tmp_path / "idx", None, add=True, remove=["n9"], embed=False, progress=False)
+    report = remove_from_index(["n9"], tmp_path / "idx")
     assert report.removed == 1
     assert Retriever.load(tmp_path / "idx", enc).article("n9") is None
 

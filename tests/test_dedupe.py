@@ -94,7 +94,7 @@ def test_dxy_news_merges_cross_outlet_copies_only():
 def test_clusters_after_adds_equal_clusters_of_a_whole_build(tmp_path, articles, clusters):
     # The whole corpus (3,378 articles, more than 10 clusters) is the slow run; its first 800
     # articles (6 clusters), with the same checks, the default one.
-    from index import build_index, store
+    from index import add_to_index, build_index, store
 
     rows = [json.loads(line) for line in DXY.open(encoding="utf-8")][:articles]
     # Interleaved parts: each add brings articles of days the index already has, so copies span parts.
@@ -105,7 +105,7 @@ def test_clusters_after_adds_equal_clusters_of_a_whole_build(tmp_path, articles,
         files[-1].write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in part), encoding="utf-8")
     build_index(files[:1], tmp_path / "added", progress=False, embed=False)
     for f in files[1:]:
-        report = build_index([f], tmp_path / "added", add=True, progress=False, embed=False)
+        report = add_to_index([f], tmp_path / "added", progress=False, embed=False)
         assert report.rows_written < report.passages  # appended, not rewritten
     build_index(files, tmp_path / "whole", progress=False, embed=False)
     added = duplicates.Clusters.load(store.current_version(tmp_path / "added"))

@@ -24,7 +24,7 @@ from bot import admin
 from bot import feeds as bot_feeds
 from bot.newsindex import RETIRE_JOB, NewsIndex
 from index import IndexConfig, Retriever, store
-from index.build import operations as build_mod
+from index import build as build_mod
 from index.errors import FeedError
 from index.ingest import fetch as fetch_mod
 from index.ingest import pages as pages_mod
@@ -271,7 +271,7 @@ def test_a_full_disk_ends_add_with_an_error_line_and_no_feed_files(tmp_path, cap
     def full_disk(*args, **kwargs):
         raise OSError(errno_, os.strerror(errno_), str(tmp_path / "idx" / "x"))
 
-    monkeypatch.setattr(build_mod, "build_index", full_disk)
+    monkeypatch.setattr(build_mod, "add_to_index", full_disk)
     assert index_main(["--config", _config(tmp_path), "add", str(tmp_path / "ok.xml")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and os.strerror(errno_) in err and "Traceback" not in err
@@ -526,14 +526,14 @@ def test_any_bytes_parse_or_raise_feed_error(content):
 def test_a_feed_whose_articles_break_the_build_does_not_hold_back_the_others(feed_server, index_dir, monkeypatch):
     feed_server.route("/good", rss([ITEM_A]))
     feed_server.route("/poison", rss([ITEM_B]))
-    real = build_mod.build_index
+    real = build_mod.add_to_index
 
     def build(sources, *args, **kwargs):
         if any("poison" in Path(s).name for s in sources):
             raise ValueError("a bug on this feed's articles")
         return real(sources, *args, **kwargs)
 
-    monkeypatch.setattr(build_mod, "build_index", build)
+    monkeypatch.setattr(build_mod, "add_to_index", build)
     p = poller([feed_server.url("/good"), feed_server.url("/poison")], index_dir)
     report = p.poll(now=1000.0)
     assert report.added == 1 and report.version and "长江流域迎来新一轮强降雨" in titles(index_dir)
@@ -541,7 +541,7 @@ def test_a_feed_whose_articles_break_the_build_does_not_hold_back_the_others(fee
     assert bad.failures == 1 and "could not add" in bad.last_status and bad.next_attempt == 1000.0 + 2 * INTERVAL
     assert report.failed == [feed_server.url("/poison")]
     assert not [f for f in (index_dir / "feeds").glob("*.jsonl") if "poison" in f.name]
-    monkeypatch.setattr(build_mod, "build_index", real)  # fixed: the next poll adds it
+    monkeypatch.setattr(build_mod, "add_to_index", real)  # fixed: the next poll adds it
     p.poll(now=1000.0 + 2 * INTERVAL)
     assert "新能源汽车出口继续增长" in titles(index_dir)
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index import Retriever, build_index, store
+from index import Retriever, add_to_index, build_index, store
 from index.store import lexical as lexical_mod
 from index.errors import CorruptIndexError
 from index.store.lexical import LexicalIndex, tokenize
@@ -104,7 +104,7 @@ def test_add_writes_one_segment_links_the_rest_and_scores_like_a_rebuild(tmp_pat
     build_index([a], idx, progress=False, embed=False)
     before = store.current_version(idx)
     [old_segment] = [p for p in (before / store.LEXICAL).iterdir() if p.is_dir()]
-    build_index([b], idx, add=True, progress=False, embed=False)
+    add_to_index([b], idx, progress=False, embed=False)
     after = store.current_version(idx)
     segments = sorted(p for p in (after / store.LEXICAL).iterdir() if p.is_dir())
     assert len(segments) == 2

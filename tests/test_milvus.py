@@ -16,7 +16,7 @@ pytest.importorskip("pymilvus", exc_type=ImportError)
 pytest.importorskip("milvus_lite", exc_type=ImportError)
 pytest.importorskip("jieba")
 
-from index import IndexConfig, ModelMismatchError, Retriever, build_index, embed_missing  # noqa: E402
+from index import IndexConfig, ModelMismatchError, Retriever, add_to_index, build_index, embed_missing, remove_from_index  # noqa: E402
 from index import store  # noqa: E402
 from index.store import milvus
 from index.models.hashing import HashEncoder
@@ -73,14 +73,14 @@ def test_build_add_remove_search(seeds, tmp_path):
 
     # Milvus Lite keeps BM25 statistics per segment: a changed collection is rewritten (index.store.milvus).
     extra = jsonl(tmp_path / "extra.jsonl", [numbered_article(9, "全新的一段报道：社区防控要突出重点。")])
-    build_index([extra], idx, enc, cfg, add=True, progress=False)
+    add_to_index([extra], idx, enc, cfg, progress=False)
     synced = milvus.read_sync(idx)
     assert synced["inserted"] == 2 and synced["deleted"] == 0 and synced["rewritten"]
     local, remote = same_answers(idx, enc, cfg)
     n9 = {i for i in range(len(remote.passages)) if remote.passages[i].article_id == "n9"}
     assert remote.rank("全新的一段报道")[0].row in n9
 
-    build_index([], idx, None, cfg, add=True, remove=["n9"], embed=False, progress=False)
+    remove_from_index(["n9"], idx, cfg)
     assert milvus.read_sync(idx)["deleted"] == 2 and milvus.read_sync(idx)["inserted"] == 0
     _, remote = same_answers(idx, enc, cfg)
     assert all(remote.passages[c.row].article_id != "n9" for c in remote.rank("全新的一段报道"))

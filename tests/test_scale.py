@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import IndexConfig, Retriever, build_index, embed_missing
+from index import IndexConfig, Retriever, add_to_index, build_index, embed_missing
 from index import store
 from index.models.hashing import HashEncoder
 
@@ -46,8 +46,8 @@ def test_flat_index_becomes_hnsw_when_an_add_crosses_the_threshold(tmp_path):
     cfg = IndexConfig(model=enc.name, ann_threshold=100)
     build_index([jsonl(tmp_path / "a.jsonl", [article(i) for i in range(20)])], tmp_path / "idx", enc, cfg, progress=False)
     assert Retriever.load(tmp_path / "idx", enc).vector_index == "flat"
-    report = build_index([jsonl(tmp_path / "b.jsonl", [article(i, "m") for i in range(30)])], tmp_path / "idx", enc, cfg,
-                         add=True, progress=False)
+    report = add_to_index([jsonl(tmp_path / "b.jsonl", [article(i, "m") for i in range(30)])], tmp_path / "idx", enc, cfg,
+                          progress=False)
     r = Retriever.load(tmp_path / "idx", enc, verify=True)
     assert r.vector_index == "hnsw" and r.vectors == report.passages >= 100
 
@@ -86,7 +86,7 @@ def test_add_writes_only_the_new_rows_and_vectors(tmp_path):
     db = store.open_db(store.current_version(idx) / store.DB)
     before = [tuple(x) for x in db.execute("SELECT row, hash FROM passages ORDER BY row")]
     db.close()  # (the version itself may be pruned by the builds below)
-    added = build_index([jsonl(tmp_path / "b.jsonl", [article(i, "m") for i in range(3)])], idx, enc, add=True,
+    added = add_to_index([jsonl(tmp_path / "b.jsonl", [article(i, "m") for i in range(3)])], idx, enc,
                         progress=False)
     new = added.passages - first.passages
     assert new == 9  # 3 articles: a headline and two paragraphs each
@@ -106,7 +106,7 @@ def test_add_that_replaces_an_article_falls_back_to_a_whole_version(tmp_path):
     idx = tmp_path / "idx"
     first = build_index([jsonl(tmp_path / "a.jsonl", [article(i) for i in range(10)])], idx, enc, progress=False)
     changed = dict(article(3), body="完全改写过的第三条新闻。")
-    report = build_index([jsonl(tmp_path / "b.jsonl", [changed])], idx, enc, add=True, progress=False)
+    report = add_to_index([jsonl(tmp_path / "b.jsonl", [changed])], idx, enc, progress=False)
     assert report.duplicates == 1 and report.articles == first.articles
     assert report.rows_written == report.passages  # the whole version was written
     r = Retriever.load(idx, enc)
@@ -122,7 +122,7 @@ def test_add_to_an_hnsw_index_links_it_and_puts_new_vectors_in_a_flat_delta(tmp_
     v1 = store.current_version(idx)
     assert not (v1 / store.VECTORS_DELTA).exists()
     hnsw_inode = (v1 / store.VECTORS).stat().st_ino
-    build_index([jsonl(tmp_path / "b.jsonl", [article(i, "m") for i in range(2)])], idx, enc, cfg, add=True, progress=False)
+    add_to_index([jsonl(tmp_path / "b.jsonl", [article(i, "m") for i in range(2)])], idx, enc, cfg, progress=False)
     v2 = store.current_version(idx)
     # The HNSW file is the previous version's (same inode); the 6 new vectors are in the delta.
     assert (v2 / store.VECTORS).stat().st_ino == hnsw_inode
@@ -139,7 +139,7 @@ def test_add_to_an_hnsw_index_links_it_and_puts_new_vectors_in_a_flat_delta(tmp_
     assert [round(c.cosine, 5) for c in got] == [round(c.cosine, 5) for c in want]
     assert whole.passages == r.stats()["passages"]
     # Past vectors_delta_max the delta is merged into a new HNSW file.
-    build_index([jsonl(tmp_path / "c.jsonl", [article(i, "k") for i in range(6)])], idx, enc, cfg, add=True, progress=False)
+    add_to_index([jsonl(tmp_path / "c.jsonl", [article(i, "k") for i in range(6)])], idx, enc, cfg, progress=False)
     v3 = store.current_version(idx)
     assert not (v3 / store.VECTORS_DELTA).exists()  # 6 + 18 > 20
     assert (v3 / store.VECTORS).stat().st_ino != hnsw_inode

@@ -1,3 +1,10 @@
-"""Operations that write the index: build, add, remove, embed."""
+"""Operations that write the index, one job each: build, add, remove, embed."""
 
-from index.build.operations import BuildReport, build_index, embed_missing, index_is_stale  # noqa: F401
+from index.build.operations import (  # noqa: F401
+    add_to_index,
+    build_index,
+    embed_missing,
+    index_is_stale,
+    remove_from_index,
+)
+from index.build.report import BuildReport  # noqa: F401

@@ -2,7 +2,7 @@
 
 Fetched articles are written as JSONL files under ``<index dir>/feeds/`` (one article per line,
 ids stable across polls: from the entry's guid or link, or the page's URL) and added with
-``build_index(add=True)``, so dedupe, the embedding cache and the atomic publish all apply.
+``add_to_index``, so dedupe, the embedding cache and the atomic publish all apply.
 A feed poll writes only articles the index does not already hold (same id and content, or the
 same content under another id); an unchanged feed writes nothing and publishes no version.
 """
@@ -224,9 +224,9 @@ class FeedPoller:
 
     def _build(self, files: list[Path]) -> str:
         """Add the files to the index; the published version."""
-        from index.build.operations import build_index
+        from index.build import add_to_index
 
-        return build_index(files, self.index_dir, self.encoder, self.config, add=True, embed=self.embed,
+        return add_to_index(files, self.index_dir, self.encoder, self.config, embed=self.embed,
                            progress=False).version
 
     def _not_added(self, item: tuple[FeedState, Path, int], error: Exception, report: PollReport, now: float) -> None:
