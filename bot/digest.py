@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 
 from index.models import Headline
 
-from .formatting import headline_line, split_message
+from .formatting import headline_line
+from .html_split import split_message
 from .summarize import representative_sentence
 from .text import CHINA_TZ, MAX_MESSAGE_CHARS, esc, first_chars, shorten
 

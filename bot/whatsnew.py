@@ -17,7 +17,7 @@ from index.models import Headline
 from index.timeq import china_today, parse_time_query
 
 from .digest import DigestItem, build_digest, extract, headline_time, item_lines
-from .formatting import split_message
+from .html_split import split_message
 from .text import CHINA_TZ, MAX_MESSAGE_CHARS, esc
 
 # Words that make a question about news as such.
