@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.summary_eval import chars, rouge1  # noqa: E402
 from bot.excerpts import featurize  # noqa: E402
-from bot.summarize import _content, _strip_dateline, split_sentences  # noqa: E402
+from bot.sentence_picker import split_sentences, strip_dateline  # noqa: E402
+from bot.summarize_text import content as _content  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 SETS = {"xwlb-2020": DATA / "xwlb" / "xwlb-2020.jsonl", "dxy-news": DATA / "dxy-news" / "dxy-news.jsonl"}
@@ -44,13 +45,13 @@ def central(paragraphs: list[str], density: float) -> str:
     f = featurize(sentences)
     m = f.tfidf
     score = np.asarray(m @ np.asarray(m.sum(axis=0)).ravel()) - np.asarray(m.multiply(m).sum(axis=1)).ravel()
-    return _strip_dateline(sentences[int(np.argmax(score * f.density**density))])
+    return strip_dateline(sentences[int(np.argmax(score * f.density**density))])
 
 
 def main() -> int:
     logging.getLogger("jieba").setLevel(logging.WARNING)
     pickers = {
-        "lead sentence": lambda p: _strip_dateline(pool(p)[0]),
+        "lead sentence": lambda p: strip_dateline(pool(p)[0]),
         "centrality (the digest's rule)": lambda p: central(p, 0.0),
         "centrality × density": lambda p: central(p, 1.0),
     }

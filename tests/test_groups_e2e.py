@@ -25,6 +25,7 @@ from telegram import ChatMemberAdministrator, ChatMemberOwner
 
 from bot import groups, summarize
 from bot.config import GroupsConfig, SummaryConfig
+from bot.sentence_picker import representative_sentence
 from tests.fakebotapi import ALICE, BOB, GROUP_CHAT, PRIVATE_CHAT, parse_html
 from tests.helpers import feed
 
@@ -325,9 +326,9 @@ async def test_summary_of_a_discussion_touching_the_news_names_related_headlines
     [
         (PRIVATE_CHAT, "/summary", groups.GROUP_ONLY),
         (PRIVATE_CHAT, "/forget", groups.GROUP_ONLY),
-        (GROUP_CHAT, "/summary 昨天", "看不懂 “昨天”。" + summarize.USAGE),
+        (GROUP_CHAT, "/summary 昨天", "看不懂 “昨天”。" + groups.SUMMARY_USAGE),
         # int() refuses over 4,300 digits in English; the user gets the Chinese limit instead.
-        (GROUP_CHAT, "/summary " + "9" * 5000, "最多总结 2000 条消息。" + summarize.USAGE),
+        (GROUP_CHAT, "/summary " + "9" * 5000, "最多总结 2000 条消息。" + groups.SUMMARY_USAGE),
         (GROUP_CHAT, "/digest sometimes", groups.DIGEST_USAGE),
     ],
 )
@@ -356,7 +357,7 @@ async def test_digest_lists_the_newest_seed_headlines_with_an_extract(group_bot,
     assert len(extracts) == 1
     assert TITLE in lines[lines.index("　" + extracts[0]) - 1]
     article = hash_seed_retriever.article(hash_seed_retriever.latest(1)[0].article_id)
-    assert extracts[0] == summarize.representative_sentence(article.paragraphs, title=article.title)
+    assert extracts[0] == representative_sentence(article.paragraphs, title=article.title)
     assert extracts[0] in "".join(article.paragraphs)
     assert "俄罗斯的报复来了" not in text  # an undated headline belongs to no day
 

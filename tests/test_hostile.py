@@ -23,7 +23,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import formatting, summarize
+from bot import formatting, groups
 from bot.subscriptions import normalize_hhmm
 from bot.handlers import USAGE_ASK, parse_latest_args
 from bot.html_split import split_message
@@ -201,7 +201,7 @@ def test_latest_arguments_parse_or_raise_value_error(words):
 def test_summary_windows_and_digest_times_parse_or_raise_value_error(arg):
     now = datetime(2026, 1, 1, tzinfo=UTC)
     try:
-        window = summarize.parse_window(arg, now, max_count=2000, max_days=7)
+        window = groups.parse_window(arg, now, max_count=2000, max_days=7)
     except ValueError as e:
         assert utf16_len(str(e)) < 400  # the error is shown to the user: short
     else:
