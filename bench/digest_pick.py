@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.summary_eval import chars, rouge1  # noqa: E402
 from bot.excerpts import featurize  # noqa: E402
-from bot.sentence_picker import split_sentences, strip_dateline  # noqa: E402
+from bot.sentence_picker import article_sentences, strip_dateline  # noqa: E402
 from bot.summarize_text import content as _content  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
@@ -35,7 +35,7 @@ SETS = {"xwlb-2020": DATA / "xwlb" / "xwlb-2020.jsonl", "dxy-news": DATA / "dxy-
 
 def pool(paragraphs: list[str], min_chars: int = 10) -> list[str]:
     """The sentences the digest scores: real ones (10+ characters) when there are any."""
-    sentences = split_sentences(paragraphs)
+    sentences = article_sentences(paragraphs)
     return [s for s in sentences if len(_content(s)) >= min_chars] or sentences
 
 
@@ -63,7 +63,7 @@ def main() -> int:
             return 1
         with path.open(encoding="utf-8") as f:
             rows = [json.loads(line) for line in f]
-        rows = [r for r in rows if len(split_sentences(r["body"].split("\n"))) >= 4]
+        rows = [r for r in rows if len(article_sentences(r["body"].split("\n"))) >= 4]
         rows = random.Random(0).sample(rows, min(600, len(rows)))
         for label, pick in pickers.items():
             halves: dict[int, list[float]] = {0: [], 1: []}

@@ -13,21 +13,17 @@ import numpy as np
 
 from bot.excerpts import featurize
 from bot.summarize_text import content as _content
+from index.split import split_sentences
 
-__all__ = ["split_sentences", "representative_sentence", "strip_dateline"]
+__all__ = ["article_sentences", "representative_sentence", "strip_dateline"]
 
 # News datelines such as "央视网消息（新闻联播）：" or "新华社北京1月1日电 " say nothing about the story.
 _DATELINE = re.compile(r"^[^。！？：:\n]{0,30}?(?:消息|电)(?:（[^）]{0,20}）)?[：:\s]+|^（[^）]{0,30}）\s*")
-# A sentence: text up to a run of terminators, plus any closing quotes after them.
-_SENTENCE = re.compile(r"[^。！？!?；;…\n]+(?:[。！？!?；;…]+[”’」』）)\"']*)?")
 
 
-def split_sentences(paragraphs: Sequence[str]) -> list[str]:
-    """Split paragraphs into sentences at 。！？；… and line breaks."""
-    out = []
-    for p in paragraphs:
-        out.extend(s.strip() for s in _SENTENCE.findall(p) if s.strip())
-    return out
+def article_sentences(paragraphs: Sequence[str]) -> list[str]:
+    """The sentences of the paragraphs in order, split by the index's rule (``index.split``)."""
+    return [sentence for p in paragraphs for sentence in split_sentences(p)]
 
 
 def representative_sentence(paragraphs: list[str], title: str | None = None, min_chars: int = 10) -> str:
@@ -37,7 +33,7 @@ def representative_sentence(paragraphs: list[str], title: str | None = None, min
     half the sentence's similarity to it. Ties go to the earlier sentence. A leading news
     dateline ("新华社北京1月1日电") is cut from the returned sentence.
     """
-    sentences = split_sentences(paragraphs)
+    sentences = article_sentences(paragraphs)
     if not sentences:
         return ""
     # Datelines and captions are short; score only real sentences when there are any.

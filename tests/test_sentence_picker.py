@@ -6,7 +6,9 @@ bot/sentence_picker.py).
 
 from __future__ import annotations
 
-from bot.sentence_picker import representative_sentence
+from bot.excerpts import units
+from bot.sentence_picker import article_sentences, representative_sentence
+from index.split import split_sentences
 
 
 class TestRepresentativeSentence:
@@ -30,3 +32,30 @@ class TestRepresentativeSentence:
         assert representative_sentence(paragraphs) in {
             "第一段说了一件事。", "第二句话补充细节！", "第二段又讲了同一件事；", "还有结尾"
         }
+
+
+# --- one sentence splitter: the bot's sentences are index.split's --------------------------------
+
+
+def test_article_sentences_are_the_index_sentences_of_each_paragraph():
+    paragraphs = ["他说：“我年轻，我顶上！”不料大年初一，他倒下了。", "第二段；还有结尾", ""]
+    assert article_sentences(paragraphs) == [
+        "他说：“我年轻，我顶上！”", "不料大年初一，他倒下了。", "第二段；", "还有结尾",
+    ]
+    assert article_sentences(paragraphs) == [s for p in paragraphs for s in split_sentences(p)]
+
+
+def test_an_ellipsis_does_not_end_a_sentence():
+    # The index's rule; the bot's old regex also cut here (47 of 37,086 xwlb/dxy paragraphs).
+    assert article_sentences(["全国14地新增确诊病例为0……抗击疫情的9个好消息。"]) == [
+        "全国14地新增确诊病例为0……抗击疫情的9个好消息。"
+    ]
+
+
+def test_summary_units_of_a_long_message_are_index_sentences_cut_at_commas_when_long():
+    sentences = ["今天的会议主要讨论三件事情，第一是预算。", "第二是招聘计划怎么安排？", "第三是下个季度的目标！"]
+    long_message = "".join(sentences) * 3  # over units()'s 80 characters: cut into sentences
+    assert [u.text for u in units([long_message])] == split_sentences(long_message)
+    run_on = "，".join(["我们先把这个方案再过一遍"] * 12) + "。"  # one sentence of 156 characters
+    pieces = [u.text for u in units([run_on], max_chars=60)]
+    assert len(pieces) > 1 and all(len(p) <= 60 for p in pieces) and "".join(pieces) == run_on
