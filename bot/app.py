@@ -120,7 +120,7 @@ def add_handlers(application: Application) -> None:
     # here. Group -2: a group off the allowlist stops here (refused if it addressed
     # the bot), so nothing of it is logged or answered. Group -1: group text is logged, new or
     # edited; logging never replies and never stops the update from reaching group 0.
-    application.add_handler(TypeHandler(Update, delivery.dedupe), group=-3)
+    application.add_handler(TypeHandler(Update, delivery.drop_redelivered_updates), group=-3)
     application.add_handler(TypeHandler(Update, groups.gate), group=-2)
     application.add_handler(
         MessageHandler(group_text & filters.UpdateType.MESSAGE, groups.remember), group=-1

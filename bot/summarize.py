@@ -273,7 +273,7 @@ def summarize(
     if related is not None and max_related > 0:
         query = " ".join(kws) + "\n" + "\n".join(_clean(p.text) for p in picks)
         try:
-            items = _dedupe_related(related(query))[:max_related]
+            items = _unique_related(related(query))[:max_related]
         except Exception:
             logger.warning("related() failed; summary goes out without news", exc_info=True)
     return Summary(kws, picks, participants, len(msgs), items, first, last, False, min_messages, chars, min_chars)
@@ -284,7 +284,8 @@ def _discussion_chars(messages: Sequence[ChatMessage]) -> int:
     return sum(len(_content(m.text)) for m in messages if not m.text.strip().startswith("/"))
 
 
-def _dedupe_related(items: list) -> list:
+def _unique_related(items: list) -> list:
+    """The related items in order, each title once."""
     seen, out = set(), []
     for item in items or []:
         key = item if isinstance(item, str) else getattr(getattr(item, "passage", item), "title", None) or str(item)
