@@ -4,7 +4,8 @@ Thin async callbacks like ``bot.handlers``; the work is in ``bot.chatlog`` (SQLi
 ``bot.summarize`` / ``bot.summary_format`` and ``bot.digest``, run off the event loop with
 ``asyncio.to_thread``. Services live in ``context.bot_data``: ``"chatlog"`` (bot.chatlog.ChatLog),
 ``"subscriptions"`` (bot.subscriptions.Subscriptions),
-``"news"`` (its ``retriever``) and ``"config"``. ``bot.app`` wires it all.
+``"news"`` (its ``retriever``), ``"config"`` and ``"clock"`` (monotonic seconds, for the /summary
+cooldown). ``bot.app`` wires it all.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import asyncio
 import logging
 import math
 import re
-import time as clock
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,7 +52,7 @@ REFUSAL = (
 )
 GROUP_ONLY = "这个命令只能在群组里用。"
 COOLDOWN = "请稍等：每个群 {every} 秒内只总结一次，{wait} 秒后再试。"
-SUMMARY_TIMES = "summary_started"  # bot_data key: chat id -> monotonic time its last summary began
+SUMMARY_TIMES = "summary_started"  # bot_data key: chat id -> bot_data["clock"] time its last summary began
 FORGET_REFUSED = "只有群管理员（或机器人管理员）可以删除本群的消息记录。"
 FORGOTTEN = "已删除本群的 {n} 条消息记录。"
 PRIVACY_HINT = (
@@ -227,7 +227,7 @@ async def summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     # One summary per chat per cooldown, so one group cannot keep a core busy; the time is taken
     # before the work starts, so two /summary sent together do not both run.
     started = context.bot_data.setdefault(SUMMARY_TIMES, {})
-    now = clock.monotonic()
+    now = context.bot_data["clock"]()
     wait = config.summary.cooldown_seconds - (now - started.get(chat.id, -math.inf))
     if wait > 0:
         every = f"{config.summary.cooldown_seconds:g}"

@@ -3,7 +3,8 @@
 Each command's argument parsing sits beside its handler (/latest's here, /summary's in ``bot.groups``).
 
 The services live in ``context.bot_data``: ``"news"`` (bot.newsindex.NewsIndex, whose
-``retriever`` is read once per update), ``"config"`` (bot.config.BotConfig) and ``"answers"`` (bot.answers.AnswerStore). ``bot.app`` wires it all.
+``retriever`` is read once per update), ``"config"`` (bot.config.BotConfig), ``"answers"`` (bot.answers.AnswerStore) and ``"clock"`` (monotonic
+seconds, for the question limit). ``bot.app`` wires it all.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import asyncio
 import logging
 import re
 import secrets
-import time
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -214,7 +214,7 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: s
     limiter: QuestionLimiter = context.bot_data["question_limiter"]
     user = update.effective_user
     # One user must not starve a group: past the limit, one short notice, then silence.
-    verdict = limiter.check(user.id if user else message.chat_id, time.monotonic())
+    verdict = limiter.check(user.id if user else message.chat_id, context.bot_data["clock"]())
     if verdict is not Verdict.ANSWER:
         usage["rate_limited"] += 1
         if verdict is Verdict.NOTIFY:

@@ -240,14 +240,22 @@ async def test_three_short_messages_get_the_plain_too_little_line(group_bot, fak
 
 
 async def test_a_second_summary_within_the_cooldown_gets_a_short_wait_line(group_bot, fake_bot_api, lccc_dialogues):
+    clock = group_bot.bot_data["clock"]  # a FakeClock: seconds pass only when the test says so
     await post(group_bot, fake_bot_api, lccc_chat(lccc_dialogues, k=3, seed=9), int(time.time()) - 3600)
     await feed(group_bot, fake_bot_api.message_update("/summary", chat=GROUP_CHAT))
+    clock.advance(12)
     await feed(group_bot, fake_bot_api.message_update("/summary 500", chat=GROUP_CHAT))
 
     summary, refused = fake_bot_api.texts(GROUP)
     assert "讨论摘要" in summary
-    assert re.fullmatch(r"请稍等：每个群 30 秒内只总结一次，([1-9]|[12]\d|30) 秒后再试。", refused)
-    assert "\n" not in refused
+    assert refused == "请稍等：每个群 30 秒内只总结一次，18 秒后再试。"
+
+    clock.advance(17.5)  # half a second left: still refused, the wait rounded up
+    await feed(group_bot, fake_bot_api.message_update("/summary 500", chat=GROUP_CHAT))
+    assert fake_bot_api.texts(GROUP)[-1] == "请稍等：每个群 30 秒内只总结一次，1 秒后再试。"
+    clock.advance(0.5)  # the cooldown is over
+    await feed(group_bot, fake_bot_api.message_update("/summary 500", chat=GROUP_CHAT))
+    assert "讨论摘要" in fake_bot_api.texts(GROUP)[-1]
 
 
 async def test_summary_2h_leaves_out_older_messages(quick_group_bot, fake_bot_api, lccc_dialogues):
