@@ -68,7 +68,7 @@ def quote_passage(text: str, best_sentence: str | None) -> str:
     A long passage goes in an expandable blockquote; unless it opens with the best sentence, that
     sentence comes first in a short quote of its own, so it is read without expanding.
     """
-    text, best_sentence = _around(text, best_sentence, MAX_QUOTE_CHARS)
+    text, best_sentence = cut_around(text, best_sentence, MAX_QUOTE_CHARS)
     start = text.find(best_sentence) if best_sentence else -1
     if start < 0:
         body = esc(text)
@@ -81,7 +81,7 @@ def quote_passage(text: str, best_sentence: str | None) -> str:
     return f"{lead}<blockquote expandable>{body}</blockquote>"
 
 
-def _around(text: str, best: str | None, limit: int) -> tuple[str, str | None]:
+def cut_around(text: str, best: str | None, limit: int) -> tuple[str, str | None]:
     """At most `limit` characters of the passage around its best sentence (cut to fit), "…" where cut."""
     if len(text) <= limit:
         return text, best

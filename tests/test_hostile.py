@@ -486,7 +486,7 @@ async def test_an_answer_quoting_a_huge_passage_is_one_message(make_bot, fake_bo
 @given(text=texts, best=texts, limit=st.integers(20, 400))
 def test_a_long_passage_is_quoted_around_its_best_sentence(text, best, limit):
     passage = text * (1 + 2 * limit // max(1, len(text))) + best + text
-    shown, bold = formatting._around(passage, best, limit)
+    shown, bold = formatting.cut_around(passage, best, limit)
     assert len(shown) <= limit + 2
     if best and len(best) <= limit:
         assert bold == best and best in shown
