@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.summary_eval import chars, rouge1  # noqa: E402
 from bot.excerpts import featurize  # noqa: E402
-from bot.summarize import _content, _strip_dateline, split_sentences  # noqa: E402
+from bot.sentence_picker import article_sentences, strip_dateline  # noqa: E402
+from bot.summarize_text import content as _content  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 SETS = {"xwlb-2020": DATA / "xwlb" / "xwlb-2020.jsonl", "dxy-news": DATA / "dxy-news" / "dxy-news.jsonl"}
@@ -34,7 +35,7 @@ SETS = {"xwlb-2020": DATA / "xwlb" / "xwlb-2020.jsonl", "dxy-news": DATA / "dxy-
 
 def pool(paragraphs: list[str], min_chars: int = 10) -> list[str]:
     """The sentences the digest scores: real ones (10+ characters) when there are any."""
-    sentences = split_sentences(paragraphs)
+    sentences = article_sentences(paragraphs)
     return [s for s in sentences if len(_content(s)) >= min_chars] or sentences
 
 
@@ -44,13 +45,13 @@ def central(paragraphs: list[str], density: float) -> str:
     f = featurize(sentences)
     m = f.tfidf
     score = np.asarray(m @ np.asarray(m.sum(axis=0)).ravel()) - np.asarray(m.multiply(m).sum(axis=1)).ravel()
-    return _strip_dateline(sentences[int(np.argmax(score * f.density**density))])
+    return strip_dateline(sentences[int(np.argmax(score * f.density**density))])
 
 
 def main() -> int:
     logging.getLogger("jieba").setLevel(logging.WARNING)
     pickers = {
-        "lead sentence": lambda p: _strip_dateline(pool(p)[0]),
+        "lead sentence": lambda p: strip_dateline(pool(p)[0]),
         "centrality (the digest's rule)": lambda p: central(p, 0.0),
         "centrality × density": lambda p: central(p, 1.0),
     }
@@ -62,7 +63,7 @@ def main() -> int:
             return 1
         with path.open(encoding="utf-8") as f:
             rows = [json.loads(line) for line in f]
-        rows = [r for r in rows if len(split_sentences(r["body"].split("\n"))) >= 4]
+        rows = [r for r in rows if len(article_sentences(r["body"].split("\n"))) >= 4]
         rows = random.Random(0).sample(rows, min(600, len(rows)))
         for label, pick in pickers.items():
             halves: dict[int, list[float]] = {0: [], 1: []}

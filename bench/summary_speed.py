@@ -60,7 +60,7 @@ def run(kind: str, n: int, repeats: int) -> None:
         t0 = datetime(2024, 5, 1, tzinfo=UTC)
         for i, text in enumerate(texts(kind, n), start=1):
             log.add(ChatMessage(CHAT, i, 100 + i % 7, f"用户{i % 7}", t0 + timedelta(seconds=30 * i), text))
-        window = summarize.Window(count=n, label=f"最近 {n} 条消息")
+        window = groups.Window(count=n, label=f"最近 {n} 条消息")
         times, chars = [], 0
         for _ in range(repeats):
             started = time.perf_counter()

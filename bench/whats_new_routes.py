@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.summarize import CHINA_TZ  # noqa: E402
+from bot.text import CHINA_TZ  # noqa: E402
 from bot.whatsnew import asked_window, is_whats_new  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"

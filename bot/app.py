@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
+from collections.abc import Callable
 
 from telegram import BotCommand, BotCommandScopeAllGroupChats, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
@@ -60,6 +62,7 @@ def build_application(
     request: BaseRequest | None = None,
     get_updates_request: BaseRequest | None = None,
     rate_limiter: BaseRateLimiter | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Application:
     """Build the Application with its services and handlers; nothing is sent until it starts.
 
@@ -71,6 +74,8 @@ def build_application(
         get_updates_request: the HTTP layer for getUpdates; defaults to a second ``request``.
         rate_limiter: defaults to ``delivery.RetryingRateLimiter()`` (Telegram's flood limits,
             429 and safe network retries); tests pass one without the flood limits.
+        clock: monotonic seconds for the question limit and the /summary cooldown (tests pass a
+            fake one, so no test waits for either).
     """
     if not config.token:
         raise ValueError("build_application needs a token")
@@ -100,6 +105,7 @@ def build_application(
     application.bot_data["answers"] = AnswerStore(config.answer_cache)
     application.bot_data["usage"] = Counter()
     application.bot_data["question_limiter"] = QuestionLimiter(config.questions_per_minute)
+    application.bot_data["clock"] = clock
     # The group message log and the digest subscriptions (one file); without a log_path, in memory only.
     application.bot_data["chatlog"] = ChatLog(config.groups.log_path or ":memory:")
     application.bot_data["subscriptions"] = Subscriptions(config.groups.log_path or ":memory:")
@@ -120,7 +126,7 @@ def add_handlers(application: Application) -> None:
     # here. Group -2: a group off the allowlist stops here (refused if it addressed
     # the bot), so nothing of it is logged or answered. Group -1: group text is logged, new or
     # edited; logging never replies and never stops the update from reaching group 0.
-    application.add_handler(TypeHandler(Update, delivery.dedupe), group=-3)
+    application.add_handler(TypeHandler(Update, delivery.drop_redelivered_updates), group=-3)
     application.add_handler(TypeHandler(Update, groups.gate), group=-2)
     application.add_handler(
         MessageHandler(group_text & filters.UpdateType.MESSAGE, groups.remember), group=-1

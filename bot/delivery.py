@@ -1,11 +1,11 @@
-"""Getting updates in and replies out when Telegram misbehaves: retries, rate limits, order, dedupe.
+"""Getting updates in and replies out when Telegram misbehaves: retries, rate limits, order, redeliveries.
 
 - ``RetryingRateLimiter`` keeps every request within Telegram's flood limits (AIORateLimiter),
   waits out a 429's ``retry_after`` and retries, and retries network failures when that cannot
   send a message twice (see ``safe_to_retry``).
 - ``ChatOrderedProcessor`` handles updates concurrently, but one at a time per chat, so a chat's
   answers come in the order it asked.
-- ``dedupe`` drops an update whose ``update_id`` was already handled (a server may redeliver one).
+- ``drop_redelivered_updates`` drops an update whose ``update_id`` was already handled (a server may redeliver one).
 """
 
 from __future__ import annotations
@@ -219,7 +219,7 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
 SEEN_UPDATES = 10_000  # update ids remembered to drop redeliveries; Telegram's ids only grow
 
 
-async def dedupe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def drop_redelivered_updates(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Stop an update whose id was already handled, so a redelivered question is answered once."""
     seen: OrderedDict[int, None] = context.bot_data.setdefault("seen_updates", OrderedDict())
     if update.update_id in seen:

@@ -10,8 +10,9 @@ from datetime import datetime, timedelta
 
 from index.schema import Headline
 
-from .formatting import headline_line, split_message
-from .summarize import representative_sentence
+from .formatting import headline_line
+from .html_split import split_message
+from .sentence_picker import representative_sentence
 from .text import CHINA_TZ, MAX_MESSAGE_CHARS, esc, first_chars, shorten
 
 EXTRACT_CHARS = 200  # an extract longer than this is cut (a few news sentences run on and on)
@@ -59,7 +60,7 @@ def build_digest(retriever: object, hours: float, max_items: int) -> Digest:
 
     Returns:
         The digest, newest first; each headline with an indexed article gets that article's most
-        representative sentence (``summarize.representative_sentence``).
+        representative sentence (``sentence_picker.representative_sentence``).
     """
     # The window ends at the newest dated headline, not at the clock. On a live index the two are
     # minutes apart; on an old corpus (the seed page is from 2020-02-09) "the 24 hours before now"

@@ -17,11 +17,10 @@ from scipy import sparse
 
 from bot.chatlog import ChatMessage
 from bot.summarize_text import STOPCHARS, clean, content, idf, words
+from index.ingest.split import split_sentences
 
 __all__ = ["Excerpt", "Features", "Unit", "units", "featurize", "relevance", "pick_units", "excerpts"]
 
-# A sentence: text up to a run of terminators, plus closing quotes after them.
-_SENTENCE = re.compile(r"[^。！？!?；;…\n]+(?:[。！？!?；;…]+[”’」』）)\"']*)?")
 _CLAUSE = re.compile(r"[^，,、：:]+[，,、：:]*")
 
 
@@ -55,12 +54,9 @@ class Features:
 
 
 def _sentences(text: str, max_chars: int) -> list[str]:
-    """Split text into sentences; a sentence longer than max_chars is cut at commas."""
+    """Split text into sentences (the index's rule); a sentence longer than max_chars is cut at commas."""
     out = []
-    for s in _SENTENCE.findall(text):
-        s = s.strip()
-        if not s:
-            continue
+    for s in split_sentences(text):
         if len(s) <= max_chars:
             out.append(s)
             continue

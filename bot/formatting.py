@@ -2,14 +2,13 @@
 
 Nothing here talks to Telegram. Every function returns text that is escaped for Telegram's HTML
 parse mode, and the ones that return ``list[str]`` return messages that each fit
-``MAX_MESSAGE_CHARS`` (split between passages, lines or sentences, never inside a tag). The
-limits, ``esc``, ``tg_len`` and ``shorten`` come from ``bot.text``.
+``MAX_MESSAGE_CHARS`` (split by ``bot.html_split``, never inside a tag). The limits, ``esc`` and
+``shorten`` come from ``bot.text``.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from html import escape
 
@@ -17,7 +16,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from index.schema import HEADLINE, Article, Headline, Hit
 
-from .text import MAX_CALLBACK_DATA_BYTES, MAX_MESSAGE_CHARS, esc, first_chars, shorten, tg_len
+from .html_split import split_message
+from .text import MAX_CALLBACK_DATA_BYTES, MAX_MESSAGE_CHARS, esc, first_chars, shorten
 
 MAX_ECHOED_QUESTION = 80
 # A link longer than this (escaped, as it stands in the tag) is dropped: a tag is never split, and
@@ -29,23 +29,6 @@ MAX_ARTICLE_MESSAGES = 3
 # A passage longer than this (a feed item that is one endless sentence) is quoted around its best
 # sentence: splitting 2.4 MB into messages took the handler 90 s and would have sent hundreds.
 MAX_QUOTE_CHARS = 1000
-
-USAGE_ASK = "用法：/ask 你的问题，例如 /ask 社区防控要突出什么"
-
-
-def clean_question(text: str) -> str:
-    """Drop control and invisible format characters (zero-width, bidi overrides), squeeze spaces."""
-    kept = "".join(
-        " " if ch in "\t\n\r" else ch
-        for ch in text
-        if ch in "\t\n\r" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co")
-    )
-    return " ".join(kept.split())
-
-
-def is_askable(question: str) -> bool:
-    """Whether a cleaned question has anything to search for (a letter or a digit)."""
-    return any(ch.isalnum() for ch in question)
 
 
 def format_time(published_at: str | None) -> str:
@@ -85,7 +68,7 @@ def quote_passage(text: str, best_sentence: str | None) -> str:
     A long passage goes in an expandable blockquote; unless it opens with the best sentence, that
     sentence comes first in a short quote of its own, so it is read without expanding.
     """
-    text, best_sentence = _around(text, best_sentence, MAX_QUOTE_CHARS)
+    text, best_sentence = cut_around(text, best_sentence, MAX_QUOTE_CHARS)
     start = text.find(best_sentence) if best_sentence else -1
     if start < 0:
         body = esc(text)
@@ -98,7 +81,7 @@ def quote_passage(text: str, best_sentence: str | None) -> str:
     return f"{lead}<blockquote expandable>{body}</blockquote>"
 
 
-def _around(text: str, best: str | None, limit: int) -> tuple[str, str | None]:
+def cut_around(text: str, best: str | None, limit: int) -> tuple[str, str | None]:
     """At most `limit` characters of the passage around its best sentence (cut to fit), "…" where cut."""
     if len(text) <= limit:
         return text, best
@@ -337,151 +320,3 @@ def format_help(stats: Mapping[str, object]) -> str:
         "/ask 问题 — 提问\n"
         "/help — 显示本说明"
     )
-
-
-# --- /latest arguments ----------------------------------------------------------------------------
-
-_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-
-
-def latest_usage(maximum: int) -> str:
-    """Return the one-line usage hint for /latest."""
-    return f"用法：/latest [条数 1–{maximum}] [中文关键词]，例如 /latest 20 或 /latest 疫情"
-
-
-def parse_latest_args(
-    args: Sequence[str], default: int, maximum: int
-) -> tuple[int, str | None]:
-    """Parse /latest's arguments into (count, keyword).
-
-    A number is a count in 1..maximum; a word with a Chinese character is a keyword. Either may
-    come first, each at most once. Anything else raises ValueError.
-    """
-    count: int | None = None
-    keyword: str | None = None
-    if len(args) > 2:
-        raise ValueError("too many arguments")
-    for arg in args:
-        if re.fullmatch(r"[+-]?\d+", arg):
-            n = int(arg)
-            if count is not None or not 1 <= n <= maximum:
-                raise ValueError(f"bad count: {arg}")
-            count = n
-        elif _HAN.search(arg) and keyword is None:
-            keyword = arg
-        else:
-            raise ValueError(f"bad argument: {arg}")
-    return (count or default, keyword)
-
-
-# --- splitting ----------------------------------------------------------------------------------
-
-_TOKEN = re.compile(r"<[^<>]*>|&(?:#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);|.", re.S)
-_TAG_NAME = re.compile(r"</?\s*([a-zA-Z][\w-]*)")
-_EMPTY_ELEMENT = re.compile(r"<([a-zA-Z][\w-]*)(?:\s[^>]*)?>(\s*)</\1>")
-_SENTENCE_END = frozenset("。！？；!?;…")
-_CLOSING_PUNCT = frozenset("”’」』）)\"'")
-
-# Break strengths, strongest first: between blocks, between lines, after a sentence, anywhere.
-_PARAGRAPH, _LINE, _SENTENCE, _CHAR = range(4)
-
-
-def _closing(stack: Sequence[str]) -> str:
-    return "".join(f"</{_tag_name(tag)}>" for tag in reversed(stack))
-
-
-def _tag_name(tag: str) -> str:
-    match = _TAG_NAME.match(tag)
-    if not match:
-        raise ValueError(f"not a tag: {tag!r}")
-    return match[1].lower()
-
-
-def _drop_empty_elements(html: str) -> str:
-    while True:
-        cleaned = _EMPTY_ELEMENT.sub(r"\2", html)
-        if cleaned == html:
-            return html
-        html = cleaned
-
-
-def _break_strength(tokens: Sequence[str], j: int) -> int:
-    """Return how good a break right after tokens[j] is."""
-    token = tokens[j]
-    after = tokens[j + 1] if j + 1 < len(tokens) else ""
-    if token == "\n":
-        return _PARAGRAPH if j > 0 and tokens[j - 1] == "\n" else _LINE
-    if token in _SENTENCE_END and after not in _SENTENCE_END and after not in _CLOSING_PUNCT:
-        return _SENTENCE
-    if token in _CLOSING_PUNCT and j > 0 and tokens[j - 1] in _SENTENCE_END:
-        return _SENTENCE
-    return _CHAR
-
-
-def split_message(html: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
-    """Split well-formed Telegram HTML into messages of at most ``limit`` characters.
-
-    It breaks between blocks (blank lines) if it can, then between lines, then after a sentence,
-    and only then between two characters; it takes the strongest break that still fills a third
-    of a message. A break never falls inside a tag or an entity: tags open at the break are closed
-    at the end of one message and reopened at the start of the next.
-
-    Args:
-        html: the text, in Telegram HTML (tags balanced, <, > and & escaped in text).
-        limit: the longest message allowed, in UTF-16 code units.
-
-    Returns:
-        The messages, without leading or trailing whitespace; empty input gives an empty list.
-    """
-    html = html.strip()
-    if tg_len(html) <= limit:
-        return [html] if html else []
-
-    tokens = _TOKEN.findall(html)
-    messages: list[str] = []
-    stack: list[str] = []  # opening tags in effect where the next message starts
-    i = 0
-    while True:
-        while i < len(tokens) and tokens[i].isspace():
-            i += 1  # whitespace at a break is dropped, not carried over
-        if i >= len(tokens):
-            return messages
-        parts = list(stack)  # the next message reopens the tags still open
-        size = sum(tg_len(t) for t in parts)
-        open_tags = list(stack)
-        # strength -> (token index after the break, open tags there, len(parts), size there)
-        breaks: dict[int, tuple[int, list[str], int, int]] = {}
-        j = i
-        while j < len(tokens):
-            token = tokens[j]
-            is_tag = len(token) > 2 and token[0] == "<" and token[-1] == ">"
-            if not is_tag:
-                new_tags = open_tags
-            elif token.startswith("</"):
-                new_tags = open_tags[:-1]
-            else:
-                new_tags = open_tags + [token]
-            if size + tg_len(token) + tg_len(_closing(new_tags)) > limit:
-                break
-            parts.append(token)
-            size += tg_len(token)
-            open_tags = new_tags
-            if not is_tag:
-                breaks[_break_strength(tokens, j)] = (j + 1, list(open_tags), len(parts), size)
-            elif token.startswith("</"):
-                breaks[_CHAR] = (j + 1, list(open_tags), len(parts), size)
-            j += 1
-        if j >= len(tokens):
-            text = _drop_empty_elements("".join(parts) + _closing(open_tags)).strip()
-            if text:
-                messages.append(text)
-            return messages
-        if not breaks:
-            raise ValueError(f"limit {limit} is too small for {tokens[j][:40]!r}")
-        good = [s for s in sorted(breaks) if breaks[s][3] >= limit // 3]
-        strength = good[0] if good else max(breaks, key=lambda s: breaks[s][3])
-        i, stack, n_parts, _ = breaks[strength]
-        text = "".join(parts[:n_parts]).rstrip() + _closing(stack)
-        text = _drop_empty_elements(text).strip()
-        if text:
-            messages.append(text)

@@ -4,7 +4,8 @@ Thin async callbacks like ``bot.handlers``; the work is in ``bot.chatlog`` (SQLi
 ``bot.summarize`` / ``bot.summary_format`` and ``bot.digest``, run off the event loop with
 ``asyncio.to_thread``. Services live in ``context.bot_data``: ``"chatlog"`` (bot.chatlog.ChatLog),
 ``"subscriptions"`` (bot.subscriptions.Subscriptions),
-``"news"`` (its ``retriever``) and ``"config"``. ``bot.app`` wires it all.
+``"news"`` (its ``retriever``), ``"config"`` and ``"clock"`` (monotonic seconds, for the /summary
+cooldown). ``bot.app`` wires it all.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import asyncio
 import logging
 import math
 import re
-import time as clock
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime, time
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from telegram import Chat, ChatMember, Message, Update
@@ -51,7 +52,7 @@ REFUSAL = (
 )
 GROUP_ONLY = "这个命令只能在群组里用。"
 COOLDOWN = "请稍等：每个群 {every} 秒内只总结一次，{wait} 秒后再试。"
-SUMMARY_TIMES = "summary_started"  # bot_data key: chat id -> monotonic time its last summary began
+SUMMARY_TIMES = "summary_started"  # bot_data key: chat id -> bot_data["clock"] time its last summary began
 FORGET_REFUSED = "只有群管理员（或机器人管理员）可以删除本群的消息记录。"
 FORGOTTEN = "已删除本群的 {n} 条消息记录。"
 PRIVACY_HINT = (
@@ -143,6 +144,69 @@ async def remember_edit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 # --- /summary ----------------------------------------------------------------------------------
 
 
+SUMMARY_USAGE = "用法：/summary [条数 | 时长 | today]，例如 /summary 500、/summary 2h、/summary 30m、/summary 3d、/summary today"
+_WINDOW_RE = re.compile(r"^(\d+)\s*(h|hr|hrs|hour|hours|小时|个小时|m|min|mins|minute|minutes|分钟|分|d|day|days|天)?$", re.I)
+_UNIT_SECONDS = {
+    **dict.fromkeys(["h", "hr", "hrs", "hour", "hours", "小时", "个小时"], 3600),
+    **dict.fromkeys(["m", "min", "mins", "minute", "minutes", "分钟", "分"], 60),
+    **dict.fromkeys(["d", "day", "days", "天"], 86400),
+}
+_UNIT_LABEL = {3600: "小时", 60: "分钟", 86400: "天"}
+
+
+@dataclass(frozen=True)
+class Window:
+    """Which messages /summary reads: the last `count`, those since `since`, or the default."""
+
+    count: int | None = None
+    since: datetime | None = None
+    label: str = "上次总结以来"
+
+    @property
+    def is_default(self) -> bool:
+        return self.count is None and self.since is None
+
+
+def _echo(arg: str, limit: int = 30) -> str:
+    """Quote a user's argument back briefly: printable characters only, at most ``limit``."""
+    text = "".join(ch for ch in arg.strip() if ch.isprintable())
+    return f"“{text[:limit]}…”" if len(text) > limit else f"“{text}”"
+
+
+def parse_window(arg: str, now: datetime, max_count: int = 2000, max_days: int = 365) -> Window:
+    """Parse a /summary argument: "", "500", "2h", "30m", "3d", "today" (also 2小时, 今天).
+
+    `now` should be timezone-aware (naive means UTC). Raises ValueError carrying SUMMARY_USAGE.
+    """
+    s = (arg or "").strip().lower()
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    if not s:
+        return Window()
+    if s in {"today", "今天", "今日"}:
+        midnight = now.astimezone(CHINA_TZ).replace(hour=0, minute=0, second=0, microsecond=0)
+        return Window(since=midnight.astimezone(UTC), label="今天（北京时间）")
+    m = _WINDOW_RE.match(s)
+    if not m:
+        raise ValueError(f"看不懂 {_echo(arg)}。{SUMMARY_USAGE}")
+    digits, unit = m.group(1), m.group(2)
+    # int() raises its own English ValueError past 4,300 digits; anything this long is too big anyway.
+    value = int(digits) if len(digits) <= 12 else max_count + max_days * 86400 + 1
+    if value <= 0:
+        raise ValueError(f"数字要大于 0。{SUMMARY_USAGE}")
+    if unit is None:
+        if value > max_count:
+            raise ValueError(f"最多总结 {max_count} 条消息。{SUMMARY_USAGE}")
+        return Window(count=value, label=f"最近 {value} 条消息")
+    seconds = _UNIT_SECONDS[unit]
+    if value * seconds > max_days * 86400:
+        raise ValueError(f"时间窗口最长 {max_days} 天。{SUMMARY_USAGE}")
+    return Window(
+        since=(now - timedelta(seconds=value * seconds)).astimezone(UTC),
+        label=f"最近 {value} {_UNIT_LABEL[seconds]}",
+    )
+
+
 async def summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Summarize the group's discussion: /summary, /summary 500, /summary 2h, /summary today."""
     message, chat = update.effective_message, update.effective_chat
@@ -151,7 +215,7 @@ async def summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     config = _config(context)
     try:
-        window = summarize.parse_window(
+        window = parse_window(
             " ".join(context.args or []),
             message.date,
             max_count=config.summary.max_messages,
@@ -163,7 +227,7 @@ async def summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     # One summary per chat per cooldown, so one group cannot keep a core busy; the time is taken
     # before the work starts, so two /summary sent together do not both run.
     started = context.bot_data.setdefault(SUMMARY_TIMES, {})
-    now = clock.monotonic()
+    now = context.bot_data["clock"]()
     wait = config.summary.cooldown_seconds - (now - started.get(chat.id, -math.inf))
     if wait > 0:
         every = f"{config.summary.cooldown_seconds:g}"
@@ -193,7 +257,7 @@ def _summarize_window(
     retriever: object,
     config: BotConfig,
     chat_id: int,
-    window: summarize.Window,
+    window: Window,
     now: datetime,
 ) -> tuple[summarize.Summary, str]:
     """Read the window from the log and summarize it (blocking: runs in a worker thread)."""

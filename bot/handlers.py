@@ -1,7 +1,10 @@
 """Thin async callbacks: parse the update, call the retriever off the event loop, format, reply.
 
+Each command's argument parsing sits beside its handler (/latest's here, /summary's in ``bot.groups``).
+
 The services live in ``context.bot_data``: ``"news"`` (bot.newsindex.NewsIndex, whose
-``retriever`` is read once per update), ``"config"`` (bot.config.BotConfig) and ``"answers"`` (bot.answers.AnswerStore). ``bot.app`` wires it all.
+``retriever`` is read once per update), ``"config"`` (bot.config.BotConfig), ``"answers"`` (bot.answers.AnswerStore) and ``"clock"`` (monotonic
+seconds, for the question limit). ``bot.app`` wires it all.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ import asyncio
 import logging
 import re
 import secrets
-import time
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -22,7 +24,8 @@ from . import feedback, formatting, whatsnew
 from .answers import Answer, AnswerStore
 from .config import BotConfig
 from .limits import QuestionLimiter, Verdict
-from .text import CHINA_TZ
+from .questions import clean_question, is_askable
+from .text import CHINA_TZ, esc
 
 logger = logging.getLogger(__name__)
 
@@ -107,15 +110,50 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     await update.effective_message.reply_html(formatting.format_help(stats))
 
 
+# --- /latest ---------------------------------------------------------------------------------------
+
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def latest_usage(maximum: int) -> str:
+    """Return the one-line usage hint for /latest."""
+    return f"用法：/latest [条数 1–{maximum}] [中文关键词]，例如 /latest 20 或 /latest 疫情"
+
+
+def parse_latest_args(
+    args: Sequence[str], default: int, maximum: int
+) -> tuple[int, str | None]:
+    """Parse /latest's arguments into (count, keyword).
+
+    A number is a count in 1..maximum; a word with a Chinese character is a keyword. Either may
+    come first, each at most once. Anything else raises ValueError.
+    """
+    count: int | None = None
+    keyword: str | None = None
+    if len(args) > 2:
+        raise ValueError("too many arguments")
+    for arg in args:
+        if re.fullmatch(r"[+-]?\d+", arg):
+            n = int(arg)
+            if count is not None or not 1 <= n <= maximum:
+                raise ValueError(f"bad count: {arg}")
+            count = n
+        elif _HAN.search(arg) and keyword is None:
+            keyword = arg
+        else:
+            raise ValueError(f"bad argument: {arg}")
+    return (count or default, keyword)
+
+
 async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """List the newest headlines: /latest, /latest 20, /latest 疫情."""
     config = _config(context)
     try:
-        n, keyword = formatting.parse_latest_args(
+        n, keyword = parse_latest_args(
             context.args or [], config.latest_default, config.latest_max
         )
     except ValueError:
-        await update.effective_message.reply_html(formatting.latest_usage(config.latest_max))
+        await update.effective_message.reply_html(latest_usage(config.latest_max))
         return
     headlines = await asyncio.to_thread(context.bot_data["news"].retriever.latest, n, keyword)
     message = update.effective_message
@@ -127,13 +165,16 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
+USAGE_ASK = "用法：/ask 你的问题，例如 /ask 社区防控要突出什么"
+
+
 async def ask_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Answer the question after /ask (works in every chat)."""
     message = update.effective_message
     parts = (message.text or "").split(maxsplit=1)
     question = parts[1].strip() if len(parts) > 1 else ""
     if not question:
-        await message.reply_html(formatting.esc(formatting.USAGE_ASK))
+        await message.reply_html(esc(USAGE_ASK))
         return
     await answer(update, context, question)
 
@@ -147,7 +188,7 @@ async def ask_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Answer a group message that mentions the bot or replies to it."""
     question = question_without_mention(update.effective_message, context.bot.username)
     if not question:
-        await update.effective_message.reply_html(formatting.esc(formatting.USAGE_ASK))
+        await update.effective_message.reply_html(esc(USAGE_ASK))
         return
     await answer(update, context, question)
 
@@ -165,19 +206,19 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: s
     message = update.effective_message
     config = _config(context)
     # Zero-width and control characters would only confuse the search and the echoed question.
-    question = formatting.clean_question(question)
-    if not formatting.is_askable(question):  # only emoji, punctuation or blanks: nothing to find
-        await message.reply_html(formatting.esc(formatting.USAGE_ASK))
+    question = clean_question(question)
+    if not is_askable(question):  # only emoji, punctuation or blanks: nothing to find
+        await message.reply_html(esc(USAGE_ASK))
         return
     usage = context.bot_data["usage"]
     limiter: QuestionLimiter = context.bot_data["question_limiter"]
     user = update.effective_user
     # One user must not starve a group: past the limit, one short notice, then silence.
-    verdict = limiter.check(user.id if user else message.chat_id, time.monotonic())
+    verdict = limiter.check(user.id if user else message.chat_id, context.bot_data["clock"]())
     if verdict is not Verdict.ANSWER:
         usage["rate_limited"] += 1
         if verdict is Verdict.NOTIFY:
-            await message.reply_html(formatting.esc(TOO_FAST.format(n=limiter.per_minute)))
+            await message.reply_html(esc(TOO_FAST.format(n=limiter.per_minute)))
         return
     usage["questions"] += 1
     await message.reply_chat_action(ChatAction.TYPING)

@@ -22,6 +22,7 @@ from index.schema import HEADLINE, SearchResult
 from . import formatting, whatsnew
 from .digest import EXTRACT_CHARS, DigestItem
 from .handlers import search_now
+from .questions import clean_question, is_askable
 from .text import CHINA_TZ, esc, shorten
 
 CACHE_SECONDS = 30  # Telegram keeps the results of one query this long; the index may change meanwhile
@@ -98,8 +99,8 @@ def headline_results(items: Sequence[DigestItem]) -> list[InlineQueryResultArtic
 def inline_results(retriever: object, query: str, now: datetime, k: int, n_headlines: int,
                    hours: float) -> list[InlineQueryResultArticle]:
     """The results for one inline query (blocking: reads the index)."""
-    question = formatting.clean_question(query)
-    if not formatting.is_askable(question) or whatsnew.is_whats_new(question):
+    question = clean_question(query)
+    if not is_askable(question) or whatsnew.is_whats_new(question):
         found = whatsnew.answer(retriever, question, now, n_headlines, hours)
         return headline_results(found.items)
     result = search_now(retriever, question, k)

@@ -1,4 +1,4 @@
-"""Extractive summaries of group discussions and articles (pure functions, no Telegram).
+"""Extractive summaries of group discussions (pure functions, no Telegram).
 
 Keywords come from jieba's TF-IDF table; quotes are picked under a character budget by MMR over
 sentence units (bot/excerpts.py): word + character-bigram TF-IDF, centroid relevance damped for
@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 import numpy as np
 
@@ -25,7 +25,6 @@ from bot.summarize_text import clean as _clean
 from bot.summarize_text import content as _content
 from bot.summarize_text import idf as _idf
 from bot.summarize_text import words as _words
-from bot.text import CHINA_TZ
 
 logger = logging.getLogger(__name__)
 
@@ -33,19 +32,11 @@ __all__ = [
     "ChatMessage",
     "Excerpt",
     "Summary",
-    "Window",
-    "USAGE",
     "summarize",
     "keywords",
     "select_messages",
-    "split_sentences",
-    "representative_sentence",
-    "parse_window",
-    "message_link",
     "bigram_jaccard",
 ]
-
-USAGE = "用法：/summary [条数 | 时长 | today]，例如 /summary 500、/summary 2h、/summary 30m、/summary 3d、/summary today"
 
 DUPLICATE_JACCARD = 0.6
 # Past this many characters in a window, each message is read only in part (jieba reads ~0.5 M
@@ -53,34 +44,9 @@ DUPLICATE_JACCARD = 0.6
 ANALYSE_CHARS = 200_000
 
 _KEYWORD_SHAPE = re.compile(r"^(?=.*[^\W\d_])\w+$")  # word characters only, not only digits
-# News datelines such as "央视网消息（新闻联播）：" or "新华社北京1月1日电 " say nothing about the story.
-_DATELINE = re.compile(r"^[^。！？：:\n]{0,30}?(?:消息|电)(?:（[^）]{0,20}）)?[：:\s]+|^（[^）]{0,30}）\s*")
-# A sentence: text up to a run of terminators, plus any closing quotes after them.
-_SENTENCE = re.compile(r"[^。！？!?；;…\n]+(?:[。！？!?；;…]+[”’」』）)\"']*)?")
-
-_WINDOW_RE = re.compile(r"^(\d+)\s*(h|hr|hrs|hour|hours|小时|个小时|m|min|mins|minute|minutes|分钟|分|d|day|days|天)?$", re.I)
-_UNIT_SECONDS = {
-    **dict.fromkeys(["h", "hr", "hrs", "hour", "hours", "小时", "个小时"], 3600),
-    **dict.fromkeys(["m", "min", "mins", "minute", "minutes", "分钟", "分"], 60),
-    **dict.fromkeys(["d", "day", "days", "天"], 86400),
-}
-_UNIT_LABEL = {3600: "小时", 60: "分钟", 86400: "天"}
 
 
 # -- data types ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Window:
-    """Which messages /summary reads: the last `count`, those since `since`, or the default."""
-
-    count: int | None = None
-    since: datetime | None = None
-    label: str = "上次总结以来"
-
-    @property
-    def is_default(self) -> bool:
-        return self.count is None and self.since is None
 
 
 @dataclass(frozen=True)
@@ -307,7 +273,7 @@ def summarize(
     if related is not None and max_related > 0:
         query = " ".join(kws) + "\n" + "\n".join(_clean(p.text) for p in picks)
         try:
-            items = _dedupe_related(related(query))[:max_related]
+            items = _unique_related(related(query))[:max_related]
         except Exception:
             logger.warning("related() failed; summary goes out without news", exc_info=True)
     return Summary(kws, picks, participants, len(msgs), items, first, last, False, min_messages, chars, min_chars)
@@ -318,7 +284,8 @@ def _discussion_chars(messages: Sequence[ChatMessage]) -> int:
     return sum(len(_content(m.text)) for m in messages if not m.text.strip().startswith("/"))
 
 
-def _dedupe_related(items: list) -> list:
+def _unique_related(items: list) -> list:
+    """The related items in order, each title once."""
     seen, out = set(), []
     for item in items or []:
         key = item if isinstance(item, str) else getattr(getattr(item, "passage", item), "title", None) or str(item)
@@ -326,98 +293,3 @@ def _dedupe_related(items: list) -> list:
             seen.add(key)
             out.append(item)
     return out
-
-
-# -- digest ----------------------------------------------------------------------------------
-
-
-def split_sentences(paragraphs: Sequence[str]) -> list[str]:
-    """Split paragraphs into sentences at 。！？；… and line breaks."""
-    out = []
-    for p in paragraphs:
-        out.extend(s.strip() for s in _SENTENCE.findall(p) if s.strip())
-    return out
-
-
-def representative_sentence(paragraphs: list[str], title: str | None = None, min_chars: int = 10) -> str:
-    """Return the article sentence most central to it (LexRank-style degree, plus title overlap).
-
-    Centrality is the mean cosine similarity to the other sentences; a title, when given, adds
-    half the sentence's similarity to it. Ties go to the earlier sentence. A leading news
-    dateline ("新华社北京1月1日电") is cut from the returned sentence.
-    """
-    sentences = split_sentences(paragraphs)
-    if not sentences:
-        return ""
-    # Datelines and captions are short; score only real sentences when there are any.
-    pool = [s for s in sentences if len(_content(s)) >= min_chars] or sentences
-    if len(pool) == 1:
-        return _strip_dateline(pool[0])
-    m = featurize(pool + ([title] if title else [])).tfidf
-    s = m[: len(pool)]
-    # Mean similarity to the other sentences, from one sparse product (minus the self-similarity).
-    score = (np.asarray(s @ np.asarray(s.sum(axis=0)).ravel()) - np.asarray(s.multiply(s).sum(axis=1)).ravel()) / (
-        len(pool) - 1
-    )
-    if title:
-        score = score + 0.5 * (s @ m[len(pool)].T.toarray().ravel())
-    best = int(np.flatnonzero(score >= score.max() - 1e-12)[0])
-    return _strip_dateline(pool[best])
-
-
-def _strip_dateline(sentence: str) -> str:
-    stripped = _DATELINE.sub("", sentence, count=1).strip()
-    return stripped if len(_content(stripped)) >= 4 else sentence
-
-
-# -- /summary arguments and links ------------------------------------------------------------
-
-
-def _echo(arg: str, limit: int = 30) -> str:
-    """Quote a user's argument back briefly: printable characters only, at most ``limit``."""
-    text = "".join(ch for ch in arg.strip() if ch.isprintable())
-    return f"“{text[:limit]}…”" if len(text) > limit else f"“{text}”"
-
-
-def parse_window(arg: str, now: datetime, max_count: int = 2000, max_days: int = 365) -> Window:
-    """Parse a /summary argument: "", "500", "2h", "30m", "3d", "today" (also 2小时, 今天).
-
-    `now` should be timezone-aware (naive means UTC). Raises ValueError carrying USAGE.
-    """
-    s = (arg or "").strip().lower()
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
-    if not s:
-        return Window()
-    if s in {"today", "今天", "今日"}:
-        midnight = now.astimezone(CHINA_TZ).replace(hour=0, minute=0, second=0, microsecond=0)
-        return Window(since=midnight.astimezone(timezone.utc), label="今天（北京时间）")
-    m = _WINDOW_RE.match(s)
-    if not m:
-        raise ValueError(f"看不懂 {_echo(arg)}。{USAGE}")
-    digits, unit = m.group(1), m.group(2)
-    # int() raises its own English ValueError past 4,300 digits; anything this long is too big anyway.
-    value = int(digits) if len(digits) <= 12 else max_count + max_days * 86400 + 1
-    if value <= 0:
-        raise ValueError(f"数字要大于 0。{USAGE}")
-    if unit is None:
-        if value > max_count:
-            raise ValueError(f"最多总结 {max_count} 条消息。{USAGE}")
-        return Window(count=value, label=f"最近 {value} 条消息")
-    seconds = _UNIT_SECONDS[unit]
-    if value * seconds > max_days * 86400:
-        raise ValueError(f"时间窗口最长 {max_days} 天。{USAGE}")
-    return Window(
-        since=(now - timedelta(seconds=value * seconds)).astimezone(timezone.utc),
-        label=f"最近 {value} {_UNIT_LABEL[seconds]}",
-    )
-
-
-def message_link(chat_id: int, message_id: int, username: str | None = None) -> str | None:
-    """Return a t.me link to a group message, or None where Telegram has none (basic groups)."""
-    if username:
-        return f"https://t.me/{username.lstrip('@')}/{message_id}"
-    s = str(chat_id)
-    if s.startswith("-100") and len(s) > 4:
-        return f"https://t.me/c/{s[4:]}/{message_id}"
-    return None

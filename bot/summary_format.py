@@ -6,7 +6,7 @@ import html
 import unicodedata
 from datetime import datetime
 
-from bot.summarize import Summary, message_link
+from bot.summarize import Summary
 from bot.text import CHINA_TZ, MAX_MESSAGE_CHARS, shorten, tg_len
 
 
@@ -102,3 +102,13 @@ def _render(
     if summary.related:
         lines += ["", "<b>相关新闻：</b>"] + [_related_line(item) for item in summary.related]
     return "\n".join(lines)
+
+
+def message_link(chat_id: int, message_id: int, username: str | None = None) -> str | None:
+    """Return a t.me link to a group message, or None where Telegram has none (basic groups)."""
+    if username:
+        return f"https://t.me/{username.lstrip('@')}/{message_id}"
+    s = str(chat_id)
+    if s.startswith("-100") and len(s) > 4:
+        return f"https://t.me/c/{s[4:]}/{message_id}"
+    return None

@@ -18,7 +18,7 @@ from index.chinatime import china_today
 from index.search.timeq import parse_time_query
 
 from .digest import DigestItem, build_digest, extract, headline_time, item_lines
-from .formatting import split_message
+from .html_split import split_message
 from .text import CHINA_TZ, MAX_MESSAGE_CHARS, esc
 
 # Words that make a question about news as such.

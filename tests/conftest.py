@@ -167,11 +167,13 @@ def handler_errors() -> list:
 
 @pytest.fixture
 def make_bot(fake_bot_api, handler_errors, tmp_path):
-    """Return make(index, *, reindex, read_timeout, rate_limiter, **BotConfig fields) -> the real Application.
+    """Return make(index, *, reindex, read_timeout, rate_limiter, clock, **BotConfig fields) -> the real Application.
 
     ``index`` is a ``NewsIndex`` or a retriever (wrapped in one, with ``reindex`` as its rebuild).
     The Application is wired to the fake Bot API with the given HTTP read timeout and rate limiter
-    (default: Telegram's flood limits). Unless ``groups`` is given, its ChatLog is
+    (default: Telegram's flood limits). Its clock (the question limit, the /summary cooldown) is a
+    ``tests.helpers.FakeClock`` unless ``clock`` is given: time moves only when a test advances it
+    (``application.bot_data["clock"].advance(s)``). Unless ``groups`` is given, its ChatLog is
     ``tmp_path / "chatlog.sqlite"``, so a second Application made in the same test opens the same
     file (a restart). Every error reaching the error handlers is appended to ``handler_errors``.
     Logs are closed at teardown.
@@ -181,13 +183,14 @@ def make_bot(fake_bot_api, handler_errors, tmp_path):
     from bot.app import build_application
     from bot.config import BotConfig, GroupsConfig
     from bot.newsindex import NewsIndex
+    from tests.helpers import FakeClock
 
     made = []
 
     async def spy(update, context):
         handler_errors.append((update, context.error))
 
-    def make(index, *, reindex=None, read_timeout=5.0, rate_limiter=None, **overrides):
+    def make(index, *, reindex=None, read_timeout=5.0, rate_limiter=None, clock=None, **overrides):
         overrides.setdefault("groups", GroupsConfig(log_path=tmp_path / "chatlog.sqlite"))
         config = BotConfig(token=fake_bot_api.token, **overrides)
         news = index if isinstance(index, NewsIndex) else NewsIndex(index, rebuild=reindex)
@@ -196,7 +199,8 @@ def make_bot(fake_bot_api, handler_errors, tmp_path):
             return HTTPXRequest(read_timeout=read_timeout, httpx_kwargs={"transport": fake_bot_api.transport()})
 
         application = build_application(
-            config, news, request=request(), get_updates_request=request(), rate_limiter=rate_limiter
+            config, news, request=request(), get_updates_request=request(), rate_limiter=rate_limiter,
+            clock=clock or FakeClock(),
         )
         application.add_error_handler(spy)
         made.append(application)

@@ -27,6 +27,20 @@ async def started(application) -> AsyncIterator[object]:
         yield application
 
 
+class FakeClock:
+    """Monotonic seconds that move only when a test moves them: the bot's ``bot_data["clock"]``."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` pass."""
+        self.now += seconds
+
+
 class Shared:
     """A session-wide retriever lent to one test's bot: everything goes through but ``close``.
 

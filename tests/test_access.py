@@ -192,6 +192,10 @@ async def test_a_flooding_user_gets_one_notice_and_cannot_starve_the_group(
     assert texts.count(TOO_FAST.format(n=3)) == 1  # one notice, then silence
     assert len(texts) == 5 and "鲍勃的问题" in texts[-1]
     assert application.bot_data["usage"]["rate_limited"] == 5
+    application.bot_data["clock"].advance(60)  # a minute later Alice may ask again
+    async with application:
+        await feed(application, fake_bot_api.message_update("/ask 一分钟后的问题", chat=GROUP_CHAT, user=ALICE))
+    assert "一分钟后的问题" in fake_bot_api.texts()[-1]
     assert handler_errors == []
 
 

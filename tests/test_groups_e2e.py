@@ -25,6 +25,7 @@ from telegram import ChatMemberAdministrator, ChatMemberOwner
 
 from bot import groups, summarize
 from bot.config import GroupsConfig, SummaryConfig
+from bot.sentence_picker import representative_sentence
 from tests.fakebotapi import ALICE, BOB, GROUP_CHAT, PRIVATE_CHAT, parse_html
 from tests.helpers import feed
 
@@ -239,14 +240,22 @@ async def test_three_short_messages_get_the_plain_too_little_line(group_bot, fak
 
 
 async def test_a_second_summary_within_the_cooldown_gets_a_short_wait_line(group_bot, fake_bot_api, lccc_dialogues):
+    clock = group_bot.bot_data["clock"]  # a FakeClock: seconds pass only when the test says so
     await post(group_bot, fake_bot_api, lccc_chat(lccc_dialogues, k=3, seed=9), int(time.time()) - 3600)
     await feed(group_bot, fake_bot_api.message_update("/summary", chat=GROUP_CHAT))
+    clock.advance(12)
     await feed(group_bot, fake_bot_api.message_update("/summary 500", chat=GROUP_CHAT))
 
     summary, refused = fake_bot_api.texts(GROUP)
     assert "讨论摘要" in summary
-    assert re.fullmatch(r"请稍等：每个群 30 秒内只总结一次，([1-9]|[12]\d|30) 秒后再试。", refused)
-    assert "\n" not in refused
+    assert refused == "请稍等：每个群 30 秒内只总结一次，18 秒后再试。"
+
+    clock.advance(17.5)  # half a second left: still refused, the wait rounded up
+    await feed(group_bot, fake_bot_api.message_update("/summary 500", chat=GROUP_CHAT))
+    assert fake_bot_api.texts(GROUP)[-1] == "请稍等：每个群 30 秒内只总结一次，1 秒后再试。"
+    clock.advance(0.5)  # the cooldown is over
+    await feed(group_bot, fake_bot_api.message_update("/summary 500", chat=GROUP_CHAT))
+    assert "讨论摘要" in fake_bot_api.texts(GROUP)[-1]
 
 
 async def test_summary_2h_leaves_out_older_messages(quick_group_bot, fake_bot_api, lccc_dialogues):
@@ -325,9 +334,9 @@ async def test_summary_of_a_discussion_touching_the_news_names_related_headlines
     [
         (PRIVATE_CHAT, "/summary", groups.GROUP_ONLY),
         (PRIVATE_CHAT, "/forget", groups.GROUP_ONLY),
-        (GROUP_CHAT, "/summary 昨天", "看不懂 “昨天”。" + summarize.USAGE),
+        (GROUP_CHAT, "/summary 昨天", "看不懂 “昨天”。" + groups.SUMMARY_USAGE),
         # int() refuses over 4,300 digits in English; the user gets the Chinese limit instead.
-        (GROUP_CHAT, "/summary " + "9" * 5000, "最多总结 2000 条消息。" + summarize.USAGE),
+        (GROUP_CHAT, "/summary " + "9" * 5000, "最多总结 2000 条消息。" + groups.SUMMARY_USAGE),
         (GROUP_CHAT, "/digest sometimes", groups.DIGEST_USAGE),
     ],
 )
@@ -356,7 +365,7 @@ async def test_digest_lists_the_newest_seed_headlines_with_an_extract(group_bot,
     assert len(extracts) == 1
     assert TITLE in lines[lines.index("　" + extracts[0]) - 1]
     article = hash_seed_retriever.article(hash_seed_retriever.latest(1)[0].article_id)
-    assert extracts[0] == summarize.representative_sentence(article.paragraphs, title=article.title)
+    assert extracts[0] == representative_sentence(article.paragraphs, title=article.title)
     assert extracts[0] in "".join(article.paragraphs)
     assert "俄罗斯的报复来了" not in text  # an undated headline belongs to no day
 

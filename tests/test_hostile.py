@@ -23,12 +23,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import formatting, summarize
+from bot import formatting, groups
 from bot.subscriptions import normalize_hhmm
-from bot.formatting import USAGE_ASK
+from bot.handlers import USAGE_ASK, parse_latest_args
+from bot.html_split import split_message
+from bot.questions import clean_question, is_askable
+from index.schema import Headline
 from index.store import lexical
 from index.store.lexical import LexicalIndex
-from index.schema import Headline
 from tests.fakebotapi import ALICE, BOB, GROUP_CHAT, MAX_TEXT, PRIVATE_CHAT, parse_html, utf16_len
 from tests.fakeretriever import HOSTILE_TITLE, FakeRetriever
 from tests.helpers import feed
@@ -36,6 +38,7 @@ from tests.helpers import feed
 CHANNEL = {"id": -100777, "type": "channel", "title": "新闻频道"}
 ZW = "\u200b\u200c\u200d\u2060\ufeff"
 CONTROL = "".join(map(chr, range(1, 32))) + "\x7f"
+HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")  # what /latest takes for a keyword
 
 HOSTILE_QUESTIONS = {
     "one character": "疫",
@@ -81,7 +84,7 @@ async def test_a_hostile_question_gets_one_sensible_reply(hostile_bot, fake_bot_
     for reply in replies:
         assert reply.strip()
         assert not set(reply) & set(CONTROL.replace("\n", "")) and not set(reply) & set(ZW + "\u202e")
-    if not formatting.is_askable(formatting.clean_question(text)):
+    if not is_askable(clean_question(text)):
         assert replies == [USAGE_ASK, USAGE_ASK]
     else:
         # An answer (maybe under the hedge) or "not found", never the raw markup of the question.
@@ -178,7 +181,7 @@ texts = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_si
 @settings(max_examples=300, deadline=None)
 @given(question=texts)
 def test_not_found_replies_are_valid_telegram_html_for_any_question(question):
-    for message in formatting.format_not_found(formatting.clean_question(question), []):
+    for message in formatting.format_not_found(clean_question(question), []):
         plain, problems = parse_html(message)
         assert problems == [] and 0 < utf16_len(plain.strip()) <= MAX_TEXT
 
@@ -187,10 +190,10 @@ def test_not_found_replies_are_valid_telegram_html_for_any_question(question):
 @given(words=st.lists(texts, max_size=4))
 def test_latest_arguments_parse_or_raise_value_error(words):
     try:
-        n, keyword = formatting.parse_latest_args(words, 10, 50)
+        n, keyword = parse_latest_args(words, 10, 50)
     except ValueError:
         return
-    assert 1 <= n <= 50 and (keyword is None or formatting._HAN.search(keyword))
+    assert 1 <= n <= 50 and (keyword is None or HAN.search(keyword))
 
 
 @settings(max_examples=300, deadline=None)
@@ -198,7 +201,7 @@ def test_latest_arguments_parse_or_raise_value_error(words):
 def test_summary_windows_and_digest_times_parse_or_raise_value_error(arg):
     now = datetime(2026, 1, 1, tzinfo=UTC)
     try:
-        window = summarize.parse_window(arg, now, max_count=2000, max_days=7)
+        window = groups.parse_window(arg, now, max_count=2000, max_days=7)
     except ValueError as e:
         assert utf16_len(str(e)) < 400  # the error is shown to the user: short
     else:
@@ -215,7 +218,7 @@ def test_split_messages_stay_valid_and_within_the_limit(parts, limit):
     html = "\n".join(f"<b>{formatting.esc(p)}</b>" if i % 2 else formatting.esc(p) for i, p in enumerate(parts))
     if not html.strip():
         return
-    for message in formatting.split_message(html, limit):
+    for message in split_message(html, limit):
         plain, problems = parse_html(message)
         assert problems == [] and len(message) <= limit
 
@@ -483,7 +486,7 @@ async def test_an_answer_quoting_a_huge_passage_is_one_message(make_bot, fake_bo
 @given(text=texts, best=texts, limit=st.integers(20, 400))
 def test_a_long_passage_is_quoted_around_its_best_sentence(text, best, limit):
     passage = text * (1 + 2 * limit // max(1, len(text))) + best + text
-    shown, bold = formatting._around(passage, best, limit)
+    shown, bold = formatting.cut_around(passage, best, limit)
     assert len(shown) <= limit + 2
     if best and len(best) <= limit:
         assert bold == best and best in shown

@@ -10,6 +10,7 @@ from bot import formatting as fmt
 from bot.app import build_application
 from bot.newsindex import NewsIndex
 from bot.config import BotConfig
+from bot.html_split import split_message
 from bot.console import CONSOLE_TOKEN, ConsoleRequest, html_to_text, run_console
 from index.schema import PARAGRAPH, Hit, Passage, SearchResult
 from tests.fakebotapi import parse_html
@@ -39,7 +40,7 @@ def test_a_long_passage_that_opens_with_its_best_sentence_needs_no_lead():
 
 def test_an_expandable_quote_split_across_messages_is_reopened_as_expandable():
     html = fmt.quote_passage("很长的一句话。" * 400, None)
-    parts = fmt.split_message(html, 1000)
+    parts = split_message(html, 1000)
     assert len(parts) > 1
     assert all(p.startswith("<blockquote expandable>") and p.endswith("</blockquote>") for p in parts)
     assert all(parse_html(p)[1] == [] for p in parts)

@@ -21,15 +21,11 @@ from bot.summarize import (
     ANALYSE_CHARS,
     DUPLICATE_JACCARD,
     Excerpt,
-    USAGE,
     Summary,
     bigram_jaccard,
-    message_link,
-    parse_window,
-    representative_sentence,
     summarize,
 )
-from bot.summary_format import MAX_MESSAGE_CHARS, format_summary
+from bot.summary_format import MAX_MESSAGE_CHARS, format_summary, message_link
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 LCCC = SHARED / "data" / "lccc-toy" / "lccc-toy-dialogues.jsonl"
@@ -169,74 +165,6 @@ class TestSummarize:
         ]
         s = summarize(thread_a + thread_b, 2, min_messages=1)
         assert {p.message.sender for p in s.picks} & {"乙", "丙"}
-
-
-class TestRepresentativeSentence:
-    def test_prefers_the_central_sentence_over_the_first(self):
-        # The third sentence shares a topic with every other one; the first shares none.
-        paragraphs = [
-            "记者今天上午从有关部门获悉以下情况。今年高校毕业生人数创新高。",
-            "稳就业政策重点支持高校毕业生，鼓励企业扩大招聘岗位。",
-            "多地企业招聘会陆续举行，招聘岗位明显增加。各地将加快落实稳就业政策。",
-        ]
-        assert representative_sentence(paragraphs) == "稳就业政策重点支持高校毕业生，鼓励企业扩大招聘岗位。"
-
-    def test_cuts_datelines_and_handles_edge_cases(self):
-        assert representative_sentence([]) == ""
-        assert representative_sentence(["央视网消息（新闻联播）：新年第一天，天安门广场举行升国旗仪式。"]) == (
-            "新年第一天，天安门广场举行升国旗仪式。"
-        )
-
-    def test_returns_a_sentence_of_the_article(self):
-        paragraphs = ["第一段说了一件事。第二句话补充细节！", "第二段又讲了同一件事；还有结尾"]
-        assert representative_sentence(paragraphs) in {
-            "第一段说了一件事。", "第二句话补充细节！", "第二段又讲了同一件事；", "还有结尾"
-        }
-
-
-class TestParseWindow:
-    NOW = datetime(2024, 5, 1, 2, 30, tzinfo=UTC)  # 10:30 in China
-
-    @pytest.mark.parametrize("arg", ["", "  "])
-    def test_default(self, arg):
-        assert parse_window(arg, self.NOW).is_default
-
-    def test_count(self):
-        w = parse_window("500", self.NOW)
-        assert (w.count, w.since) == (500, None)
-
-    @pytest.mark.parametrize(
-        ("arg", "delta"),
-        [("2h", timedelta(hours=2)), ("30m", timedelta(minutes=30)), ("3d", timedelta(days=3)),
-         ("2小时", timedelta(hours=2)), ("45 min", timedelta(minutes=45)), ("1D", timedelta(days=1))],
-    )
-    def test_durations(self, arg, delta):
-        w = parse_window(arg, self.NOW)
-        assert w.count is None and w.since == self.NOW - delta
-
-    def test_today_is_china_midnight(self):
-        w = parse_window("today", self.NOW)
-        assert w.since == datetime(2024, 4, 30, 16, 0, tzinfo=UTC)
-        assert parse_window("今天", self.NOW).since == w.since
-
-    @pytest.mark.parametrize("arg", ["abc", "-5", "0", "2x", "h", "1.5h", "9999999", "4000d", "today 2h"])
-    def test_bad_shapes_raise_with_usage(self, arg):
-        with pytest.raises(ValueError) as exc:
-            parse_window(arg, self.NOW)
-        assert USAGE in str(exc.value)
-
-    def test_a_huge_number_gets_the_short_chinese_usage(self):
-        # int() refuses strings of more than 4,300 digits with an English ValueError.
-        with pytest.raises(ValueError) as exc:
-            parse_window("9" * 5000, self.NOW)
-        message = str(exc.value)
-        assert USAGE in message and "Exceeds" not in message
-        assert len(message) < len(USAGE) + 40
-
-    def test_an_unreadable_argument_is_echoed_shortened(self):
-        with pytest.raises(ValueError) as exc:
-            parse_window("x" * 5000, self.NOW)
-        assert "x" * 31 not in str(exc.value) and len(str(exc.value)) < len(USAGE) + 60
 
 
 class TestMessageLink:
