@@ -50,7 +50,7 @@ def test_collapsed_headlines_and_hits_name_the_other_sources(tmp_path):
     build_index([seeds], tmp_path / "index", None, embed=False, progress=False)
     r = Retriever.load(tmp_path / "index", verify=True)  # clusters.json is in the manifest
     try:
-        assert len(r._clusters) == 1
+        assert len(r.clusters) == 1
         heads = r.latest(10)
         ids = [h.article_id for h in heads]
         assert ids.count("a") + ids.count("b") == 1
@@ -85,7 +85,7 @@ def test_dxy_news_merges_cross_outlet_copies_only():
     assert 20 <= merged <= 80  # 37 with the defaults (bench/dedupe_report.py)
     by_id = {d.id: d for d in docs}
     for c in clusters:  # same title numbers, within the window
-        titles = {tuple(sorted(duplicates._NUMBER.findall(by_id[a].title.replace(" ", "")))) for a in c}
+        titles = {tuple(sorted(duplicates.NUMBER.findall(by_id[a].title.replace(" ", "")))) for a in c}
         assert len(titles) == 1, [by_id[a].title for a in c]
 
 
@@ -126,9 +126,9 @@ def test_copies_of_one_story_do_not_use_up_the_k_answers(tmp_path):
     build_index([seeds], tmp_path / "index", None, embed=False, progress=False)
     r = Retriever.load(tmp_path / "index")
     try:
-        assert len(r._clusters) == 1 and len(r._clusters.members[r._clusters.key("copy0")]) == 4
+        assert len(r.clusters) == 1 and len(r.clusters.members[r.clusters.key("copy0")]) == 4
         hits = r.search("天津新增确诊病例 累计确诊 治愈出院", k=2).hits
-        stories_found = {r._clusters.key(h.passage.article_id) for h in hits}
+        stories_found = {r.clusters.key(h.passage.article_id) for h in hits}
         assert len(hits) == 2 and len(stories_found) == 2  # one copy stands for the four, then the other story
         assert "c" in stories_found
     finally:

@@ -75,7 +75,7 @@ def _xwlb_paragraphs(n: int) -> list[str]:
 
 
 def test_dequantize_q4_0_layout():
-    blocks = np.zeros(2, e5convert._Q4_BLOCK)
+    blocks = np.zeros(2, e5convert.Q4_BLOCK)
     blocks["d"] = [0.5, -2.0]
     blocks["qs"][0] = np.arange(16, dtype=np.uint8) | (np.arange(16, dtype=np.uint8)[::-1] << 4)
     blocks["qs"][1] = 0x8F  # low nibble 15, high nibble 8

@@ -300,7 +300,7 @@ def _old_scores(index, tokens):
                 a, b = int(s.indptr[i]), int(s.indptr[i + 1])
                 tf = np.asarray(s.tf[a:b])
                 rows.append(np.asarray(s.rows[a:b]))
-                values.append(tf / (tf + index._norm[np.asarray(s.rows[a:b])]) * index.idf(t))
+                values.append(tf / (tf + index.length_norm[np.asarray(s.rows[a:b])]) * index.idf(t))
     if not rows:
         return np.zeros(index.n_docs, dtype=np.float32)
     return np.bincount(np.concatenate(rows), np.concatenate(values), minlength=index.n_docs).astype(np.float32)

@@ -130,7 +130,7 @@ _CONTENT = re.compile(r"content\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
 _DATETIME = re.compile(r"datetime\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
 
 
-def _page_time(html: str, fallback: str | None) -> str | None:
+def page_time(html: str, fallback: str | None) -> str | None:
     """The publication time a page's <meta> tags give, else its first <time datetime>, else fallback."""
     first_time = None
     for m in _TAG_START.finditer(html):
@@ -189,7 +189,7 @@ def parse_page(content: bytes, url: str) -> Article | None:
         return None
     html = content.decode("utf-8", errors="replace")
     return Article(
-        id=stable_id(url), title=title, paragraphs=paragraphs, published_at=_page_time(html, meta.get("date")),
+        id=stable_id(url), title=title, paragraphs=paragraphs, published_at=page_time(html, meta.get("date")),
         source=clean_text(meta.get("sitename") or "") or urlsplit(url).hostname, url=url, origin=url,
     )
 

@@ -27,7 +27,7 @@ VARIANTS = {
     "portuguese-multilingual-e5-small": "e5-small-enpt-q4.bin",
 }
 
-_Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])  # llama.cpp Q4_0: fp16 scale + 32 nibbles
+Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])  # llama.cpp Q4_0: fp16 scale + 32 nibbles
 _QK = 32
 _META = "\u2581"  # SentencePiece's whitespace marker
 
@@ -92,7 +92,7 @@ class E5Bin:
         if t.dtype == 0:
             return np.frombuffer(self.data, np.float32, t.count, t.offset).copy()
         if t.dtype == 1:
-            blocks = np.frombuffer(self.data, _Q4_BLOCK, t.count // _QK, t.offset)
+            blocks = np.frombuffer(self.data, Q4_BLOCK, t.count // _QK, t.offset)
             return dequantize_q4_0(blocks)
         raise ConversionError(f"tensor {name}: unknown dtype {t.dtype}")
 

@@ -145,6 +145,11 @@ class Retriever:
             )
         return retriever
 
+    @property
+    def clusters(self) -> "duplicates.Clusters":
+        """This version's near-duplicate stories (index.store.duplicates): which articles are one story."""
+        return self._clusters
+
     def close(self) -> None:
         """Release the database handle."""
         self._db.close()

@@ -50,7 +50,7 @@ TITLE_SLACK = 1
 _UNIT = re.compile(r"[a-z]+|[^\W\d_a-z]", re.IGNORECASE)
 
 _NOT_TEXT = re.compile(r"[\W_]+")
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+NUMBER = re.compile(r"\d+(?:\.\d+)?")  # figures in a title or text: copies differing in one are different stories
 
 
 @dataclass(frozen=True)
@@ -147,8 +147,8 @@ def find_pairs(docs: Sequence[Doc], threshold: float = THRESHOLD, window_hours: 
     folded = {i: normalize_for_search(docs[i].text) for i in involved}
     sh = {i: shingles(folded[i], folded=True) for i in involved}
     times = {i: _epoch(docs[i].published_at) for i in involved}
-    title_numbers = {i: sorted(_NUMBER.findall(normalize_for_search(docs[i].title))) for i in involved}
-    text_numbers = {i: set(_NUMBER.findall(folded[i])) for i in involved}
+    title_numbers = {i: sorted(NUMBER.findall(normalize_for_search(docs[i].title))) for i in involved}
+    text_numbers = {i: set(NUMBER.findall(folded[i])) for i in involved}
     title_units = {i: _units(docs[i].title) for i in involved}
     text_units = {i: _units(folded[i], folded=True) for i in involved}
     out = []

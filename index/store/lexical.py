@@ -291,6 +291,11 @@ class LexicalIndex:
         # Not cached: a question's words are arbitrary text, and a lookup per segment is cheap.
         return sum(int(s.indptr[i + 1] - s.indptr[i]) for s in self.segments if (i := s.ids.get(token)) is not None)
 
+    @property
+    def length_norm(self) -> np.ndarray:
+        """Per-document BM25 length normalisation, k1 · (1 − b + b · length / avgdl), in row order."""
+        return self._norm
+
     def idf(self, token: str) -> float:
         """Smoothed inverse document frequency; a word no passage has gets the highest weight."""
         df = self.doc_freq(token)
