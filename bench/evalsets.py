@@ -27,11 +27,14 @@ import bisect
 import json
 import random
 import re
+import sys
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # for bench.retrieval_eval
 CHINA = timezone(timedelta(hours=8))
 KEYS = ("id", "title", "published_at", "source", "url", "body")
 
@@ -117,17 +120,10 @@ def number_ids(rows: list[dict], prefix: str) -> list[dict]:
 
 def load_cmrc(path: Path) -> tuple[list[dict], list[dict]]:
     """CMRC dev contexts as articles (identical contexts merged) and every question with its context id."""
-    data = json.loads(path.read_text(encoding="utf-8"))
-    articles, questions, seen = [], [], {}
-    for doc in data["data"]:
-        for para in doc["paragraphs"]:
-            ctx = para["context"].strip()
-            if ctx not in seen:
-                seen[ctx] = f"cmrc-{len(seen)}"
-                articles.append({"id": seen[ctx], "title": doc.get("title") or seen[ctx], "published_at": None,
-                                 "source": "cmrc", "url": None, "body": ctx})
-            questions += [question("", qa["question"].strip(), "cmrc", [seen[ctx]], None, "cmrc")
-                          for qa in para["qas"]]
+    from bench.retrieval_eval import load_squad
+
+    articles, asked = load_squad(path, prefix="cmrc", source="cmrc")
+    questions = [question("", q.text, "cmrc", [q.gold], None, "cmrc") for q in asked]
     return articles, number_ids(questions, "cmrc")
 
 

@@ -41,18 +41,18 @@ class Question:
     gold: str
 
 
-def load_squad(path: Path) -> tuple[list[dict], list[Question]]:
-    """Contexts as JSONL-ready articles, and questions with their gold context id."""
+def load_squad(path: Path, prefix: str = "ctx", source: str | None = None) -> tuple[list[dict], list[Question]]:
+    """Contexts as JSONL-ready articles (identical contexts merged, ids `<prefix>-N`), and questions with their gold id."""
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     articles, questions, seen = [], [], {}
     for doc in data["data"]:
         for para in doc["paragraphs"]:
             ctx = para["context"].strip()
             if ctx not in seen:
-                seen[ctx] = f"ctx-{len(seen)}"
+                seen[ctx] = f"{prefix}-{len(seen)}"
                 articles.append({"id": seen[ctx], "title": doc.get("title") or seen[ctx], "published_at": None,
-                                 "source": Path(path).name, "url": None, "body": ctx})
-            questions += [Question(qa["question"], seen[ctx]) for qa in para["qas"]]
+                                 "source": source or Path(path).name, "url": None, "body": ctx})
+            questions += [Question(qa["question"].strip(), seen[ctx]) for qa in para["qas"]]
     return articles, questions
 
 

@@ -25,11 +25,15 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.chatlog import ChatMessage  # noqa: E402
-from bot.summarize import select_excerpts, select_messages  # noqa: E402
+from bot.excerpts import featurize, pick_units, relevance  # noqa: E402
+from bot.summarize import DUPLICATE_JACCARD, reply_threads, select_excerpts  # noqa: E402
+from bot.summarize_text import content  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "lccc-toy" / "lccc-toy-dialogues.jsonl"
 # Made-up display names; each dialogue gets two of them, so people overlap across threads.
@@ -37,6 +41,32 @@ NAMES = ["小王", "老李", "阿珍", "Kevin", "晓雨", "大刘", "陈老师",
 _CHARS = re.compile(r"\w")
 
 Picker = Callable[[list[ChatMessage], int, random.Random], list[ChatMessage]]
+
+
+
+def select_messages(messages: Sequence[ChatMessage], n: int = 5, diversity: float = 0.5) -> list[ChatMessage]:
+    """Pick up to `n` representative, mutually non-duplicate whole messages (MMR), in chat order.
+
+    The message-level picker of /summary before issue 13, kept here as the benches' reference:
+    relevance is cosine to the window's centroid, damped for very short messages; messages of one
+    reply thread count as at least 0.5 alike; messages under 4 characters are picked only if needed.
+    """
+    min_chars, thread_similarity = 4, 0.5
+    keep = [i for i, m in enumerate(messages) if m.text.strip() and not m.text.strip().startswith("/")]
+    if n <= 0 or not keep:
+        return []
+    f = featurize([messages[i].text for i in keep])
+    lengths = np.array([len(content(messages[i].text)) for i in keep], dtype=np.float64)
+    rel = relevance(f.tfidf, "centroid") * np.minimum(1.0, np.sqrt(lengths / 20))
+    if (lengths >= min_chars).sum() >= n:
+        rel = np.where(lengths >= min_chars, rel, -1.0)  # short ones only when there is nothing else
+    threads = reply_threads(messages)[keep]
+    picked = pick_units(
+        f, rel - rel.min() + 1e-9, np.ones(len(keep), dtype=np.int64), np.arange(len(keep)), n,
+        diversity=diversity, max_per_message=1, threads=threads, thread_similarity=thread_similarity,
+        duplicate_jaccard=DUPLICATE_JACCARD,
+    )
+    return [messages[keep[i]] for i in sorted(picked)]
 
 
 def load_dialogues(path: Path, min_turns: int = 3, max_turns: int = 10) -> list[list[str]]:

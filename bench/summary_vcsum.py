@@ -32,7 +32,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.summary_eval import chars, rouge1, rougel  # noqa: E402
+from bench.summary_eval import chars, rouge1, rougel, select_messages  # noqa: E402
+from bot.summarize_text import content  # noqa: E402
 from bot import excerpts as ex  # noqa: E402
 from bot import summarize as sm  # noqa: E402
 from bot.chatlog import ChatMessage  # noqa: E402
@@ -81,7 +82,7 @@ def random_turns(msgs: list[ChatMessage], rng: random.Random) -> list[str]:
 
 def old_summarizer(n: int) -> Method:
     """Whole messages by centroid + MMR over jieba TF-IDF (diversity 0.5): /summary before issue 13."""
-    return lambda msgs, rng: [m.text for m in sm.select_messages(msgs, n, diversity=0.5)]
+    return lambda msgs, rng: [m.text for m in select_messages(msgs, n, diversity=0.5)]
 
 
 def oracle_turn(reference: str) -> Method:
@@ -111,7 +112,7 @@ def units_method(
     def run(msgs: list[ChatMessage], rng: random.Random) -> list[str]:
         us = ex.units([m.text for m in msgs])
         f = ex.featurize([u.text for u in us], word_weight=1.0 if use_words else 0.0)
-        lengths = np.array([len(sm._content(u.text)) for u in us], dtype=np.float64)
+        lengths = np.array([len(content(u.text)) for u in us], dtype=np.float64)
         message_of = np.array([u.message for u in us])
         if embed is not None:
             vectors = embed([u.text for u in us])

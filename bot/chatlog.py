@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -70,7 +69,7 @@ def _row_to_message(row: sqlite3.Row) -> ChatMessage:
     )
 
 
-class ChatLog:
+class ChatLog(db.LockedDB):
     """Per-chat message log in one SQLite file (WAL mode, one commit per write).
 
     One connection guarded by a lock, so methods may be called from
@@ -79,24 +78,12 @@ class ChatLog:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._lock = threading.Lock()
-        self._conn = db.connect(path, _SCHEMA)
+        super().__init__(path, _SCHEMA)
         self._conn.row_factory = sqlite3.Row
         with self._lock:
             self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # -- lifecycle -------------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Close the connection."""
-        with self._lock:
-            self._conn.close()
-
-    def __enter__(self) -> ChatLog:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def journal_mode(self) -> str:
         """Return SQLite's journal mode ("wal" when WAL is on)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 
@@ -21,3 +22,22 @@ def connect(path: str | Path, schema: str) -> sqlite3.Connection:
     conn.execute("PRAGMA busy_timeout=5000")
     conn.executescript(schema)
     return conn
+
+
+class LockedDB:
+    """One SQLite connection shared by worker threads behind a lock; closes on ``with`` exit."""
+
+    def __init__(self, path: str | Path, schema: str) -> None:
+        self._lock = threading.Lock()
+        self._conn = connect(path, schema)
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

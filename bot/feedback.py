@@ -17,7 +17,6 @@ import json
 import logging
 import secrets
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -53,20 +52,14 @@ CREATE INDEX IF NOT EXISTS answers_at ON answers (at);
 """
 
 
-class FeedbackLog:
+class FeedbackLog(db.LockedDB):
     """Answers, votes and unanswered questions in one SQLite file; safe to call from worker threads."""
 
     def __init__(self, path: str | Path) -> None:
-        self._lock = threading.Lock()
-        self._conn = db.connect(path, _SCHEMA)
+        super().__init__(path, _SCHEMA)
         with self._lock:
             self._conn.execute("INSERT OR IGNORE INTO meta VALUES ('salt', ?)", (secrets.token_hex(16),))
             (self._salt,) = self._conn.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()
-
-    def close(self) -> None:
-        """Close the connection."""
-        with self._lock:
-            self._conn.close()
 
     def anonymous(self, kind: str, ident: int) -> str:
         """A salted hash standing for a user or private chat id (the same id gives the same hash)."""

@@ -8,7 +8,6 @@ subscription (/digest off is a separate choice). Without a log_path, in memory o
 from __future__ import annotations
 
 import re
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,26 +40,14 @@ def _echo(value: str, limit: int = 20) -> str:
     return repr(value if len(value) <= limit else value[:limit] + "…")
 
 
-class Subscriptions:
+class Subscriptions(db.LockedDB):
     """The chats subscribed to the daily digest, and when (one connection guarded by a lock).
 
     Methods may be called from ``asyncio.to_thread`` workers; each call is short.
     """
 
     def __init__(self, path: str | Path) -> None:
-        self._lock = threading.Lock()
-        self._conn = db.connect(path, _SCHEMA)
-
-    def close(self) -> None:
-        """Close the connection."""
-        with self._lock:
-            self._conn.close()
-
-    def __enter__(self) -> Subscriptions:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        super().__init__(path, _SCHEMA)
 
     def subscribe(self, chat_id: int, at: str, now: datetime | None = None) -> str:
         """Subscribe the chat to the daily digest at China-time `at`; return the normalized "HH:MM"."""

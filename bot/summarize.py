@@ -34,7 +34,6 @@ __all__ = [
     "Summary",
     "summarize",
     "keywords",
-    "select_messages",
     "bigram_jaccard",
 ]
 
@@ -75,7 +74,7 @@ def bigram_jaccard(a: str, b: str) -> float:
     return len(x & y) / len(x | y) if x and y else 0.0
 
 
-def _threads(messages: Sequence[ChatMessage]) -> np.ndarray:
+def reply_threads(messages: Sequence[ChatMessage]) -> np.ndarray:
     """Return a reply-thread id per message (union of reply_to links inside the window)."""
     index = {m.message_id: i for i, m in enumerate(messages)}
     parent = list(range(len(messages)))
@@ -187,43 +186,11 @@ def select_excerpts(
         diversity=diversity,
         max_messages=max_messages,
         max_per_message=per_message,
-        threads=_threads(messages)[message_of],
+        threads=reply_threads(messages)[message_of],
         thread_similarity=thread_similarity,
         duplicate_jaccard=duplicate_jaccard,
     )
     return group_excerpts(messages, [us[i] for i in sorted(picked)])
-
-
-def select_messages(
-    messages: Sequence[ChatMessage],
-    n: int = 5,
-    *,
-    diversity: float = 0.5,
-    min_chars: int = 4,
-    thread_similarity: float = 0.5,
-    duplicate_jaccard: float = DUPLICATE_JACCARD,
-) -> list[ChatMessage]:
-    """Pick up to `n` representative, mutually non-duplicate whole messages (MMR), in chat order.
-
-    The message-level picker (the LCCC bench's reference): relevance is cosine to the window's
-    centroid, damped for very short messages; messages of one reply thread count as at least
-    `thread_similarity` alike; messages shorter than `min_chars` are picked only if needed.
-    """
-    keep = [i for i, m in enumerate(messages) if m.text.strip() and not m.text.strip().startswith("/")]
-    if n <= 0 or not keep:
-        return []
-    f = featurize([messages[i].text for i in keep])
-    lengths = np.array([len(_content(messages[i].text)) for i in keep], dtype=np.float64)
-    rel = relevance(f.tfidf, "centroid") * np.minimum(1.0, np.sqrt(lengths / 20))
-    if (lengths >= min_chars).sum() >= n:
-        rel = np.where(lengths >= min_chars, rel, -1.0)  # short ones only when there is nothing else
-    threads = _threads(messages)[keep]
-    picked = pick_units(
-        f, rel - rel.min() + 1e-9, np.ones(len(keep), dtype=np.int64), np.arange(len(keep)), n,
-        diversity=diversity, max_per_message=1, threads=threads, thread_similarity=thread_similarity,
-        duplicate_jaccard=duplicate_jaccard,
-    )
-    return [messages[keep[i]] for i in sorted(picked)]
 
 
 def summarize(

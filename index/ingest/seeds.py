@@ -165,21 +165,21 @@ def _read_jsonl(text: str, path: Path, batch: SeedBatch) -> None:
 def _read_txt(text: str, path: Path, batch: SeedBatch, meta: dict) -> None:
     lines = [clean_text(line) for line in text.splitlines()]
     lines = [line for line in lines if line]
-    title, paragraphs = lines[0], lines[1:]
+    _add_article(batch, path, 1, meta, lines[0], lines[1:], parse_published(meta.get("published_at")),
+                 meta.get("source"))
+
+
+def _add_article(batch: SeedBatch, path: Path, line: int, meta: dict, title: str, paragraphs: list[str],
+                 published_at: str | None, source: str | None, article_meta: dict | None = None) -> None:
+    """Add a text or page file's article to the batch, or skip it when it has no body."""
     if not paragraphs:
-        batch.skipped.append(Skipped(f"{path}:1", "no body"))
+        batch.skipped.append(Skipped(f"{path}:{line}", "no body"))
         return
-    batch.articles.append(
-        Article(
-            id=meta.get("id") or _article_id(path, title, paragraphs),
-            title=title,
-            paragraphs=paragraphs,
-            published_at=parse_published(meta.get("published_at")),
-            source=meta.get("source"),
-            url=meta.get("url"),
-            origin=f"{path}:1",
-        )
-    )
+    batch.articles.append(Article(
+        id=meta.get("id") or _article_id(path, title, paragraphs), title=title, paragraphs=paragraphs,
+        published_at=published_at, source=source, url=meta.get("url"), meta=article_meta or {},
+        origin=f"{path}:{line}",
+    ))
 
 
 # Page parts (after cleaning to Simplified script).
@@ -281,18 +281,4 @@ def _read_page(text: str, path: Path, batch: SeedBatch, meta: dict) -> None:
             section = "hot"
     if pending:
         batch.headlines.append(Headline(pending[1], None, None, source))
-    if not paragraphs:
-        batch.skipped.append(Skipped(f"{path}:{title_line}", "no body"))
-        return
-    batch.articles.append(
-        Article(
-            id=meta.get("id") or _article_id(path, title, paragraphs),
-            title=title,
-            paragraphs=paragraphs,
-            published_at=published,
-            source=source,
-            url=meta.get("url"),
-            meta=article_meta,
-            origin=f"{path}:{title_line}",
-        )
-    )
+    _add_article(batch, path, title_line, meta, title, paragraphs, published, source, article_meta)
