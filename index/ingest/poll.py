@@ -2,7 +2,7 @@
 
 Fetched articles are written as JSONL files under ``<index dir>/feeds/`` (one article per line,
 ids stable across polls: from the entry's guid or link, or the page's URL) and added with
-``add_to_index``, so dedupe, the embedding cache and the atomic publish all apply.
+``add_to_index``, so duplicate handling, the embedding cache and the atomic publish all apply.
 A feed poll writes only articles the index does not already hold (same id and content, or the
 same content under another id); an unchanged feed writes nothing and publishes no version.
 """

@@ -1,7 +1,7 @@
 """How many dxy-news briefs are near-duplicates of another, and a sample showing they are the same story.
 
 Usage:
-    python bench/dedupe_report.py [--threshold 0.6] [--window-hours 48] [--sample 8]
+    python bench/duplicates_report.py [--threshold 0.6] [--window-hours 48] [--sample 8]
 
 Runs index.store.duplicates over ../shared/data/dxy-news/dxy-news.jsonl (3,378 briefs): MinHash LSH over
 character 3-gram shingles, pairs checked by exact Jaccard, within a time window, with equal

@@ -82,7 +82,7 @@ def test_dxy_news_merges_cross_outlet_copies_only():
     docs = [Doc(r["id"], r["title"], r["title"] + "\n" + r["body"], r["published_at"], r.get("source")) for r in rows]
     clusters = duplicates.cluster(docs)
     merged = sum(len(c) - 1 for c in clusters)
-    assert 20 <= merged <= 80  # 37 with the defaults (bench/dedupe_report.py)
+    assert 20 <= merged <= 80  # 37 with the defaults (bench/duplicates_report.py)
     by_id = {d.id: d for d in docs}
     for c in clusters:  # same title numbers, within the window
         titles = {tuple(sorted(duplicates.NUMBER.findall(by_id[a].title.replace(" ", "")))) for a in c}
