@@ -24,6 +24,9 @@ class IndexConfig:
     # "onnx": passages through an fp32 ONNX copy of the model (same vectors as torch; as fast on a quiet
     # machine, ~2x on a busy one; at nice 10 so questions go first); "torch": sentence-transformers fp32.
     passage_backend: str = "onnx"
+    # The per-thread nice value ONNX passages are embedded at (Linux; 0: normal priority). 10 lets the
+    # bot's questions go first while a feed batch is embedded, but makes a build wait for any other job.
+    passage_nice: int = 10
     batch_size: int = 16
     max_passage_chars: int = 300
     embed_on_build: bool = True

@@ -88,3 +88,10 @@ def test_the_config_switch_selects_the_passage_backend(project_config, default_e
 def test_config_file_key_is_read(tmp_path):
     (tmp_path / "config.toml").write_text('[index]\npassage_backend = "torch"\n', encoding="utf-8")
     assert load_config(tmp_path / "config.toml").index.passage_backend == "torch"
+
+
+def test_passage_nice_is_read_from_the_config(tmp_path, project_config, default_encoder):
+    (tmp_path / "config.toml").write_text("[index]\npassage_nice = 0\n", encoding="utf-8")
+    assert load_config(tmp_path / "config.toml").index.passage_nice == 0 and IndexConfig().passage_nice == 10
+    assert default_encoder.passage_nice == 1  # conftest's default_encoder embeds at nice 1
+    assert encoder_for(dataclasses.replace(project_config.index, passage_nice=3)).passage_nice == 3

