@@ -58,7 +58,10 @@ def test_latest_orders_dated_before_undated(seed_retriever):
 
 def test_cli_search_json(seed_index, project_config, tmp_path):
     config = tmp_path / "config.toml"
-    config.write_text(f'[index]\ndir = "{seed_index}"\nmodel = "{project_config.index.model}"\n', encoding="utf-8")
+    # The configured question backend: with onnx-int8 the search process never imports torch (seconds).
+    index = project_config.index
+    config.write_text(f'[index]\ndir = "{seed_index}"\nmodel = "{index.model}"\n'
+                      f'query_backend = "{index.query_backend}"\n', encoding="utf-8")
     proc = subprocess.run(
         [sys.executable, "-m", "index", "--config", str(config), "search", "--json"],
         input="社区防控要突出什么\n巴西足球比赛的比分是多少\n", capture_output=True, text=True, cwd=ROOT, timeout=300,
