@@ -448,17 +448,37 @@ async def test_a_digest_time_of_thousands_of_characters_is_echoed_short(hostile_
 SECRET_TOKEN = "123456:SECRETtokenNeverPrinted"
 
 
-@pytest.mark.parametrize("base_url", ["http://127.0.0.1:8081", "http://[::1"])
-def test_a_malformed_base_url_crash_never_prints_the_token(tmp_path, base_url):
-    (tmp_path / "seeds").mkdir()
-    (tmp_path / "seeds" / "s.jsonl").write_text(
-        '{"id": "s1", "title": "种子新闻标题", "body": "这是一篇种子新闻的第一段。"}\n', encoding="utf-8")
-    (tmp_path / "config.toml").write_text('[index]\nseeds = ["seeds"]\ndir = "idx"\nmodel = "hash-bigram-64"\n')
-    env = {**os.environ, "TELEGRAM_BOT_TOKEN": SECRET_TOKEN, "TELEGRAM_BASE_URL": base_url}
-    done = subprocess.run([sys.executable, "-m", "bot", "--config", "config.toml"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode != 0 and "Traceback" in done.stderr  # it did crash, with the traceback kept
-    assert "SECRETtoken" not in done.stderr + done.stdout and "123456" not in done.stderr + done.stdout
+MALFORMED_BASE_URLS = ["http://127.0.0.1:8081", "http://[::1"]
+
+
+@pytest.fixture(scope="module")
+def malformed_base_url_runs(tmp_path_factory):
+    """``python -m bot`` with each malformed base URL, all started at once: each spends seconds
+    waiting out its getMe retries before it crashes, and they need not wait in turn."""
+    runs = {}
+    for base_url in MALFORMED_BASE_URLS:
+        folder = tmp_path_factory.mktemp("malformed-base-url")
+        (folder / "seeds").mkdir()
+        (folder / "seeds" / "s.jsonl").write_text(
+            '{"id": "s1", "title": "种子新闻标题", "body": "这是一篇种子新闻的第一段。"}\n', encoding="utf-8")
+        (folder / "config.toml").write_text('[index]\nseeds = ["seeds"]\ndir = "idx"\nmodel = "hash-bigram-64"\n')
+        env = {**os.environ, "TELEGRAM_BOT_TOKEN": SECRET_TOKEN, "TELEGRAM_BASE_URL": base_url}
+        with open(folder / "stdout", "w") as out, open(folder / "stderr", "w") as err:
+            runs[base_url] = (folder, subprocess.Popen([sys.executable, "-m", "bot", "--config", "config.toml"],
+                                                       cwd=folder, env=env, stdout=out, stderr=err))
+    yield runs
+    for _, proc in runs.values():
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.parametrize("base_url", MALFORMED_BASE_URLS)
+def test_a_malformed_base_url_crash_never_prints_the_token(malformed_base_url_runs, base_url):
+    folder, proc = malformed_base_url_runs[base_url]
+    returncode = proc.wait(timeout=120)
+    stdout, stderr = (folder / "stdout").read_text(), (folder / "stderr").read_text()
+    assert returncode != 0 and "Traceback" in stderr  # it did crash, with the traceback kept
+    assert "SECRETtoken" not in stderr + stdout and "123456" not in stderr + stdout
 
 
 class HugePassageRetriever(FakeRetriever):
