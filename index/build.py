@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -18,6 +19,7 @@ from tqdm.auto import tqdm
 
 from . import dedupe, store
 from .config import IndexConfig
+from .encoder import embed_passages
 from .errors import NewsIndexError
 from .lexical import LexicalIndex, tokenize
 from .models import HEADLINE, PARAGRAPH
@@ -191,6 +193,10 @@ def build_index(
     report = BuildReport()
     with store.write_lock(index_dir):
         prev = None if rebuild else _Previous.open(index_dir)
+        # The kind of passage vector: an index keeps the one it was built with (its vectors never mix);
+        # a new index, a rebuild or another model gets the configured one.
+        if prev is not None and prev.manifest.get("model") == model:
+            config = dataclasses.replace(config, passage_vectors=store.passage_vectors(prev.manifest))
         try:
             paths = list(iter_seed_files(sources))
             shas = {str(p): store.file_sha256(p) for p in paths}
@@ -459,7 +465,8 @@ def _finish_version(index_dir, tmp, db, vectors_from, new_rows, model, encoder, 
     )
     store.write_manifest(
         tmp, model, dim, counts,
-        extra={"max_passage_chars": config.max_passage_chars, "build": report.to_dict()},
+        extra={"max_passage_chars": config.max_passage_chars, "passage_vectors": config.passage_vectors,
+               "build": report.to_dict()},
         linked_from=vectors_from,  # BM25 segments linked from it keep their checksums
     )
     return store.publish(index_dir, tmp)
@@ -474,7 +481,7 @@ def _write_cached_vectors(version: Path, index_dir: Path, model: str, encoder, c
                           vectors_from: Path | None, rows: list[tuple[int, str]], n_passages: int):
     """Write the version's FAISS file: the vectors of `vectors_from` (if given) plus every cached vector of
     `rows` (row, hash) that has none yet. Returns (dimension, vectors, vectors added)."""
-    cache = store.EmbeddingCache(index_dir, model)
+    cache = store.EmbeddingCache(index_dir, model, config.passage_vectors)
     try:
         dim = encoder.dim if encoder is not None else cache.dim()
         if dim is None:
@@ -553,7 +560,8 @@ def embed_missing(index_dir: Path, encoder, config: IndexConfig | None = None, *
     db = store.open_db(version / store.DB)
     db.row_factory = None
     rows = db.execute("SELECT row, hash FROM passages ORDER BY row").fetchall()
-    cache = store.EmbeddingCache(index_dir, encoder.name)
+    kind = store.passage_vectors(manifest)  # what the index was built with, not what config says now
+    cache = store.EmbeddingCache(index_dir, encoder.name, kind)
     try:
         cache.set_dim(encoder.dim)
         have = cache.hashes()
@@ -575,7 +583,7 @@ def embed_missing(index_dir: Path, encoder, config: IndexConfig | None = None, *
         step = max(config.batch_size * 8, 64)
         for i in range(0, len(items), step):
             chunk = items[i : i + step]
-            vectors = encoder.encode_passages([t for _, t in chunk], batch_size=config.batch_size)
+            vectors = embed_passages(encoder, [t for _, t in chunk], config.batch_size, kind)
             cache.put([h for h, _ in chunk], vectors)
             done += len(chunk)
             since_publish += len(chunk)

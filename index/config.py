@@ -24,6 +24,10 @@ class IndexConfig:
     # "onnx": passages through an fp32 ONNX copy of the model (same vectors as torch; as fast on a quiet
     # machine, ~2x on a busy one; at nice 10 so questions go first); "torch": sentence-transformers fp32.
     passage_backend: str = "onnx"
+    # The kind of passage vector a NEW index gets: "fp32" (torch's vectors) or "int8" (a dynamic int8
+    # quantization of the ONNX export: faster, slightly different vectors). An existing index keeps the
+    # kind its manifest records ("passage_vectors"; fp32 when absent) until `build --rebuild`.
+    passage_vectors: str = "fp32"
     batch_size: int = 16
     max_passage_chars: int = 300
     embed_on_build: bool = True
@@ -93,6 +97,8 @@ def _typed(cls, table: dict, base: Path):
         values[key] = value
     if values.get("backend", "local") not in ("local", "milvus"):
         raise ValueError(f"[index] backend must be \"local\" or \"milvus\", not {values['backend']!r}")
+    if values.get("passage_vectors", "fp32") not in ("fp32", "int8"):
+        raise ValueError(f"[index] passage_vectors must be \"fp32\" or \"int8\", not {values['passage_vectors']!r}")
     return cls(**values)
 
 
