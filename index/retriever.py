@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import answerability, dedupe, rank, store
+from . import answerability, dedupe, onnxquery, rank, store
 from .clean import normalize_for_search
 from .config import RetrievalConfig
 from .lexical import LexicalIndex, tokenize
@@ -256,7 +256,12 @@ class Retriever:
         outside it are given with ``outside_range`` set; an event date ("2019年", "2月9日") raises
         passages published then or after, or mentioning it, but never restricts; "最新" prefers the
         newest. ``confident`` is False when the best passage is only likely to answer (a hedge).
+        Passages embedded meanwhile in this process wait for it (onnxquery.QUESTIONS).
         """
+        with onnxquery.QUESTIONS.asking():
+            return self._search(query, k, now)
+
+    def _search(self, query: str, k: int, now: datetime | None) -> SearchResult:
         pq = prepare(query, now)
         if pq.empty:
             return SearchResult(pq.question, [], False, self._latest_unique(3))
