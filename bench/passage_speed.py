@@ -108,6 +108,10 @@ def make_variants(enc, work: Path, batch: int) -> dict:
         "ONNX int8, fused offline, 1 thread, length-sorted": (onnx(int8, 1), "int8"),
         "ONNX int8, fused offline, 2 threads, length-sorted": (onnx(int8, 2), "int8"),
         "ONNX int8 per-channel, fused offline, 2 threads, length-sorted": (onnx(int8_pc, 2), "int8pc"),
+        "ONNX fp32, fused offline, 2 threads, batches <= 256 tokens": (onnx(fused, 2, tokens=256), "fp32"),
+        "ONNX fp32, fused offline, 2 threads, batches <= 512 tokens": (onnx(fused, 2, tokens=512), "fp32"),
+        "ONNX fp32, fused offline, 2 threads, batches <= 1024 tokens": (onnx(fused, 2, tokens=1024), "fp32"),
+        "ONNX int8 per-channel, fused offline, 2 threads, batches <= 512 tokens": (onnx(int8_pc, 2, tokens=512), "int8pc"),
         "ONNX fp32, fused offline, 2 threads, question gate": (onnx(fused, 2, gate=gate), "fp32"),
         "ONNX fp32, fused offline, 2 threads, question gate, batches <= 512 tokens":
             (onnx(fused, 2, gate=gate, tokens=512), "fp32"),
