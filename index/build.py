@@ -197,6 +197,10 @@ def build_index(
         # a new index, a rebuild or another model gets the configured one.
         if prev is not None and prev.manifest.get("model") == model:
             config = dataclasses.replace(config, passage_vectors=store.passage_vectors(prev.manifest))
+        elif encoder is not None and config.passage_vectors != "fp32" and not _can_embed(encoder, config.passage_vectors):
+            logger.warning("%s cannot make %s passage vectors: this new index gets fp32 ones", model,
+                           config.passage_vectors)
+            config = dataclasses.replace(config, passage_vectors="fp32")
         try:
             paths = list(iter_seed_files(sources))
             shas = {str(p): store.file_sha256(p) for p in paths}
@@ -233,6 +237,17 @@ def build_index(
     report.seconds = time.perf_counter() - start
     logger.info("build done: %s", report.to_dict() | {"skipped": len(report.skipped)})
     return report
+
+
+def _can_embed(encoder, kind: str) -> bool:
+    """Whether `encoder` makes `kind` passage vectors (for a new index; an existing one insists on its own)."""
+    from .encoder import EncoderError
+
+    try:
+        embed_passages(encoder, ["测试"], 1, kind)
+    except EncoderError:
+        return False
+    return True
 
 
 def _fill_counts(report: BuildReport, counts: dict) -> None:

@@ -313,3 +313,11 @@ def test_passage_vectors_config_is_checked(tmp_path):
     (tmp_path / "config.toml").write_text('[index]\npassage_vectors = "int4"\n', encoding="utf-8")
     with pytest.raises(ValueError, match="passage_vectors"):
         load_config(tmp_path / "config.toml")
+
+
+def test_a_new_index_falls_back_to_fp32_when_the_encoder_cannot_make_the_configured_kind(seeds, tmp_path):
+    enc = CountingEncoder()  # the hash fake: fp32 only
+    report = build_index([seeds], tmp_path / "idx", enc, IndexConfig(model=enc.name, passage_vectors="int8"),
+                         progress=False)
+    assert report.vectors == report.passages > 0
+    assert store.read_manifest(store.require_version(tmp_path / "idx"))["passage_vectors"] == "fp32"
