@@ -232,6 +232,7 @@ def main() -> None:
                     help="only the CMRC evaluation (ONNX kinds first, torch last), e.g. beside a timing run")
     ap.add_argument("--latency-only", action="store_true", help="only the question latency while embedding")
     ap.add_argument("--latency-rows", help="';'-separated substrings: only the latency rows whose name has one")
+    ap.add_argument("--latency-repeat", type=int, default=1, help="run the latency rows this many times, interleaved")
     ap.add_argument("--work", type=Path, default=ROOT / "var" / "bench" / "passage_speed")
     args = ap.parse_args()
 
@@ -312,8 +313,10 @@ def main() -> None:
         print(f"\n| while embedding {args.embed_load} passages in-process | questions timed | encode_queries p50 / p95 ms "
               "| Retriever.search p50 / p95 ms | passages/s meanwhile | batches aborted |")
         print("|---|---|---|---|---|---|")
-        for name, fn in cases.items():
-            fn, gate.max_aborts = fn if isinstance(fn, tuple) else (fn, 3)
+        # --latency-repeat N: the rows N times over, interleaved (load drifts between rows as much as they differ).
+        order = [name for _ in range(args.latency_repeat) for name in cases]
+        for name in order:
+            fn, gate.max_aborts = cases[name] if isinstance(cases[name], tuple) else (cases[name], 3)
             aborted = gate.aborted
             m = question_latency(enc, retriever, questions, fn, load_texts if fn else None)
             per_s = f"{m['embed_per_s']:.1f}" if m["embed_per_s"] else "–"
