@@ -114,11 +114,18 @@ def collect(retriever: Retriever, questions: list[dict], out: Path) -> list[dict
     return rows
 
 
-def run_all(eval_dir: Path, work: Path, limit: int | None) -> dict[str, dict]:
-    """Build the indexes and collect every (question set, index) pair the tables need."""
+def run_all(eval_dir: Path, work: Path, limit: int | None, passage_vectors: str | None = None) -> dict[str, dict]:
+    """Build the indexes and collect every (question set, index) pair the tables need.
+
+    `passage_vectors` ("fp32"/"int8") overrides the config for indexes built here (use its own --work:
+    an index keeps the kind it was built with)."""
+    import dataclasses
+
     from index.models.encoder import encoder_for
 
     cfg = load_config(ROOT / "config.toml")
+    if passage_vectors:
+        cfg = dataclasses.replace(cfg, index=dataclasses.replace(cfg.index, passage_vectors=passage_vectors))
     encoder = encoder_for(cfg.index)
     qs = {name: read_jsonl(eval_dir / "questions" / f"{name}.jsonl") for name in (*ANSWERABLE, *UNANSWERABLE)}
     if limit:
@@ -288,8 +295,10 @@ def main() -> None:
     ap.add_argument("--fit", action="store_true", help="also fit on every source and print the config lines")
     ap.add_argument("--features", default=",".join(DEFAULT_FEATURES),
                     help=f"comma-separated, of {', '.join(FEATURES)}; more than one set separated by ';' each get a table")
+    ap.add_argument("--passage-vectors", choices=("fp32", "int8"),
+                    help="the kind of passage vector of indexes built here (default: config.toml's)")
     args = ap.parse_args()
-    runs = run_all(Path(args.eval), Path(args.work), args.limit)
+    runs = run_all(Path(args.eval), Path(args.work), args.limit, args.passage_vectors)
     for spec in args.features.split(";"):
         features = tuple(f.strip() for f in spec.split(",") if f.strip())
         loso(runs, args.l2, features)

@@ -41,6 +41,9 @@ XWLB = ROOT.parent / "shared" / "data" / "xwlb" / "xwlb-2020.jsonl"
 CMRC = ROOT.parent / "shared" / "data" / "cmrc2018" / "cmrc2018_dev.json"
 
 
+DEFAULT = "ONNX fp32, fused offline, 2 threads, length-sorted"  # the default's vectors (at normal priority)
+
+
 def sample_passages(n: int, seed: int, max_chars: int) -> list[str]:
     """A seeded random sample of xwlb-2020 paragraph passages, as the index embeds them (index_text)."""
     batch = read_seed_file(XWLB)
@@ -66,7 +69,8 @@ def make_variants(enc, work: Path, batch: int) -> dict:
     raw = work / "passage-fp32-unfused.onnx"
     if not raw.is_file():
         onnx_encoders.export_passage_model(model, raw, optimize=False)
-    int8 = work / "passage-int8.onnx"
+    int8_pc = onnx_encoders.ensure_passage_int8(fused, folder / onnx_encoders.PASSAGE_INT8_FILE)  # per-channel
+    int8 = work / "passage-int8.onnx"  # one scale per tensor (the first int8 tried)
     if not int8.is_file():
         quantize_dynamic(str(fused), str(int8), weight_type=QuantType.QInt8,
                          extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
@@ -83,14 +87,16 @@ def make_variants(enc, work: Path, batch: int) -> dict:
 
     sessions: dict = {}  # one session per (file, threads): each fp32 one holds ~0.5-1 GiB
 
-    def onnx(path, threads, nice=0):  # speed rows at normal priority: the nice only matters under contention
-        if (path, threads, nice) not in sessions:
-            sessions[path, threads, nice] = onnx_encoders.OnnxPassageEncoder(path, tok, prompt, L, threads=threads,
-                                                                         nice=nice)
-        e = sessions[path, threads, nice]
+    def onnx(path, threads, nice=0, gate=None, tokens=None):  # speed rows at normal priority: the nice only matters under contention
+        key = (path, threads, nice, gate is not None, tokens)
+        if key not in sessions:
+            sessions[key] = onnx_encoders.OnnxPassageEncoder(path, tok, prompt, L, threads=threads, nice=nice, gate=gate,
+                                                         max_batch_tokens=tokens)
+        e = sessions[key]
         return lambda texts: e.encode(texts, batch)
 
     torch.set_num_threads(2)
+    gate = onnx_encoders.QUESTIONS  # the one Retriever.search and the question encoder register with
     return {
         "torch fp32, batch 16 (today; sentence-transformers sorts each call by characters)": (torch_today, "fp32"),
         "torch fp32, batches in input order (unsorted)": (torch_unsorted, "fp32"),
@@ -100,6 +106,19 @@ def make_variants(enc, work: Path, batch: int) -> dict:
         "ONNX fp32, 2 threads, nice 10 (default)": (onnx(fused, 2, nice=10), "fp32"),
         "ONNX fp32, 1 thread, nice 10": (onnx(fused, 1, nice=10), "fp32"),
         "ONNX int8, fused offline, 1 thread, length-sorted": (onnx(int8, 1), "int8"),
+        "ONNX int8, fused offline, 2 threads, length-sorted": (onnx(int8, 2), "int8"),
+        "ONNX int8 per-channel, fused offline, 2 threads, length-sorted": (onnx(int8_pc, 2), "int8pc"),
+        "ONNX fp32, fused offline, 2 threads, batches <= 256 tokens": (onnx(fused, 2, tokens=256), "fp32"),
+        "ONNX fp32, fused offline, 2 threads, batches <= 512 tokens": (onnx(fused, 2, tokens=512), "fp32"),
+        "ONNX fp32, fused offline, 2 threads, batches <= 1024 tokens": (onnx(fused, 2, tokens=1024), "fp32"),
+        "ONNX int8 per-channel, fused offline, 2 threads, batches <= 512 tokens": (onnx(int8_pc, 2, tokens=512), "int8pc"),
+        "ONNX fp32, fused offline, 2 threads, question gate": (onnx(fused, 2, gate=gate), "fp32"),
+        "ONNX fp32, fused offline, 2 threads, question gate, batches <= 512 tokens":
+            (onnx(fused, 2, gate=gate, tokens=512), "fp32"),
+        # latency rows only (popped in main)
+        "ONNX fp32, 2 threads, nice 10, gate": (onnx(fused, 2, nice=10, gate=gate), "fp32"),
+        "ONNX fp32, 2 threads, nice 10, gate, batches <= 512 tokens": (onnx(fused, 2, nice=10, gate=gate, tokens=512), "fp32"),
+        "ONNX fp32, 2 threads, nice 10, gate, batches <= 256 tokens": (onnx(fused, 2, nice=10, gate=gate, tokens=256), "fp32"),
     }
 
 
@@ -212,6 +231,8 @@ def main() -> None:
     ap.add_argument("--quality-only", action="store_true",
                     help="only the CMRC evaluation (ONNX kinds first, torch last), e.g. beside a timing run")
     ap.add_argument("--latency-only", action="store_true", help="only the question latency while embedding")
+    ap.add_argument("--latency-rows", help="';'-separated substrings: only the latency rows whose name has one")
+    ap.add_argument("--latency-repeat", type=int, default=1, help="run the latency rows this many times, interleaved")
     ap.add_argument("--work", type=Path, default=ROOT / "var" / "bench" / "passage_speed")
     args = ap.parse_args()
 
@@ -229,13 +250,14 @@ def main() -> None:
     # The niced path is only for the latency table: its speed depends on what else runs.
     niced = variants.pop("ONNX fp32, 2 threads, nice 10 (default)")
     niced1 = variants.pop("ONNX fp32, 1 thread, nice 10")
+    gated = {k: variants.pop(k)[0] for k in list(variants) if k.startswith("ONNX fp32, 2 threads, nice 10, gate")}
     if args.latency_only:
         table, base, args.questions = {}, float("nan"), -1
     elif args.quality_only:
         nan = {"per_s": float("nan"), "cos_min": float("nan"), "cos_mean": float("nan")}
         table, base = {name: dict(nan) for name in variants}, float("nan")
         # The ONNX default and int8 first, torch (the slowest to embed the CMRC contexts) last.
-        key = lambda kv: (0 if "fused offline, 2 threads" in kv[0] else 1 if kv[1][1] == "int8" else
+        key = lambda kv: (0 if kv[0] == DEFAULT else 1 if kv[1][1].startswith("int8") else
                           2 if kv[0].startswith("torch fp32, batch 16") else 3)
         variants = dict(sorted(variants.items(), key=key))
         args.embed_load = 0
@@ -251,7 +273,7 @@ def main() -> None:
         for name, (fn, kind) in variants.items():
             # Variants that differ only in batching or threads compute the same vectors (cosine ≥ 0.9999
             # above): evaluate the first of each kind plus the ONNX default, reuse for the rest.
-            if kind in done_kinds and "fused offline, 2 threads" not in name and not name.startswith("torch fp32, batch 16"):
+            if kind in done_kinds and name != DEFAULT and not name.startswith("torch fp32, batch 16"):
                 rows[name] = dict(done_kinds[kind], note="same vectors as above")
                 continue
             with tempfile.TemporaryDirectory(dir=args.work) as tmp:
@@ -282,14 +304,25 @@ def main() -> None:
                  "ONNX fp32, 2 threads, nice 10 (the default)": niced[0],
                  "ONNX fp32, 1 thread, nice 10": niced1[0],
                  "ONNX fp32, 1 thread, normal priority": latency_variants["ONNX fp32, fused offline, 1 thread, length-sorted"][0]}
+        gate = onnx_encoders.QUESTIONS
+        for name, fn in gated.items():
+            cases[name + ", no abort"] = (fn, 0)
+            cases[name + ", abort (<= 3 per batch)"] = (fn, 3)
+        if args.latency_rows:
+            cases = {k: v for k, v in cases.items() if k == "idle" or any(r in k for r in args.latency_rows.split(";"))}
         print(f"\n| while embedding {args.embed_load} passages in-process | questions timed | encode_queries p50 / p95 ms "
-              "| Retriever.search p50 / p95 ms | passages/s meanwhile |")
-        print("|---|---|---|---|---|")
-        for name, fn in cases.items():
+              "| Retriever.search p50 / p95 ms | passages/s meanwhile | batches aborted |")
+        print("|---|---|---|---|---|---|")
+        # --latency-repeat N: the rows N times over, interleaved (load drifts between rows as much as they differ).
+        order = [name for _ in range(args.latency_repeat) for name in cases]
+        for name in order:
+            fn, gate.max_aborts = cases[name] if isinstance(cases[name], tuple) else (cases[name], 3)
+            aborted = gate.aborted
             m = question_latency(enc, retriever, questions, fn, load_texts if fn else None)
             per_s = f"{m['embed_per_s']:.1f}" if m["embed_per_s"] else "–"
             print(f"| {name} | {m['n']} | {m['enc_p50']:.1f} / {m['enc_p95']:.1f} | {m['search_p50']:.1f} / "
-                  f"{m['search_p95']:.1f} | {per_s} |", flush=True)
+                  f"{m['search_p95']:.1f} | {per_s} | {gate.aborted - aborted} |", flush=True)
+        gate.max_aborts = 3
         print(f"(questions one at a time, 20 ms apart, from CMRC dev; index of its {retriever.vectors} passages; "
               f"load {load_avg()})")
         retriever.close()

@@ -27,6 +27,10 @@ class IndexConfig:
     # The per-thread nice value ONNX passages are embedded at (Linux; 0: normal priority). 10 lets the
     # bot's questions go first while a feed batch is embedded, but makes a build wait for any other job.
     passage_nice: int = 10
+    # The kind of passage vector a NEW index gets: "fp32" (torch's vectors) or "int8" (a dynamic int8
+    # quantization of the ONNX export: faster, slightly different vectors). An existing index keeps the
+    # kind its manifest records ("passage_vectors"; fp32 when absent) until `build --rebuild`.
+    passage_vectors: str = "fp32"
     batch_size: int = 16
     max_passage_chars: int = 300
     embed_on_build: bool = True
@@ -96,6 +100,8 @@ def _typed(cls, table: dict, base: Path):
         values[key] = value
     if values.get("backend", "local") not in ("local", "milvus"):
         raise ValueError(f"[index] backend must be \"local\" or \"milvus\", not {values['backend']!r}")
+    if values.get("passage_vectors", "fp32") not in ("fp32", "int8"):
+        raise ValueError(f"[index] passage_vectors must be \"fp32\" or \"int8\", not {values['passage_vectors']!r}")
     return cls(**values)
 
 

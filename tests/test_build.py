@@ -211,3 +211,113 @@ def test_a_damaged_file_of_the_right_size_is_a_clear_error(seeds, tmp_path, name
     path.write_bytes(b"\0" * size)
     with pytest.raises(CorruptIndexError, match="rebuild"):
         Retriever.load(tmp_path / "idx", HashEncoder())  # sizes match: only reading can tell
+
+
+class TwoKindEncoder(HashEncoder):
+    """The hash encoder with a second kind of passage vector ("int8": the fp32 vector with its sign flipped,
+    so each stored vector shows which kind made it), counting what each kind embedded."""
+
+    passage_vectors = ("fp32", "int8")
+
+    def __init__(self):
+        super().__init__()
+        self.embedded: dict[str, list[str]] = {"fp32": [], "int8": []}
+
+    def encode_passages(self, texts, batch_size=16, show_progress=False, vectors="fp32"):
+        self.embedded[vectors] += list(texts)
+        v = super().encode_passages(texts)
+        return -v if vectors == "int8" else v
+
+
+def _stored_kinds(index_dir, enc) -> set[str]:
+    """Which kind made each stored vector of the current version (by comparing with both encodings)."""
+    import numpy as np
+
+    version = store.require_version(index_dir)
+    db = store.open_db(version / store.DB)
+    texts = [t for (t,) in db.execute("SELECT index_text FROM passages ORDER BY row")]
+    db.close()
+    import faiss
+
+    stored = np.zeros((len(texts), enc.dim), np.float32)
+    seen = np.zeros(len(texts), bool)
+    for name in (store.VECTORS, store.VECTORS_DELTA):
+        if (version / name).is_file():
+            index = store.read_vectors(version / name)
+            rows = faiss.vector_to_array(index.id_map)
+            stored[rows], seen[rows] = store.stored_vectors(index), True
+    assert seen.all()
+    fp32 = HashEncoder().encode_passages(texts)
+    kinds = set()
+    for s, f in zip(stored, fp32):
+        kinds.add("fp32" if np.allclose(s, f) else "int8" if np.allclose(s, -f) else "other")
+    return kinds
+
+
+def test_a_new_index_gets_the_configured_passage_vectors_and_keeps_them(seeds, tmp_path):
+    enc = TwoKindEncoder()
+    int8 = IndexConfig(model=enc.name, passage_vectors="int8")
+    build_index([seeds], tmp_path / "idx", enc, int8, progress=False)
+    manifest = store.read_manifest(store.require_version(tmp_path / "idx"))
+    assert manifest["passage_vectors"] == "int8" and enc.embedded["fp32"] == []
+    assert (tmp_path / "idx" / "embeddings" / "hash-bigram-64.int8.sqlite").is_file()
+    assert not (tmp_path / "idx" / "embeddings" / "hash-bigram-64.sqlite").exists()
+    assert _stored_kinds(tmp_path / "idx", enc) == {"int8"}
+    # The config now says fp32: an add (and a changed file) extends the index with int8 vectors all the same.
+    fp32 = IndexConfig(model=enc.name)
+    extra = jsonl(tmp_path / "extra.jsonl", [numbered_article(9, "第九篇的新正文。")])
+    add_to_index([extra], tmp_path / "idx", enc, fp32, progress=False)
+    jsonl(seeds / "news.jsonl", [numbered_article(i) for i in range(1, 6)] + [numbered_article(6, "全新的一段报道。")])
+    build_index([seeds], tmp_path / "idx", enc, fp32, progress=False)
+    assert enc.embedded["fp32"] == [] and "全新的一段报道。" in enc.embedded["int8"]
+    assert store.read_manifest(store.require_version(tmp_path / "idx"))["passage_vectors"] == "int8"
+    assert _stored_kinds(tmp_path / "idx", enc) == {"int8"}
+    # Only a rebuild changes the kind, to the configured one.
+    build_index([seeds], tmp_path / "idx", enc, fp32, rebuild=True, progress=False)
+    assert store.read_manifest(store.require_version(tmp_path / "idx"))["passage_vectors"] == "fp32"
+    assert _stored_kinds(tmp_path / "idx", enc) == {"fp32"}
+
+
+def test_an_index_from_before_the_kind_was_recorded_stays_fp32(seeds, tmp_path):
+    import json
+
+    enc = TwoKindEncoder()
+    build_index([seeds], tmp_path / "idx", enc, IndexConfig(model=enc.name), embed=False, progress=False)
+    version = store.require_version(tmp_path / "idx")
+    manifest = store.read_manifest(version)
+    del manifest["passage_vectors"]  # as written before this key existed
+    (version / store.MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    int8 = IndexConfig(model=enc.name, passage_vectors="int8")
+    assert embed_missing(tmp_path / "idx", enc, int8, progress=False) > 0
+    extra = jsonl(tmp_path / "extra.jsonl", [numbered_article(9, "第九篇的新正文。")])
+    add_to_index([extra], tmp_path / "idx", enc, int8, progress=False)
+    assert enc.embedded["int8"] == [] and "第九篇的新正文。" in enc.embedded["fp32"]
+    assert _stored_kinds(tmp_path / "idx", enc) == {"fp32"}
+
+
+def test_an_encoder_without_the_index_kind_is_refused(seeds, tmp_path):
+    from index.models.encoder import EncoderError
+
+    build_index([seeds], tmp_path / "idx", None, IndexConfig(model=HashEncoder.name, passage_vectors="int8"),
+                embed=False, progress=False)
+    with pytest.raises(EncoderError, match="int8 passage vectors"):
+        embed_missing(tmp_path / "idx", HashEncoder(), progress=False)  # it would mix in fp32 vectors
+    assert Retriever.load(tmp_path / "idx", HashEncoder()).vectors == 0
+
+
+def test_passage_vectors_config_is_checked(tmp_path):
+    from index.config import load_config
+
+    (tmp_path / "config.toml").write_text('[index]\npassage_vectors = "int8"\n', encoding="utf-8")
+    assert load_config(tmp_path / "config.toml").index.passage_vectors == "int8"
+    (tmp_path / "config.toml").write_text('[index]\npassage_vectors = "int4"\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="passage_vectors"):
+        load_config(tmp_path / "config.toml")
+
+
+def test_a_new_index_falls_back_to_fp32_when_the_encoder_cannot_make_the_configured_kind(seeds, tmp_path):
+    enc = CountingEncoder()  # the hash fake: fp32 only
+    report = build_index([seeds], tmp_path / "idx", enc, IndexConfig(model=enc.name, passage_vectors="int8"),
+                         progress=False)
+    assert report.vectors == report.passages > 0
+    assert store.read_manifest(store.require_version(tmp_path / "idx"))["passage_vectors"] == "fp32"

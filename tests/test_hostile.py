@@ -531,7 +531,7 @@ def test_the_digest_reads_a_bounded_part_of_a_huge_article(monkeypatch):
 def test_a_long_question_is_encoded_from_its_first_tokens_only(default_encoder, project_config):
     if not project_config.index.query_backend.startswith("onnx"):
         pytest.skip("no ONNX question encoder configured")
-    # Through behaviour: past the cap (onnxquery.MAX_QUERY_TOKENS = 64, was the model's 256 for
+    # Through behaviour: past the cap (onnx_encoders.MAX_QUERY_TOKENS = 64, was the model's 256 for
     # passages), whatever follows does not change the question's vector. 20 repeats are more than
     # 64 tokens and, with what follows, still under 256.
     long = "社区防控要突出什么" * 20

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -18,6 +19,7 @@ from index.build.write import fill_counts, write_version
 from index.config import IndexConfig
 from index.errors import NewsIndexError
 from index.ingest.seeds import Skipped, iter_seed_files
+from index.models.encoder import EncoderError, embed_passages
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +74,14 @@ def _update(sources: Iterable[Path], index_dir: Path, encoder, config: IndexConf
     report = BuildReport()
     with store.write_lock(index_dir):
         prev = None if rebuild else PreviousVersion.open(index_dir)
+        # The kind of passage vector: an index keeps the one it was built with (its vectors never mix);
+        # a new index, a rebuild or another model gets the configured one.
+        if prev is not None and prev.manifest.get("model") == model:
+            config = dataclasses.replace(config, passage_vectors=store.passage_vectors(prev.manifest))
+        elif encoder is not None and config.passage_vectors != "fp32" and not _can_embed(encoder, config.passage_vectors):
+            logger.warning("%s cannot make %s passage vectors: this new index gets fp32 ones", model,
+                           config.passage_vectors)
+            config = dataclasses.replace(config, passage_vectors="fp32")
         try:
             paths = list(iter_seed_files(sources))
             shas = {str(p): store.file_sha256(p) for p in paths}
@@ -102,6 +112,15 @@ def _update(sources: Iterable[Path], index_dir: Path, encoder, config: IndexConf
     report.seconds = time.perf_counter() - start
     logger.info("build done: %s", report.to_dict() | {"skipped": len(report.skipped)})
     return report
+
+
+def _can_embed(encoder, kind: str) -> bool:
+    """Whether `encoder` makes `kind` passage vectors (for a new index; an existing one insists on its own)."""
+    try:
+        embed_passages(encoder, ["测试"], 1, kind)
+    except EncoderError:
+        return False
+    return True
 
 
 def _report_unchanged(report: BuildReport, prev: PreviousVersion, files: int) -> None:

@@ -11,6 +11,7 @@ from tqdm.auto import tqdm
 from index import store
 from index.build.report import BuildReport
 from index.config import IndexConfig
+from index.models.encoder import embed_passages
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +20,7 @@ def write_cached_vectors(version: Path, index_dir: Path, model: str, encoder, co
                           vectors_from: Path | None, rows: list[tuple[int, str]], n_passages: int):
     """Write the version's FAISS file: the vectors of `vectors_from` (if given) plus every cached vector of
     `rows` (row, hash) that has none yet. Returns (dimension, vectors, vectors added)."""
-    cache = store.EmbeddingCache(index_dir, model)
+    cache = store.EmbeddingCache(index_dir, model, config.passage_vectors)
     try:
         dim = encoder.dim if encoder is not None else cache.dim()
         if dim is None:
@@ -91,7 +92,8 @@ def embed_pending(index_dir: Path, encoder, config: IndexConfig, *, progress: bo
     db = store.open_db(version / store.DB)
     db.row_factory = None
     rows = db.execute("SELECT row, hash FROM passages ORDER BY row").fetchall()
-    cache = store.EmbeddingCache(index_dir, encoder.name)
+    kind = store.passage_vectors(manifest)  # what the index was built with, not what config says now
+    cache = store.EmbeddingCache(index_dir, encoder.name, kind)
     try:
         cache.set_dim(encoder.dim)
         have = cache.hashes()
@@ -113,7 +115,7 @@ def embed_pending(index_dir: Path, encoder, config: IndexConfig, *, progress: bo
         step = max(config.batch_size * 8, 64)
         for i in range(0, len(items), step):
             chunk = items[i : i + step]
-            vectors = encoder.encode_passages([t for _, t in chunk], batch_size=config.batch_size)
+            vectors = embed_passages(encoder, [t for _, t in chunk], config.batch_size, kind)
             cache.put([h for h, _ in chunk], vectors)
             done += len(chunk)
             since_publish += len(chunk)

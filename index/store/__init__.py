@@ -23,6 +23,7 @@ from index.store.versions import (  # noqa: F401
     read_manifest,
     verify_files,
     check_model,
+    passage_vectors,
     open_db,
     require_version,
     HNSW_M,

@@ -226,6 +226,11 @@ def verify_files(version: Path, manifest: dict, hashes: bool = True) -> None:
             raise CorruptIndexError(f"{p} does not match its checksum; rebuild with `python -m index build --rebuild`")
 
 
+def passage_vectors(manifest: dict | None) -> str:
+    """The kind of passage vector an index was built with ("fp32" for indexes from before it was recorded)."""
+    return (manifest or {}).get("passage_vectors") or "fp32"
+
+
 def check_model(manifest: dict, model: str | None, dim: int | None, where: Path) -> None:
     """Refuse an index whose vectors come from another model or dimension."""
     if model is None or not manifest.get("counts", {}).get("vectors"):
@@ -347,12 +352,13 @@ def read_vectors(path: Path, mmap: bool = False):
 
 
 class EmbeddingCache:
-    """Vectors by content hash for one model, committed per batch (so embedding can resume)."""
+    """Vectors by content hash for one model and kind of passage vector, committed per batch (so embedding can resume)."""
 
-    def __init__(self, index_dir: Path, model: str):
+    def __init__(self, index_dir: Path, model: str, kind: str = "fp32"):
         folder = Path(index_dir) / "embeddings"
         folder.mkdir(parents=True, exist_ok=True)
-        self.path = folder / f"{model_slug(model)}.sqlite"
+        # fp32 keeps the name it always had; another kind of vector of the same model never shares a cache.
+        self.path = folder / f"{model_slug(model)}{'' if kind == 'fp32' else '.' + kind}.sqlite"
         self.conn = sqlite3.connect(self.path, check_same_thread=False)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("CREATE TABLE IF NOT EXISTS vectors (hash TEXT PRIMARY KEY, vec BLOB NOT NULL)")
