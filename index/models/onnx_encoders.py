@@ -13,7 +13,6 @@ embedded.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -24,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from index.models.once import make_once
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +139,8 @@ def quantize_passage_model(fp32: Path, out: Path, per_channel: bool = True) -> P
 
 def ensure_passage_int8(fp32: Path, out: Path) -> Path:
     """The int8 passage model at `out`, quantized once (under a file lock) from the fp32 export if missing."""
-    return _export_once(out, lambda: quantize_passage_model(fp32, out), "passage encoder to ONNX int8 (~10 s)")
+    return make_once(out, out.is_file, lambda: quantize_passage_model(fp32, out), "ONNX int8 passage encoder (~10 s)",
+                     ".onnx-export.lock")
 
 
 def _trace(hf, sample, path: Path) -> None:
@@ -175,20 +177,8 @@ def _pooled(hf):
 
 def ensure_passage_model(st_model, out: Path) -> Path:
     """The fp32 passage model at `out`, exported once (under a file lock) if missing."""
-    return _export_once(out, lambda: export_passage_model(st_model, out), "passage encoder to ONNX fp32 (~30-60 s)")
-
-
-def _export_once(out: Path, export, what: str) -> Path:
-    """Run `export` unless `out` exists; a file lock makes concurrent processes export it once."""
-    if out.is_file():
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out.parent / ".onnx-export.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not out.is_file():
-            logger.info("exporting the %s at %s (once)", what, out)
-            export()
-    return out
+    return make_once(out, out.is_file, lambda: export_passage_model(st_model, out), "ONNX fp32 passage encoder (~30-60 s)",
+                     ".onnx-export.lock")
 
 
 class QuestionGate:
@@ -373,7 +363,8 @@ class OnnxPassageEncoder:
 
 def ensure_query_model(st_model, out: Path) -> Path:
     """The int8 query model at `out`, exported once (under a file lock) if missing."""
-    return _export_once(out, lambda: export_query_model(st_model, out), "query encoder to ONNX int8 (~15 s)")
+    return make_once(out, out.is_file, lambda: export_query_model(st_model, out), "ONNX int8 question encoder (~15 s)",
+                     ".onnx-export.lock")
 
 
 @dataclass
