@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 
 import jieba
-
-with warnings.catch_warnings():
-    # jieba 0.42.1 reads its IDF table without closing the file; don't let that ResourceWarning
-    # fail test runs that turn warnings into errors.
-    warnings.simplefilter("ignore", ResourceWarning)
-    import jieba.analyse
 
 __all__ = ["STOPWORDS", "STOPCHARS", "clean", "content", "bigrams", "words", "idf"]
 
@@ -56,13 +51,25 @@ def bigrams(text: str) -> set[str]:
     return {c[i : i + 2] for i in range(len(c) - 1)}
 
 
+@functools.cache
+def _tfidf():
+    """jieba's default TF-IDF table (IDF and stop words), imported on first use: jieba.analyse loads the
+    table and jieba.posseg, ~0.6 s that a bot which never summarizes need not spend at start-up."""
+    with warnings.catch_warnings():
+        # jieba 0.42.1 reads its IDF table without closing the file; don't let that ResourceWarning
+        # fail test runs that turn warnings into errors.
+        warnings.simplefilter("ignore", ResourceWarning)
+        import jieba.analyse
+    return jieba.analyse.default_tfidf
+
+
 def words(text: str, hmm: bool = True) -> list[str]:
     """Return jieba tokens that can carry meaning (no stopwords, punctuation or emoji).
 
     hmm=False skips jieba's guessing of unknown words (~25 % faster; for huge windows).
     """
     out = []
-    stop = jieba.analyse.default_tfidf.stop_words
+    stop = _tfidf().stop_words
     for w in jieba.lcut(clean(text), HMM=hmm):
         w = w.strip()
         if not w or not _CONTENT.search(w):
@@ -78,5 +85,5 @@ def words(text: str, hmm: bool = True) -> list[str]:
 
 def idf(word: str) -> float:
     """Return jieba's IDF of a word (the median IDF for unknown words)."""
-    t = jieba.analyse.default_tfidf
+    t = _tfidf()
     return t.idf_freq.get(word, t.median_idf)

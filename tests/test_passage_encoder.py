@@ -46,9 +46,10 @@ def onnx_encoder(default_encoder):
 
 
 @pytest.fixture(scope="module")
-def torch_encoder(default_encoder, newsbot_cache_dir):
-    return load_encoder(default_encoder.name, max_seq_length=default_encoder.max_seq_length,
-                        cache_dir=newsbot_cache_dir, passage_backend="torch")
+def torch_encoder(default_encoder, e5_encoder):
+    """conftest's: the same model and max_seq_length with passages on torch (loaded once per session)."""
+    assert (e5_encoder.name, e5_encoder.max_seq_length) == (default_encoder.name, default_encoder.max_seq_length)
+    return e5_encoder
 
 
 def test_onnx_passage_vectors_match_torch(onnx_encoder, torch_encoder):
