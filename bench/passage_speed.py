@@ -61,7 +61,7 @@ def make_variants(enc, work: Path, batch: int) -> dict:
     from onnxruntime.quantization import QuantType, quantize_dynamic
     import onnx
 
-    model, prompt = enc.model, enc._passage_prompt
+    model, prompt = enc.model, enc.prompts[1]
     folder = Path(enc._path)
     fused = folder / onnx_encoders.PASSAGE_FILE
     if not fused.is_file():

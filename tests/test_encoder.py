@@ -330,11 +330,11 @@ def test_onnx_int8_questions_match_torch(default_encoder, e5_encoder):
     """The configured ONNX int8 question path stays close to torch fp32 (same model, same prompt)."""
     from index.models import onnx_encoders
 
-    if getattr(default_encoder, "_onnx", None) is None:
+    if getattr(default_encoder, "question_onnx", None) is None:
         pytest.skip("config.toml does not use the ONNX question encoder")
     torch_enc = e5_encoder  # the same model and max_seq_length, questions on torch (loaded once per session)
     assert (torch_enc.name, torch_enc.max_seq_length) == (default_encoder.name, default_encoder.max_seq_length)
-    assert torch_enc._onnx is None and onnx_encoders.supports(torch_enc.model)
+    assert torch_enc.question_onnx is None and onnx_encoders.supports(torch_enc.model)
     fast, slow = default_encoder.encode_queries(QUERIES), torch_enc.encode_queries(QUERIES)
     assert fast.shape == slow.shape and fast.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-4)
@@ -359,7 +359,7 @@ def test_questions_are_answered_without_loading_torch(default_encoder, project_c
     (computed here, where the tokenizer is loaded already: the fresh process need not import transformers)."""
     from index.models import onnx_encoders
 
-    if getattr(default_encoder, "_onnx", None) is None:
+    if getattr(default_encoder, "question_onnx", None) is None:
         pytest.skip("config.toml does not use the ONNX question encoder")
     default_encoder.encode_queries(["预热"])  # the export exists from here on
     default_encoder.encode_passages(["预热"])  # and the passage export, when passages go through ONNX
@@ -383,7 +383,7 @@ def test_questions_are_answered_without_loading_torch(default_encoder, project_c
     assert out.returncode == 0, out.stderr[-2000:]
     r = json.loads(out.stdout.strip().splitlines()[-1])
     assert r["before"] is False and r["after"] is (r["backend"] == "torch")
-    full = onnx_encoders.OnnxQueryEncoder(default_encoder._onnx.path, hf_tokenizer, default_encoder._query_prompt,
+    full = onnx_encoders.OnnxQueryEncoder(default_encoder.question_onnx.path, hf_tokenizer, default_encoder.prompts[0],
                                           default_encoder.max_seq_length).encode(QUESTION_TEXTS)
     assert np.abs(np.array(r["light"], np.float32) - full).max() < 1e-6
     assert r["dim"] == r["passage_dim"] == default_encoder.dim

@@ -40,7 +40,7 @@ def onnx_encoder(default_encoder):
     """The configured encoder with passages through ONNX (export made once per machine, in the model folder)."""
     if getattr(default_encoder, "passage_backend", None) != "onnx":
         pytest.skip("config.toml does not embed passages through ONNX")
-    enc = default_encoder._passage_encoder()
+    enc = default_encoder.onnx_passage_encoder()
     assert enc is not None, "the ONNX passage export could not be made"
     return default_encoder
 
@@ -79,7 +79,7 @@ def test_the_config_switch_selects_the_passage_backend(project_config, default_e
     assert default_encoder.passage_backend == "onnx"
     assert torch_encoder.passage_backend == "torch"
     torch_encoder.encode_passages(PASSAGES[:1])
-    assert not torch_encoder._passage_onnx  # torch never made an ONNX session
+    assert torch_encoder.passage_sessions == ()  # torch never made an ONNX session
     torch_config = dataclasses.replace(project_config.index, passage_backend="torch")
     assert encoder_for(torch_config).passage_backend == "torch"
     with pytest.raises(EncoderError, match="passage_backend"):
@@ -106,23 +106,23 @@ def test_int8_passage_vectors_are_close_to_torch_but_their_own_kind(onnx_encoder
     cos = (int8 * fp32).sum(axis=1)
     assert cos.min() >= 0.98, cos  # per-channel int8: ~0.997 on news paragraphs
     assert cos.max() < 0.99999  # another kind of vector: an index must not mix it with fp32 ones
-    assert onnx_encoder._passage_encoder("int8").path.name == onnx_encoders.PASSAGE_INT8_FILE
+    assert onnx_encoder.onnx_passage_encoder("int8").path.name == onnx_encoders.PASSAGE_INT8_FILE
     # The kind, not the backend, decides: a torch-configured encoder makes int8 vectors through ONNX too.
     # (Dynamic quantization scales activations per batch, so a text's int8 vector also depends a little
     # on the texts batched with it: close, not equal.)
     again = torch_encoder.encode_passages(PASSAGES[:3], vectors="int8")
     assert (again * int8[:3]).sum(axis=1).min() >= 0.995
-    assert not torch_encoder._passage_onnx.get("fp32")
+    assert "fp32" not in torch_encoder.passage_sessions
     with pytest.raises(EncoderError, match="kind of passage vector"):
         onnx_encoder.encode_passages(PASSAGES[:1], vectors="int4")
 
 
 def test_onnx_runtime_aborts_a_batch_for_a_question_and_the_vectors_stay_the_same(onnx_encoder):
     """A real session: the terminate flag makes run() fail (the gate's abort), the batch is run again."""
-    plain = onnx_encoder._passage_encoder()
+    plain = onnx_encoder.onnx_passage_encoder()
     gate = onnx_encoders.QuestionGate(max_wait=0.01, max_aborts=2)
     gated = onnx_encoders.OnnxPassageEncoder(plain.path, plain.path.parent / "tokenizer.json",
-                                         onnx_encoder._passage_prompt, onnx_encoder.max_seq_length,
+                                         onnx_encoder.prompts[1], onnx_encoder.max_seq_length,
                                          threads=2, nice=0, gate=gate)
     with gate.asking():  # a question that never ends: every abortable attempt is aborted
         vecs = gated.encode(PASSAGES, batch_size=16)

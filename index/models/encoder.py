@@ -172,6 +172,21 @@ class SentenceTransformerEncoder:
         return self._model
 
     @property
+    def question_onnx(self):
+        """The ONNX int8 question encoder (index.models.onnx_encoders.OnnxQueryEncoder), or None on torch."""
+        return self._onnx
+
+    @property
+    def prompts(self) -> tuple[str | None, str | None]:
+        """The model's (question, passage) prompts, e.g. ("query: ", "passage: ") for e5."""
+        return self._query_prompt, self._passage_prompt
+
+    @property
+    def passage_sessions(self) -> tuple[str, ...]:
+        """The kinds of passage vector ("fp32", "int8") an ONNX passage session has been made for so far."""
+        return tuple(k for k, v in self._passage_onnx.items() if v)
+
+    @property
     def max_seq_length(self) -> int:
         """Tokens per text; longer texts are truncated."""
         return self._length
@@ -210,7 +225,7 @@ class SentenceTransformerEncoder:
             raise EncoderError(f"unknown kind of passage vector {vectors!r}: use 'fp32' or 'int8'")
         onnx = None
         if len(texts) and (vectors != "fp32" or self.passage_backend == "onnx"):
-            onnx = self._passage_encoder(vectors)
+            onnx = self.onnx_passage_encoder(vectors)
             if onnx is None and vectors != "fp32":
                 raise EncoderError(f"{self.name}: no ONNX {vectors} passage encoder (see the log); this index "
                                    f"holds {vectors} vectors, so it cannot be extended with others")
@@ -221,7 +236,7 @@ class SentenceTransformerEncoder:
         with tqdm(total=len(texts), unit="passage", disable=not show_progress) as bar:
             return onnx.encode(list(texts), batch_size, bar.update)
 
-    def _passage_encoder(self, vectors: str = "fp32"):
+    def onnx_passage_encoder(self, vectors: str = "fp32"):
         """The ONNX passage encoder of this kind, exported on first use (needs torch once); None: stay on torch."""
         if vectors not in self._passage_onnx:
             with self._passage_lock:
