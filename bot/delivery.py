@@ -72,12 +72,19 @@ class SlidingWindow:
     Waiters are served in arrival order. ``limit`` 0 lets everything through.
     """
 
-    def __init__(self, limit: int, period: float, margin: float = WINDOW_MARGIN) -> None:
+    def __init__(self, limit: int, period: float, margin: float = WINDOW_MARGIN, *,
+                 clock: Callable[[], float] | None = None,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.limit = limit
         self.period = period
         self.margin = margin
+        self._clock = clock  # None: the running loop's clock (tests give a fake one with its own sleep)
+        self._sleep = sleep
         self._starts: deque[float] = deque()
         self._turn = asyncio.Lock()
+
+    def _now(self) -> float:
+        return self._clock() if self._clock is not None else asyncio.get_running_loop().time()
 
     def _forget_old(self, now: float) -> None:
         while self._starts and self._starts[0] <= now - self.period:
@@ -86,22 +93,21 @@ class SlidingWindow:
     async def __aenter__(self) -> None:
         if not self.limit:
             return
-        loop = asyncio.get_running_loop()
         async with self._turn:
             while True:
-                now = loop.time()
+                now = self._now()
                 self._forget_old(now)
                 if len(self._starts) < self.limit:
                     self._starts.append(now)
                     return
-                await asyncio.sleep(self._starts[0] + self.period + self.margin - now)
+                await self._sleep(self._starts[0] + self.period + self.margin - now)
 
     async def __aexit__(self, *exc: object) -> None:
         return None
 
     def idle(self) -> bool:
         """Whether nothing started within the last period and no one waits."""
-        self._forget_old(asyncio.get_running_loop().time())
+        self._forget_old(self._now())
         return not self._starts and not self._turn.locked()
 
 
