@@ -145,10 +145,8 @@ class SentenceTransformerEncoder:
 
     def _query_backend(self, backend: str, model_path: str):
         """The ONNX int8 question encoder when asked for and the model's shape allows it, else None (torch)."""
-        if backend == "torch":
+        if backend == "torch":  # (__init__ has refused any other name than these two)
             return None
-        if backend != "onnx-int8":
-            raise EncoderError(f"unknown query_backend {backend!r}: use 'torch' or 'onnx-int8'")
         from index.models import onnx_encoders
 
         if not onnx_encoders.supports(self._model):
@@ -299,8 +297,7 @@ def _slug(text: str) -> str:
 def encoder_for(config) -> Encoder:
     """The encoder an IndexConfig names (model, max_seq_length, query_backend, passage_backend)."""
     return load_encoder(config.model, max_seq_length=config.max_seq_length, query_backend=config.query_backend,
-                        passage_backend=getattr(config, "passage_backend", "torch"),
-                        passage_nice=getattr(config, "passage_nice", PASSAGE_NICE))
+                        passage_backend=config.passage_backend, passage_nice=config.passage_nice)
 
 
 def load_encoder(model: str, *, max_seq_length: int = 256, cache_dir: Path | None = None,
