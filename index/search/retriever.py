@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from index import store
-from index.chinatime import CHINA_TZ
+from index.chinatime import NO_DAY, china_day, epoch
 from index.config import RetrievalConfig
 from index.errors import CorruptIndexError
 from index.ingest.clean import normalize_for_search
@@ -28,7 +28,6 @@ from index.store.lexical import LexicalIndex, tokenize
 
 RECENCY_WEIGHT = 0.15  # "最新": added to the score of a passage from the newest day
 HALF_LIFE_DAYS = 7.0  # the bonus halves with every week of age
-NO_DAY = np.iinfo(np.int32).min  # row_days() of an undated passage
 BACKGROUND_SAMPLE = 1024  # passages whose cosines to a question are its background (answerability)
 
 logger = logging.getLogger(__name__)
@@ -476,7 +475,7 @@ class Retriever:
         with self._db_lock:
             heads = [self._headline(p) for p in self.passages.where("kind = ?", (HEADLINE,))]
         # Newest first; undated ones after every dated one, in page order.
-        dated = sorted((h for h in heads if h.published_at), key=lambda h: _epoch(h.published_at), reverse=True)
+        dated = sorted((h for h in heads if h.published_at), key=lambda h: epoch(h.published_at), reverse=True)
         return dated + [h for h in heads if not h.published_at]
 
     def latest(self, n: int = 10, keyword: str | None = None) -> list[Headline]:
@@ -518,7 +517,7 @@ class Retriever:
         counts = self.manifest.get("counts", {})
         # Every dated passage shares its date with a headline passage: the sorted headlines hold the range.
         dates = [h.published_at for h in self._latest if h.published_at]
-        epochs = [_epoch(d) for d in dates]
+        epochs = [epoch(d) for d in dates]
         return {
             "articles": counts.get("articles", 0),
             "passages": counts.get("passages", len(self.passages)),
@@ -529,14 +528,6 @@ class Retriever:
             "model": self.manifest.get("model"),
             "version": self.version.name,
         }
-
-
-def china_day(iso: str) -> int:
-    """The proleptic ordinal of the China date of an ISO timestamp (naive means China time)."""
-    dt = datetime.fromisoformat(iso)
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=CHINA_TZ)
-    return dt.astimezone(CHINA_TZ).date().toordinal()
 
 
 def _search_one(index, qvec: np.ndarray, k: int):
@@ -591,9 +582,3 @@ class _Passages:
     def where(self, condition: str, args: tuple):
         """Passages matching an SQL condition, in row order (the caller holds the lock if it shares the handle)."""
         return (_passage(r) for r in self._db.execute(f"{_PASSAGE_QUERY} WHERE {condition} ORDER BY row", args))
-
-
-def _epoch(iso: str) -> float:
-    from datetime import datetime
-
-    return datetime.fromisoformat(iso).timestamp()

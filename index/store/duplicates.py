@@ -31,11 +31,11 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
+from index.chinatime import epoch
 from index.ingest.clean import normalize_for_search
 
 CLUSTERS = "clusters.json"
@@ -113,7 +113,7 @@ def _epoch(iso: str | None) -> float | None:
     if not iso:
         return None
     try:
-        return datetime.fromisoformat(iso).timestamp()
+        return epoch(iso)
     except ValueError:
         return None
 

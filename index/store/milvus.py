@@ -40,12 +40,12 @@ import logging
 import re
 import time
 import unicodedata
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
 from index import store
+from index.chinatime import NO_DAY, china_day, epoch
 from index.ingest.clean import normalize_for_search
 from index.errors import ModelMismatchError, NewsIndexError
 
@@ -53,7 +53,6 @@ logger = logging.getLogger(__name__)
 
 K1, B = 1.5, 0.75  # as index.store.lexical
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF = 32, 80, 256  # as index.store
-NO_DAY = np.iinfo(np.int32).min  # as index.search.retriever
 MAX_TEXT_BYTES = 65_535
 MAX_META_BYTES = 1_024
 BATCH = 1_000
@@ -97,25 +96,14 @@ def _cut_bytes(text: str, limit: int) -> str:
 
 
 def _epoch(iso: str | None) -> int:
-    if not iso:
-        return -1
-    from index.chinatime import CHINA_TZ
-
-    dt = datetime.fromisoformat(iso)
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=CHINA_TZ)
-    return int(dt.timestamp())
+    return int(epoch(iso)) if iso else -1
 
 
 def _day(iso: str | None) -> int:
-    if not iso:
-        return int(NO_DAY)
-    from index.search.retriever import china_day
-
     try:
-        return china_day(iso)
+        return china_day(iso) if iso else NO_DAY
     except ValueError:
-        return int(NO_DAY)
+        return NO_DAY
 
 
 def connect(uri: str, token: str | None = None):
