@@ -5,12 +5,40 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import dataclasses
+from dataclasses import dataclass
 
 import numpy as np
 
 from index.store.lexical import QUESTION_WORDS
 from index.schema import HEADLINE, Hit
+from index.search.answerability import leg_ranks
 from index.ingest.split import split_sentences
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One passage in a question's fused ranking, before the threshold."""
+
+    row: int
+    fused: float
+    lexical: float
+    cosine: float | None
+    lex_rank: int = 0  # 0-based rank in the lexical leg (the number of candidates when absent)
+    dense_rank: int = 0  # the same in the dense leg
+
+
+def ranking(rows: np.ndarray, lexical: np.ndarray, cosines: np.ndarray, has_vector: np.ndarray,
+            dense_weight: float, n: int) -> list[Candidate]:
+    """The first n candidates of the legs' merged candidates by fused score, with each leg's rank."""
+    fused = fuse(lexical, cosines, has_vector, dense_weight)
+    lex_rank = leg_ranks(lexical, lexical > 0)
+    dense_rank = leg_ranks(cosines, has_vector)
+    order = np.argsort(-fused, kind="stable")[:n]
+    return [
+        Candidate(int(rows[i]), float(fused[i]), float(lexical[i]), float(cosines[i]) if has_vector[i] else None,
+                  int(lex_rank[i]), int(dense_rank[i]))
+        for i in order
+    ]
 
 
 def content_words(tokens: Sequence[str]) -> list[str]:
