@@ -317,10 +317,13 @@ def _version_vectors(version: Path, n: int, dim: int) -> tuple[np.ndarray, np.nd
 
 
 class MilvusLegs:
-    """The leg interface of Retriever (rows, BM25 scores, cosines, has-vector) answered by Milvus."""
+    """The legs (index.search.legs.Legs) answered by Milvus: rows, BM25 scores, cosines, has-vector."""
 
-    def __init__(self, index: MilvusIndex, version: Path):
-        self.index = index
+    vector_index = "milvus"
+
+    def __init__(self, index: MilvusIndex, version: Path, days: np.ndarray, vectors: int):
+        """`days`: each row's China date ordinal (NO_DAY undated), to send a date mask as a day range."""
+        self.index, self.days, self.vectors = index, days, vectors
         db = store.open_db(Path(version) / store.DB)
         try:
             self.keys = [passage_key(r["article_id"], r["position"], r["kind"], r["hash"], r["published_at"],
@@ -341,14 +344,14 @@ class MilvusLegs:
             return f"day >= {lo} and day <= {hi}"
         return _keys_expr(self.keys[i] for i in np.flatnonzero(mask))
 
-    def legs(self, pq, n: int, lexical: bool, qvec: np.ndarray | None, within: np.ndarray | None,
-             prefer: np.ndarray | None, days):
-        """Candidates from Milvus's two legs, each candidate scored on both (as Retriever.legs)."""
+    def candidates(self, pq, n: int, qvec: np.ndarray | None, within: np.ndarray | None = None,
+                   prefer: np.ndarray | None = None, lexical: bool = True):
+        """Candidates from Milvus's two legs, each candidate scored on both (as index.search.legs.LocalLegs)."""
         tokens = pq.tokens if lexical else []
-        base = None if within is None else self.restriction(within, days())
+        base = None if within is None else self.restriction(within, self.days)
         exprs = [base]
         if prefer is not None and prefer.any():
-            exprs.append(_and(base, self.restriction(prefer, days())))
+            exprs.append(_and(base, self.restriction(prefer, self.days)))
         cand: dict[str, None] = {}
         lex: dict[str, float] = {}
         cos: dict[str, float] = {}
@@ -381,15 +384,16 @@ class MilvusLegs:
 
     def background(self, sample: int, seed: int = 0) -> np.ndarray | None:
         """Vectors of a fixed sample of passages (the answerability background)."""
-        if not self.keys:
+        if not self.keys or not self.vectors:
             return None
         rows = np.sort(np.random.default_rng(seed).choice(len(self.keys), min(sample, len(self.keys)), replace=False))
         got = self.index.vectors([self.keys[i] for i in rows])
         return np.stack(list(got.values())) if got else None
 
 
-def open_legs(config, version: Path, model: str | None, dim: int | None) -> MilvusLegs:
-    """The Milvus legs for a loaded version, refusing another model's collection."""
+def open_legs(config, stored, model: str | None, dim: int | None) -> MilvusLegs:
+    """The Milvus legs for an opened version (index.store.stored.StoredVersion), refusing another model's collection."""
+    version = stored.path
     index = MilvusIndex.open(config.milvus_uri, config.milvus_collection)
     if not index.exists():
         raise NewsIndexError(f"no Milvus collection {config.milvus_collection!r} at {config.milvus_uri}; "
@@ -400,7 +404,8 @@ def open_legs(config, version: Path, model: str | None, dim: int | None) -> Milv
         logger.warning("Milvus mirrors version %s, the current one is %s: run `python -m index milvus-sync`",
                        synced.get("version"), version.name)
     index.client.load_collection(index.collection)
-    return MilvusLegs(index, version)
+    vectors = int(stored.manifest.get("counts", {}).get("vectors", 0))
+    return MilvusLegs(index, version, stored.row_days(), vectors)
 
 
 def read_sync(index_dir: Path) -> dict:
