@@ -29,7 +29,12 @@ class PreparedQuery:
     @property
     def empty(self) -> bool:
         """Nothing left to search for (blanks, punctuation, symbols)."""
-        return not any(ch.isalnum() for ch in self.text)
+        return not is_askable(self.text)
+
+
+def is_askable(text: str) -> bool:
+    """Whether a text has anything to search for (a letter or a digit); the bot asks before searching."""
+    return any(ch.isalnum() for ch in text)
 
 
 def prepare(question: str, now: datetime | None = None) -> PreparedQuery:
