@@ -186,7 +186,7 @@ def cmd_add(args) -> None:
 def real_vectors() -> np.ndarray:
     paths = glob.glob(str(CMRC_CACHE / "*.sqlite"))
     if not paths:
-        sys.exit(f"no embedding cache in {CMRC_CACHE}: run `python -m index eval {CMRC} --work-dir var/eval/cmrc` first")
+        sys.exit(f"no embedding cache in {CMRC_CACHE}: run `python bench/retrieval_eval.py {CMRC} --work-dir var/eval/cmrc --no-tune` first")
     conn = sqlite3.connect(paths[0])
     vecs = np.stack([np.frombuffer(b, dtype=np.float32) for (b,) in conn.execute("SELECT vec FROM vectors")])
     conn.close()

@@ -8,10 +8,10 @@ Rows:
   - LangChain: FAISS vector store + BM25Retriever (rank_bm25, jieba.lcut_for_search) in an
     EnsembleRetriever with weights 0.5 / 0.5, as Langchain-Chatchat builds it.
 
-The passages and their vectors are those of the CMRC evaluation index (`python -m index eval
-../shared/data/cmrc2018/cmrc2018_dev.json --work-dir var/eval/cmrc`); nothing is re-embedded.
+The passages and their vectors are those of the CMRC evaluation index (`python bench/retrieval_eval.py
+../shared/data/cmrc2018/cmrc2018_dev.json --work-dir var/eval/cmrc --no-tune`); nothing is re-embedded.
 Recall@5 counts the gold context among the first 5 distinct articles of paragraph hits (as
-`python -m index eval` does).
+bench/retrieval_eval.py does).
 
 Usage:
     pip install -e '.[bench]'
@@ -63,7 +63,7 @@ def main() -> None:
     parser.add_argument("-k", type=int, default=10, help="passages LangChain's retrievers each return")
     args = parser.parse_args()
     if not CMRC.is_file() or not (INDEX / "current").exists():
-        sys.exit(f"needs {CMRC} and the CMRC eval index at {INDEX} (python -m index eval ... --work-dir var/eval/cmrc)")
+        sys.exit(f"needs {CMRC} and the CMRC eval index at {INDEX} (python bench/retrieval_eval.py {CMRC} --work-dir var/eval/cmrc --no-tune)")
 
     import logging
 
