@@ -32,7 +32,7 @@ def seeds(tmp_path):
 
 
 def configs(tmp_path, enc):
-    local = IndexConfig(model=enc.name)
+    local = IndexConfig(model=enc.name, passage_vectors="fp32")  # the hash encoder makes no int8 vectors
     return local, dataclasses.replace(local, backend="milvus", milvus_uri=str(tmp_path / "milvus.db"),
                                       milvus_collection="t")
 
