@@ -7,16 +7,15 @@ judge (index.search.judge) → hits with their best sentence, near-duplicates co
 from __future__ import annotations
 
 import dataclasses
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 
-from index.chinatime import NO_DAY, china_day, epoch
+from index.chinatime import china_day, epoch
 from index.config import RetrievalConfig
-from index.ingest.clean import normalize_for_search
 from index.schema import Article, Headline, Hit, SearchResult
-from index.search import rank
+from index.search import headlines, rank
 from index.search.answerability import ANSWER, NONE
 from index.search.judge import BACKGROUND_SAMPLE, Judge, judged
 from index.search.legs import Candidates, Legs, LocalLegs
@@ -25,10 +24,6 @@ from index.search.rank import Candidate
 from index.store import duplicates
 from index.store.lexical import tokenize
 from index.store.stored import StoredVersion, headline, reading
-
-RECENCY_WEIGHT = 0.15  # "最新": added to the score of a passage from the newest day
-HALF_LIFE_DAYS = 7.0  # the bonus halves with every week of age
-
 
 class Retriever:
     """Search one published version of an index. Immutable once loaded; safe to share across threads."""
@@ -187,7 +182,7 @@ class Retriever:
         outside = self._answer(pq, self.rank(pq, qvec=qvec), k, qvec)
         if outside.found:
             return dataclasses.replace(outside, date_range=window, outside_range=True)
-        return SearchResult(pq.question, [], False, self._headlines_between(start, end, 3) or
+        return SearchResult(pq.question, [], False, headlines.between(self.stored.headlines, start, end, 3) or
                             outside.nearest_headlines, date_range=window)
 
     def _answer(self, pq: PreparedQuery, candidates: list[Candidate], k: int, qvec: np.ndarray | None,
@@ -232,55 +227,18 @@ class Retriever:
 
     def _newest_first(self, hits: list[Hit]) -> list[Hit]:
         """Hits re-ordered by score plus a bonus for the newest (for "最新", "最近")."""
-        days = self.stored.row_days()
         newest = next((h.published_at for h in self.stored.headlines if h.published_at), None)
-        ref = china_day(newest) if newest else None
-
-        def boosted(hit: Hit) -> float:
-            day = int(days[hit.passage.id])
-            if ref is None or day == NO_DAY:
-                return hit.score
-            return hit.score + RECENCY_WEIGHT * 0.5 ** (max(0, ref - day) / HALF_LIFE_DAYS)
-
-        return [dataclasses.replace(h, rank=i + 1) for i, h in enumerate(sorted(hits, key=boosted, reverse=True))]
+        return rank.newest_first(hits, self.stored.row_days(), china_day(newest) if newest else None)
 
     # --- headlines and articles ------------------------------------------------------------------
 
-    def _headlines_between(self, start: date, end: date, n: int) -> list[Headline]:
-        """The newest headlines published in the range (for a "not found" answer)."""
-        out = []
-        for h in self.stored.headlines:
-            if h.published_at and start.toordinal() <= china_day(h.published_at) <= end.toordinal():
-                out.append(h)
-                if len(out) == n:
-                    break
-        return out
-
     def _nearest_headlines(self, candidates: list[Candidate], n: int) -> list[Headline]:
         """Headlines closest to the question, for a "not found" answer; the newest when nothing is close."""
-        out: list[Headline] = []
-        seen: set[str] = set()
-        for c in candidates:
-            p = self.passages[c.row]
-            if p.title not in seen:
-                seen.add(p.title)
-                out.append(headline(p))
-            if len(out) == n:
-                return out
-        for h in self.stored.headlines:
-            if h.title not in seen:
-                seen.add(h.title)
-                out.append(h)
-            if len(out) == n:
-                break
-        return out
+        return headlines.nearest((headline(self.passages[c.row]) for c in candidates), self.stored.headlines, n)
 
     def latest(self, n: int = 10, keyword: str | None = None) -> list[Headline]:
         """The newest headlines, newest first (undated last), optionally only those matching a keyword."""
-        heads = self.stored.headlines
-        if keyword:
-            kw = normalize_for_search(keyword).strip()
-            heads = [h for h in heads if kw in normalize_for_search(h.title) or (h.tag and kw in normalize_for_search(h.tag))]
+        heads = headlines.matching(self.stored.headlines, keyword) if keyword else self.stored.headlines
         return duplicates.collapse_headlines(heads, self.clusters, self.stored.sources, max(n, 0))
 
     def article(self, article_id: str) -> Article | None:
