@@ -25,6 +25,7 @@ from index.store import duplicates
 from index.store.lexical import tokenize
 from index.store.stored import StoredVersion, headline, reading
 
+
 class Retriever:
     """Search one published version of an index. Immutable once loaded; safe to share across threads."""
 
