@@ -95,7 +95,8 @@ def _cut_bytes(text: str, limit: int) -> str:
     return text or "" if len(data) <= limit else data[:limit].decode(errors="ignore")
 
 
-def _epoch(iso: str | None) -> int:
+def _published(iso: str | None) -> int:
+    """Milvus's "published": epoch seconds, -1 undated."""
     return int(epoch(iso)) if iso else -1
 
 
@@ -246,7 +247,7 @@ class MilvusIndex:
                 "key": keys[i], "text": search_text(rows[i]["index_text"]),
                 "dense": vectors[i].tolist(), "has_vector": bool(has[i]),
                 "article_id": _cut_bytes(rows[i]["article_id"] or "", MAX_META_BYTES), "kind": rows[i]["kind"],
-                "published": _epoch(rows[i]["published_at"]), "day": _day(rows[i]["published_at"]),
+                "published": _published(rows[i]["published_at"]), "day": _day(rows[i]["published_at"]),
                 "source": _cut_bytes(rows[i]["source"] or "", MAX_META_BYTES),
                 "title": _cut_bytes(rows[i]["title"] or "", 4 * MAX_META_BYTES),
             } for i in part]
