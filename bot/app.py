@@ -155,9 +155,13 @@ def add_handlers(application: Application) -> None:
     )
     application.add_handler(MessageHandler(private_text & new, handlers.ask_private))
     application.add_handler(MessageHandler(group_text_for_bot & new, handlers.ask_group))
+    # Buttons. python-telegram-bot passes a press without data to every pattern handler, so the
+    # first one takes only those; the last one takes whatever data no other handler matched.
+    application.add_handler(CallbackQueryHandler(handlers.stale_button, pattern=handlers.no_data))
     application.add_handler(CallbackQueryHandler(handlers.more, pattern=r"^more:\w+:\d+$"))
     application.add_handler(CallbackQueryHandler(handlers.full_article, pattern=r"^full:\w+:\d+$"))
     application.add_handler(CallbackQueryHandler(feedback.vote, pattern=feedback.CALLBACK_PATTERN))
+    application.add_handler(CallbackQueryHandler(handlers.stale_button))
     # @bot 问题 in any chat (inline mode, switched on in @BotFather with /setinline).
     application.add_handler(InlineQueryHandler(inline.answer_inline))
     application.add_error_handler(error_handling.error_handler)

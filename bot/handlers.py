@@ -278,12 +278,14 @@ async def _send_page(
 
 EXPIRED = "这条回答已过期，请重新提问。"
 NO_MORE = "没有更多了。"
+# A message sent through inline mode sits in a chat the bot may not write to: only the toast answers.
+NOT_HERE = "这里不能显示更多内容，请私聊机器人提问。"
 
 
 async def more(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Send the next passages of an answer when its "more" button is pressed."""
     query = update.callback_query
-    _, key, offset_text = (query.data or "").split(":")
+    _, key, offset_text = query.data.split(":")
     kept: Answer | None = context.bot_data["answers"].get(key)
     offset = int(offset_text)
     if kept is None:
@@ -292,14 +294,17 @@ async def more(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not kept.page(offset):
         await query.answer(NO_MORE)
         return
+    if query.message is None:
+        await query.answer(NOT_HERE)
+        return
     await query.answer()
-    await _send_page(context, update.effective_chat.id, key, kept, offset)
+    await _send_page(context, query.message.chat.id, key, kept, offset)
 
 
 async def full_article(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Send the whole cleaned article when a "full article" button is pressed."""
     query = update.callback_query
-    _, key, index_text = (query.data or "").split(":")
+    _, key, index_text = query.data.split(":")
     kept: Answer | None = context.bot_data["answers"].get(key)
     ids = kept.article_ids if kept is not None else []
     index = int(index_text)
@@ -309,5 +314,18 @@ async def full_article(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if article is None:
         await query.answer(EXPIRED)
         return
+    if query.message is None:
+        await query.answer(NOT_HERE)
+        return
     await query.answer()
-    await send_messages(context, update.effective_chat.id, formatting.format_article(article))
+    await send_messages(context, query.message.chat.id, formatting.format_article(article))
+
+
+def no_data(data: object) -> bool:
+    """Match no callback data: with this pattern a handler gets only the presses that carry none."""
+    return False
+
+
+async def stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer a press no other handler takes (no data, forged or outdated data), so the client's spinner stops."""
+    await update.callback_query.answer(EXPIRED)

@@ -21,6 +21,7 @@ import pytest
 from telegram.ext import AIORateLimiter
 
 from bot import app as bot_app
+from bot import handlers
 from bot.config import BotConfig
 from bot.error_handling import APOLOGY
 from bot.handlers import EXPIRED
@@ -298,6 +299,49 @@ async def test_a_button_of_a_forgotten_answer_says_it_expired(seed_bot, fake_bot
     [answered] = fake_bot_api.sent("answerCallbackQuery")
     assert answered["text"] == EXPIRED
     assert len(fake_bot_api.sent("sendMessage")) == 1
+
+
+def _press(fake_bot_api, data: str | None, *, message: dict | None = None, user: dict = BOB) -> dict:
+    """A button press; without ``message`` it comes from an inline message (``inline_message_id``)."""
+    query = {"id": "cq-press", "from": user, "chat_instance": "ci-1"}
+    query.update({"message": message} if message is not None else {"inline_message_id": "im-1"})
+    if data is not None:
+        query["data"] = data
+    return fake_bot_api.update(callback_query=query)
+
+
+@pytest.mark.parametrize("data", [None, ""])
+async def test_a_button_press_without_data_is_answered_without_an_apology(seed_bot, fake_bot_api, handler_errors, data):
+    # Telegram passes a callback without data to every pattern handler (python-telegram-bot matches it).
+    await feed(seed_bot, fake_bot_api.message_update(QUESTION))
+    await feed(seed_bot, _press(fake_bot_api, data, message=fake_bot_api.calls[-1].result))
+    [answered] = fake_bot_api.sent("answerCallbackQuery")
+    assert answered.get("text") != APOLOGY and handler_errors == []
+    assert len(fake_bot_api.sent("sendMessage")) == 1
+
+
+async def test_more_pressed_under_an_inline_message_is_answered(make_bot, hash_seed_retriever, fake_bot_api, handler_errors):
+    application = make_bot(hash_seed_retriever, passages=2, max_passages=6)
+    async with started(application):
+        await feed(application, fake_bot_api.message_update(QUESTION))
+        more = _buttons(fake_bot_api.sent("sendMessage")[-1])["更多 ▸"]
+        key = more.split(":")[1]
+        # A message sent through inline mode has no chat the bot may write to: only the toast can answer.
+        await feed(application, _press(fake_bot_api, f"more:{key}:3"))
+        await feed(application, _press(fake_bot_api, f"full:{key}:0"))
+    answered = fake_bot_api.sent("answerCallbackQuery")
+    assert [a["text"] for a in answered] == [handlers.NOT_HERE, handlers.NOT_HERE]
+    assert len(fake_bot_api.sent("sendMessage")) == 1 and handler_errors == []
+
+
+@pytest.mark.parametrize("data", ["vote:{key}:sideways", "more:{key}", "unknown"])
+async def test_every_button_press_gets_answered_even_one_no_handler_knows(seed_bot, fake_bot_api, handler_errors, data):
+    await feed(seed_bot, fake_bot_api.message_update(QUESTION))
+    answer = fake_bot_api.calls[-1]
+    key = _buttons(answer.params)["👍"].split(":")[1]
+    await feed(seed_bot, _press(fake_bot_api, data.format(key=key), message=answer.result))
+    [answered] = fake_bot_api.sent("answerCallbackQuery")  # the client's spinner stops
+    assert answered["text"] == EXPIRED and handler_errors == []
 
 
 # --- long replies ----------------------------------------------------------------------------
