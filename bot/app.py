@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable
 
 from telegram import BotCommand, BotCommandScopeAllGroupChats, LinkPreviewOptions, Update
@@ -24,12 +23,9 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from . import admin, channels, delivery, error_handling, feedback, feeds, groups, handlers, inline
-from .answers import AnswerStore
-from .chatlog import ChatLog
 from .config import BotConfig
-from .limits import QuestionLimiter
 from .newsindex import NewsIndex
-from .subscriptions import Subscriptions
+from .services import SERVICES, Services, services
 
 logger = logging.getLogger(__name__)
 
@@ -99,18 +95,9 @@ def build_application(
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
     application = builder.build()
-    application.bot_data["config"] = config
-    # The index: handlers ask it for the current retriever; it alone rebuilds and replaces it.
-    application.bot_data["news"] = news
-    application.bot_data["answers"] = AnswerStore(config.answer_cache)
-    application.bot_data["usage"] = Counter()
-    application.bot_data["question_limiter"] = QuestionLimiter(config.questions_per_minute)
-    application.bot_data["clock"] = clock
-    # The group message log and the digest subscriptions (one file); without a log_path, in memory only.
-    application.bot_data["chatlog"] = ChatLog(config.groups.log_path or ":memory:")
-    application.bot_data["subscriptions"] = Subscriptions(config.groups.log_path or ":memory:")
-    # 👍/👎 votes and unanswered questions ([feedback] log_path; in memory without one).
-    application.bot_data["feedback"] = feedback.FeedbackLog(config.feedback.log_path or ":memory:")
+    # Made here, as rules-bot makes its search service, so every handler finds it; started in
+    # post_init, closed in post_shutdown.
+    application.bot_data[SERVICES] = Services.open(config, news, clock)
     add_handlers(application)
     return application
 
@@ -169,7 +156,7 @@ def add_handlers(application: Application) -> None:
 
 async def post_init(application: Application) -> None:
     """Register the command menus, start the index service and schedule the jobs once the bot is initialized."""
-    application.bot_data["news"].start(application.job_queue)
+    services(application).start(application.job_queue)
     await application.bot.set_my_commands(COMMANDS)
     await application.bot.set_my_commands(GROUP_COMMANDS, scope=BotCommandScopeAllGroupChats())
     await groups.schedule_jobs(application)
@@ -179,11 +166,8 @@ async def post_init(application: Application) -> None:
 
 
 async def post_shutdown(application: Application) -> None:
-    """Close the message log, the subscriptions, the feedback log and the index."""
-    application.bot_data["chatlog"].close()
-    application.bot_data["subscriptions"].close()
-    application.bot_data["feedback"].close()
-    application.bot_data["news"].close()
+    """Close the services: the message log, the subscriptions, the feedback log and the index."""
+    services(application).close()
 
 
 def run(application: Application, config: BotConfig) -> None:

@@ -2,10 +2,9 @@
 
 Thin async callbacks like ``bot.handlers``; the work is in ``bot.chatlog`` (SQLite),
 ``bot.summarize`` / ``bot.summary_format`` and ``bot.digest``, run off the event loop with
-``asyncio.to_thread``. Services live in ``context.bot_data``: ``"chatlog"`` (bot.chatlog.ChatLog),
-``"subscriptions"`` (bot.subscriptions.Subscriptions),
-``"news"`` (its ``retriever``), ``"config"`` and ``"clock"`` (monotonic seconds, for the /summary
-cooldown). ``bot.app`` wires it all.
+``asyncio.to_thread``. The services (``bot.services.Services``: the chat log, the subscriptions, the
+retriever, the settings, the clock of the /summary cooldown) come from ``services(context)``;
+``bot.app`` wires it all.
 """
 
 from __future__ import annotations
@@ -33,6 +32,7 @@ from .handlers import ADDRESSED_TO_BOT, send_messages
 from .subscriptions import Subscriptions
 from .summary_format import format_summary, too_few_text
 from .text import CHINA_TZ, esc
+from .services import services
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,6 @@ REFUSAL = (
 )
 GROUP_ONLY = "这个命令只能在群组里用。"
 COOLDOWN = "请稍等：每个群 {every} 秒内只总结一次，{wait} 秒后再试。"
-SUMMARY_TIMES = "summary_started"  # bot_data key: chat id -> bot_data["clock"] time its last summary began
 FORGET_REFUSED = "只有群管理员（或机器人管理员）可以删除本群的消息记录。"
 FORGOTTEN = "已删除本群的 {n} 条消息记录。"
 PRIVACY_HINT = (
@@ -70,15 +69,15 @@ NOT_SUBSCRIBED = "这里没有订阅每日新闻摘要。"
 
 
 def _config(context: ContextTypes.DEFAULT_TYPE) -> BotConfig:
-    return context.bot_data["config"]
+    return services(context).config
 
 
 def _chatlog(context: ContextTypes.DEFAULT_TYPE) -> ChatLog:
-    return context.bot_data["chatlog"]
+    return services(context).chatlog
 
 
 def _subscriptions(context: ContextTypes.DEFAULT_TYPE) -> Subscriptions:
-    return context.bot_data["subscriptions"]
+    return services(context).subscriptions
 
 
 def is_group(chat: Chat | None) -> bool:
@@ -226,8 +225,8 @@ async def summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     # One summary per chat per cooldown, so one group cannot keep a core busy; the time is taken
     # before the work starts, so two /summary sent together do not both run.
-    started = context.bot_data.setdefault(SUMMARY_TIMES, {})
-    now = context.bot_data["clock"]()
+    started = services(context).summary_started
+    now = services(context).clock()
     wait = config.summary.cooldown_seconds - (now - started.get(chat.id, -math.inf))
     if wait > 0:
         every = f"{config.summary.cooldown_seconds:g}"
@@ -236,7 +235,7 @@ async def summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     started[chat.id] = now
     await message.reply_chat_action(ChatAction.TYPING)
     result, label = await asyncio.to_thread(
-        _summarize_window, _chatlog(context), context.bot_data["news"].retriever, config, chat.id, window,
+        _summarize_window, _chatlog(context), services(context).retriever, config, chat.id, window,
         message.date,
     )
     if result.too_few:
@@ -385,7 +384,7 @@ async def post_digest(
     """Build the digest off the event loop and send it to the chat."""
     s = _config(context).summary
     built = await asyncio.to_thread(
-        news_digest.build_digest, context.bot_data["news"].retriever, s.digest_hours, s.digest_max_items
+        news_digest.build_digest, services(context).retriever, s.digest_hours, s.digest_max_items
     )
     messages = news_digest.format_digest(built, datetime.now(UTC))
     await send_messages(context, chat_id, messages, reply_to=reply_to)
@@ -445,7 +444,7 @@ async def schedule_jobs(application: Application) -> None:
         job.schedule_removal()
     # The first run comes soon after start-up: the bot may have been down for days.
     job_queue.run_repeating(prune_job, interval=minutes * 60, first=10, name=PRUNE_JOB)
-    subscriptions = await asyncio.to_thread(application.bot_data["subscriptions"].all)
+    subscriptions = await asyncio.to_thread(services(application).subscriptions.all)
     for chat_id, at in subscriptions:
         schedule_digest(job_queue, chat_id, at)
     if subscriptions:
@@ -453,4 +452,4 @@ async def schedule_jobs(application: Application) -> None:
 
 
 def _app_config(application: Application) -> BotConfig:
-    return application.bot_data["config"]
+    return services(application).config

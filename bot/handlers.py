@@ -2,9 +2,7 @@
 
 Each command's argument parsing sits beside its handler (/latest's here, /summary's in ``bot.groups``).
 
-The services live in ``context.bot_data``: ``"news"`` (bot.newsindex.NewsIndex, whose
-``retriever`` is read once per update), ``"config"`` (bot.config.BotConfig), ``"answers"`` (bot.answers.AnswerStore) and ``"clock"`` (monotonic
-seconds, for the question limit). ``bot.app`` wires it all.
+The services (``bot.services.Services``) come from ``services(context)``; ``bot.app`` wires it all.
 """
 
 from __future__ import annotations
@@ -26,6 +24,7 @@ from .config import BotConfig
 from .limits import QuestionLimiter, Verdict
 from .questions import clean_question, is_askable
 from .text import CHINA_TZ, esc
+from .services import services
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 
 def _config(context: ContextTypes.DEFAULT_TYPE) -> BotConfig:
-    return context.bot_data["config"]
+    return services(context).config
 
 
 async def send_messages(
@@ -106,7 +105,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Explain what the bot knows and how to ask, when /help is issued."""
-    stats = await asyncio.to_thread(context.bot_data["news"].retriever.stats)
+    stats = await asyncio.to_thread(services(context).retriever.stats)
     await update.effective_message.reply_html(formatting.format_help(stats))
 
 
@@ -155,7 +154,7 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     except ValueError:
         await update.effective_message.reply_html(latest_usage(config.latest_max))
         return
-    headlines = await asyncio.to_thread(context.bot_data["news"].retriever.latest, n, keyword)
+    headlines = await asyncio.to_thread(services(context).retriever.latest, n, keyword)
     message = update.effective_message
     await send_messages(
         context,
@@ -210,11 +209,11 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: s
     if not is_askable(question):  # only emoji, punctuation or blanks: nothing to find
         await message.reply_html(esc(USAGE_ASK))
         return
-    usage = context.bot_data["usage"]
-    limiter: QuestionLimiter = context.bot_data["question_limiter"]
+    usage = services(context).usage
+    limiter: QuestionLimiter = services(context).limiter
     user = update.effective_user
     # One user must not starve a group: past the limit, one short notice, then silence.
-    verdict = limiter.check(user.id if user else message.chat_id, context.bot_data["clock"]())
+    verdict = limiter.check(user.id if user else message.chat_id, services(context).clock())
     if verdict is not Verdict.ANSWER:
         usage["rate_limited"] += 1
         if verdict is Verdict.NOTIFY:
@@ -226,7 +225,7 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: s
     if whatsnew.is_whats_new(question):  # 今天有什么新闻: the newest headlines, not a search
         usage["whats_new"] += 1
         found = await asyncio.to_thread(
-            whatsnew.answer, context.bot_data["news"].retriever, question, datetime.now(CHINA_TZ), config.latest_default
+            whatsnew.answer, services(context).retriever, question, datetime.now(CHINA_TZ), config.latest_default
         )
         key = secrets.token_hex(4)  # no pages or articles to keep: only the votes refer to it
         await feedback.log_answer(update, context, key, question, [])
@@ -235,7 +234,7 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: s
         return
     # Encoding the question takes a while: keep it off the event loop so other chats go on.
     result = await asyncio.to_thread(
-        search_now, context.bot_data["news"].retriever, question, config.max_passages
+        search_now, services(context).retriever, question, config.max_passages
     )
     if not result.found:
         usage["not_found"] += 1
@@ -243,7 +242,7 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: s
         messages = formatting.format_not_found(question, result.nearest_headlines, date_range=result.date_range)
         await send_messages(context, message.chat_id, messages, reply_to=reply_to)
         return
-    store: AnswerStore = context.bot_data["answers"]
+    store: AnswerStore = services(context).answers
     kept = Answer(
         question, tuple(result.hits), config.passages, result.date_range, result.confident, result.outside_range
     )
@@ -286,7 +285,7 @@ async def more(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Send the next passages of an answer when its "more" button is pressed."""
     query = update.callback_query
     _, key, offset_text = query.data.split(":")
-    kept: Answer | None = context.bot_data["answers"].get(key)
+    kept: Answer | None = services(context).answers.get(key)
     offset = int(offset_text)
     if kept is None:
         await query.answer(EXPIRED)
@@ -305,12 +304,12 @@ async def full_article(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     """Send the whole cleaned article when a "full article" button is pressed."""
     query = update.callback_query
     _, key, index_text = query.data.split(":")
-    kept: Answer | None = context.bot_data["answers"].get(key)
+    kept: Answer | None = services(context).answers.get(key)
     ids = kept.article_ids if kept is not None else []
     index = int(index_text)
     article = None
     if index < len(ids):
-        article = await asyncio.to_thread(context.bot_data["news"].retriever.article, ids[index])
+        article = await asyncio.to_thread(services(context).retriever.article, ids[index])
     if article is None:
         await query.answer(EXPIRED)
         return

@@ -24,6 +24,7 @@ from .digest import EXTRACT_CHARS, DigestItem
 from .handlers import search_now
 from .questions import clean_question, is_askable
 from .text import CHINA_TZ, esc, shorten
+from .services import services
 
 CACHE_SECONDS = 30  # Telegram keeps the results of one query this long; the index may change meanwhile
 MAX_TITLE = 100
@@ -112,10 +113,10 @@ def inline_results(retriever: object, query: str, now: datetime, k: int, n_headl
 async def answer_inline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Answer ``@bot 问题`` with passages (or the newest headlines for an empty query)."""
     query = update.inline_query
-    config = context.bot_data["config"]
-    context.bot_data["usage"]["inline"] += 1
+    config = services(context).config
+    services(context).usage["inline"] += 1
     results = await asyncio.to_thread(
-        inline_results, context.bot_data["news"].retriever, query.query, datetime.now(CHINA_TZ),
+        inline_results, services(context).retriever, query.query, datetime.now(CHINA_TZ),
         config.max_passages, config.latest_default, config.summary.digest_hours,
     )
     await query.answer(results, cache_time=CACHE_SECONDS, is_personal=False)

@@ -117,7 +117,7 @@ async def test_reindex_swaps_the_index_while_questions_are_answered(
         await feed(application, fake_bot_api.message_update("/reindex", user=ADMIN, chat=admin_chat))
         finish.set()
         await reindexing
-        assert application.bot_data["news"].retriever is new
+        assert application.bot_data["services"].news.retriever is new
         await feed(application, fake_bot_api.message_update("重建后的问题", user=BOB))
         # The search that started before the swap finishes on the object it started with.
         old.release.set()
@@ -133,7 +133,7 @@ async def test_reindex_swaps_the_index_while_questions_are_answered(
     assert "new:" in after and "old:" not in after
     assert "old:" in in_flight_text and "new:" not in in_flight_text  # never a mix
     assert admin.REINDEX_BUSY in texts and any(t.startswith("索引已更新") for t in texts)
-    assert application.bot_data["usage"]["reindex"] == 1
+    assert application.bot_data["services"].usage["reindex"] == 1
     assert handler_errors == []
 
 
@@ -168,8 +168,8 @@ async def test_reindex_with_the_real_index_builder(make_bot, fake_bot_api, handl
         await feed(application, fake_bot_api.message_update(question))
     before, after = fake_bot_api.texts(ALICE["id"])
     assert before.startswith("抱歉，没有找到") and "三十公里" in after
-    assert application.bot_data["news"].retriever is not first
-    application.bot_data["news"].retriever.close()
+    assert application.bot_data["services"].news.retriever is not first
+    application.bot_data["services"].news.retriever.close()
     first.close()
     assert handler_errors == []
 
@@ -191,8 +191,8 @@ async def test_a_flooding_user_gets_one_notice_and_cannot_starve_the_group(
     ]
     assert texts.count(TOO_FAST.format(n=3)) == 1  # one notice, then silence
     assert len(texts) == 5 and "鲍勃的问题" in texts[-1]
-    assert application.bot_data["usage"]["rate_limited"] == 5
-    application.bot_data["clock"].advance(60)  # a minute later Alice may ask again
+    assert application.bot_data["services"].usage["rate_limited"] == 5
+    application.bot_data["services"].clock.advance(60)  # a minute later Alice may ask again
     async with application:
         await feed(application, fake_bot_api.message_update("/ask 一分钟后的问题", chat=GROUP_CHAT, user=ALICE))
     assert "一分钟后的问题" in fake_bot_api.texts()[-1]

@@ -69,8 +69,8 @@ async def test_private_question_quotes_the_seed_with_title_date_and_source(eithe
     assert "2020-02-09 23:26" in text
     assert "观察者网" in text
     # The quoted passages are real paragraphs of the seed article.
-    article = seed_bot.bot_data["news"].retriever.article(
-        seed_bot.bot_data["news"].retriever.search(QUESTION).hits[0].passage.article_id
+    article = seed_bot.bot_data["services"].news.retriever.article(
+        seed_bot.bot_data["services"].news.retriever.search(QUESTION).hits[0].passage.article_id
     )
     body = "".join(article.paragraphs)
     for quote in quotes(html):
@@ -88,7 +88,7 @@ async def test_off_topic_question_says_not_found_and_offers_three_headlines(eith
     assert "<blockquote>" not in reply["text"]
     headlines = [line for line in text.splitlines() if line.startswith("• ")]
     assert len(headlines) == 3
-    known = {h.title for h in seed_bot.bot_data["news"].retriever.latest(100)}
+    known = {h.title for h in seed_bot.bot_data["services"].news.retriever.latest(100)}
     assert all(any(title in line for title in known) for line in headlines)
     assert "reply_markup" not in reply
 
@@ -189,7 +189,7 @@ async def test_latest_filters_by_keyword(seed_bot, fake_bot_api):
     [text] = fake_bot_api.texts()
     lines = [line for line in text.splitlines() if line.startswith("• ")]
     assert lines and all("疫情" in line for line in lines)
-    assert len(lines) == len(seed_bot.bot_data["news"].retriever.latest(50, "疫情"))
+    assert len(lines) == len(seed_bot.bot_data["services"].news.retriever.latest(50, "疫情"))
 
 
 @pytest.mark.parametrize("args", ["abc", "-5", "100000", "0", "3 4"])
@@ -285,7 +285,7 @@ async def test_full_article_button_sends_the_whole_cleaned_article(seed_bot, fak
     assert len(fake_bot_api.sent("answerCallbackQuery")) == 1
     article_texts = fake_bot_api.texts()[1:]
     assert article_texts and article_texts[0].startswith(TITLE)
-    retriever = seed_bot.bot_data["news"].retriever
+    retriever = seed_bot.bot_data["services"].news.retriever
     article = retriever.article(retriever.search(QUESTION).hits[0].passage.article_id)
     sent = "".join(article_texts)
     assert all(paragraph in sent for paragraph in article.paragraphs)

@@ -139,7 +139,7 @@ async def test_a_redelivered_update_is_answered_once(make_bot, fake_bot_api, han
         await asyncio.gather(feed(application, second), feed(application, second))
 
     assert len(fake_bot_api.sent("sendMessage")) == 2
-    assert application.bot_data["usage"]["redelivered"] == 2
+    assert application.bot_data["services"].usage["redelivered"] == 2
     assert handler_errors == []
 
 

@@ -233,7 +233,7 @@ async def test_the_bot_polls_feeds_and_latest_shows_them(make_bot, fake_bot_api,
     assert latest.index("长江流域") < latest.index("种子新闻标题")  # newest first
     assert "ok: 2 items, 2 new" in status and "HTTP 500" in status and "连续失败 1 次" in status
     assert refused == admin.REFUSED
-    assert application.bot_data["usage"]["feed_articles"] == 2 and handler_errors == []
+    assert application.bot_data["services"].usage["feed_articles"] == 2 and handler_errors == []
     news.close()  # the new retriever and the retired old one
 
 

@@ -44,7 +44,7 @@ async def test_an_inline_question_is_answered_with_quotes_in_valid_html(make_bot
     assert problems == []  # the fake checked it too: a violation would fail the test
     assert f"<b>{SEED_SENTENCE}</b>" in content["message_text"]  # formatted like an answer
     assert TITLE in text and "2020-02-09 23:26 · 观察者网" in text
-    assert application.bot_data["usage"]["inline"] == 1
+    assert application.bot_data["services"].usage["inline"] == 1
 
 
 async def test_an_unanswerable_inline_question_gets_one_not_found_article(make_bot, inline_api, hash_seed_retriever):

@@ -105,7 +105,7 @@ async def answered_in_order_within_the_limits(make_bot, fake_bot_api, handler_er
             assert max_in_window([c.at for c in chat_calls if int(c.params["chat_id"]) == chat_id], 60.0) <= 20
     # Nothing grows with the load: the per-chat queues are gone, the seen-update memory is capped.
     assert application.update_processor.busy_chats == 0
-    assert len(application.bot_data["seen_updates"]) == questions
+    assert len(application.bot_data["services"].seen_updates) == questions
 
 
 async def test_a_busy_group_is_held_to_its_window_while_private_chats_go_on(

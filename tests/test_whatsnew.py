@@ -116,7 +116,7 @@ async def test_the_bot_answers_whats_new_with_headlines(make_bot, fake_bot_api):
     assert "没有新闻" in fallback and "新闻库最新的是 2020-02-09 的" in fallback  # the fake's news is old
     assert "<tag>" in fallback and "•" in fallback  # headline lines, as in /latest
     assert dated.startswith("2020-02-09的新闻") and "第一段" in dated  # the digest's extract of the article
-    assert application.bot_data["usage"]["whats_new"] == 2
+    assert application.bot_data["services"].usage["whats_new"] == 2
     # Votes on a headline answer count like any other (the feedback log keeps its question).
     first = next(c for c in fake_bot_api.calls if c.method == "sendMessage")
     [[up, down]] = first.params["reply_markup"]["inline_keyboard"]
@@ -124,4 +124,4 @@ async def test_the_bot_answers_whats_new_with_headlines(make_bot, fake_bot_api):
     async with application:
         await application.process_update(Update.de_json(
             fake_bot_api.callback_update(down["callback_data"], first.result), application.bot))
-    assert application.bot_data["feedback"].gaps() == [("今天有什么新闻", 0, 1)]
+    assert application.bot_data["services"].feedback.gaps() == [("今天有什么新闻", 0, 1)]
