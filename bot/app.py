@@ -22,7 +22,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from . import admin, channels, delivery, error_handling, feedback, feeds, groups, handlers, inline
+from . import admin, channels, delivery, error_handling, feedback, feeds, groups, handlers, inline, mentions
 from .config import BotConfig
 from .newsindex import NewsIndex
 from .services import SERVICES, Services, services
@@ -106,7 +106,7 @@ def add_handlers(application: Application) -> None:
     """Register every handler, in the order they are tried."""
     private_text = filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE
     group_text_for_bot = (
-        filters.TEXT & ~filters.COMMAND & filters.ChatType.GROUPS & handlers.ADDRESSED_TO_BOT
+        filters.TEXT & ~filters.COMMAND & filters.ChatType.GROUPS & mentions.ADDRESSED_TO_BOT
     )
     group_text = filters.ChatType.GROUPS & filters.TEXT & ~filters.COMMAND
     # Note: Order matters! Group -3: an update already handled (redelivered by the server) stops

@@ -28,7 +28,8 @@ from . import digest as news_digest
 from . import summarize
 from .chatlog import ChatLog, ChatMessage
 from .config import BotConfig
-from .handlers import ADDRESSED_TO_BOT, send_messages
+from .mentions import ADDRESSED_TO_BOT
+from .sending import send_messages
 from .subscriptions import Subscriptions
 from .summary_format import format_summary, too_few_text
 from .text import CHINA_TZ, esc

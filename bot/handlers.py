@@ -14,17 +14,19 @@ import secrets
 from collections.abc import Sequence
 from datetime import datetime
 
-from telegram import Chat, InlineKeyboardMarkup, Message, MessageEntity, ReplyParameters, Update
+from telegram import Message, Update
 from telegram.constants import ChatAction
-from telegram.ext import ContextTypes, filters
+from telegram.ext import ContextTypes
 
 from . import feedback, formatting, whatsnew
 from .answers import Answer, AnswerStore
 from .config import BotConfig
 from .limits import QuestionLimiter, Verdict
 from .questions import clean_question, is_askable
-from .text import CHINA_TZ, esc
+from .mentions import question_without_mention
+from .sending import quote_in, send_messages
 from .services import services
+from .text import CHINA_TZ, esc
 
 logger = logging.getLogger(__name__)
 
@@ -34,65 +36,6 @@ logger = logging.getLogger(__name__)
 
 def _config(context: ContextTypes.DEFAULT_TYPE) -> BotConfig:
     return services(context).config
-
-
-async def send_messages(
-    context: ContextTypes.DEFAULT_TYPE,
-    chat_id: int,
-    messages: Sequence[str],
-    *,
-    reply_to: Message | None = None,
-    keyboard: InlineKeyboardMarkup | None = None,
-) -> None:
-    """Send messages in order; quote ``reply_to`` with the first, put ``keyboard`` on the last."""
-    thread_id = reply_to.message_thread_id if reply_to and reply_to.is_topic_message else None
-    for n, text in enumerate(messages):
-        await context.bot.send_message(
-            chat_id,
-            text,
-            message_thread_id=thread_id,
-            reply_parameters=(
-                ReplyParameters(reply_to.message_id, allow_sending_without_reply=True)
-                if reply_to is not None and n == 0
-                else None
-            ),
-            reply_markup=keyboard if n == len(messages) - 1 else None,
-        )
-
-
-def _quote_in(chat: Chat, message: Message) -> Message | None:
-    """In groups a reply quotes the question so the thread stays readable; not in private."""
-    return None if chat.type == Chat.PRIVATE else message
-
-
-class AddressedToBot(filters.MessageFilter):
-    """Group messages meant for the bot: they mention it or reply to one of its messages."""
-
-    def filter(self, message: Message) -> bool:
-        bot = message.get_bot()
-        reply = message.reply_to_message
-        if reply is not None and reply.from_user is not None and reply.from_user.id == bot.id:
-            return True
-        return bool(_mentions(message, bot.username, bot.id))
-
-
-ADDRESSED_TO_BOT = AddressedToBot(name="AddressedToBot")
-
-
-def _mentions(message: Message, username: str, bot_id: int) -> list[MessageEntity]:
-    entities = message.parse_entities([MessageEntity.MENTION, MessageEntity.TEXT_MENTION])
-    return [
-        entity
-        for entity, text in entities.items()
-        if (entity.type == MessageEntity.MENTION and text[1:].lower() == username.lower())
-        or (entity.user is not None and entity.user.id == bot_id)
-    ]
-
-
-def question_without_mention(message: Message, username: str) -> str:
-    """Return the message text with @mentions of the bot removed."""
-    text = message.text or ""
-    return re.sub(rf"@{re.escape(username)}\b", " ", text, flags=re.IGNORECASE).strip()
 
 
 # --- commands ----------------------------------------------------------------------------------
@@ -160,7 +103,7 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         context,
         message.chat_id,
         formatting.headline_list(headlines, keyword=keyword),
-        reply_to=_quote_in(message.chat, message),
+        reply_to=quote_in(message.chat, message),
     )
 
 
@@ -221,7 +164,7 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: s
         return
     usage["questions"] += 1
     await message.reply_chat_action(ChatAction.TYPING)
-    reply_to = _quote_in(message.chat, message)
+    reply_to = quote_in(message.chat, message)
     if whatsnew.is_whats_new(question):  # 今天有什么新闻: the newest headlines, not a search
         usage["whats_new"] += 1
         found = await asyncio.to_thread(
