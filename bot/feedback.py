@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, ContextTypes
 
 from . import db
@@ -162,26 +162,6 @@ def stats_lines(counts: dict[str, int], gaps: Sequence[tuple[str, int, int]]) ->
 
 def _log(context: ContextTypes.DEFAULT_TYPE) -> FeedbackLog | None:
     return services(context).feedback
-
-
-def _chat(log: FeedbackLog, update: Update) -> str:
-    chat = update.effective_chat
-    return log.chat_label(chat.id, chat.type == Chat.PRIVATE) if chat else "?"
-
-
-async def log_answer(update: Update, context: ContextTypes.DEFAULT_TYPE, key: str, question: str,
-                     passage_ids: Sequence[int]) -> None:
-    """Keep an answer (question, passages, time) so votes on it can be counted."""
-    log = _log(context)
-    if log is not None:
-        await asyncio.to_thread(log.record_answer, key, _chat(log, update), question, passage_ids, time.time())
-
-
-async def log_not_found(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
-    """Log a question the index could not answer."""
-    log = _log(context)
-    if log is not None:
-        await asyncio.to_thread(log.record_not_found, _chat(log, update), question, time.time())
 
 
 async def vote(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

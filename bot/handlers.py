@@ -10,19 +10,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import secrets
 from collections.abc import Sequence
 from datetime import datetime
 
-from telegram import Message, Update
+from telegram import Chat, Message, Update
 from telegram.constants import ChatAction
 from telegram.ext import ContextTypes
 
 from . import feedback, formatting, whatsnew
-from .answers import Answer, AnswerStore
+from .answers import Answer
+from .ask import TOO_FAST, USAGE_ASK, Asking, Headlines, NotFound, Quotes, Surface, TooFast, Unaskable, ask
 from .config import BotConfig
-from .limits import QuestionLimiter, Verdict
-from .questions import clean_question, is_askable
 from .mentions import question_without_mention
 from .sending import quote_in, send_messages
 from .services import services
@@ -107,18 +105,10 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
-USAGE_ASK = "用法：/ask 你的问题，例如 /ask 社区防控要突出什么"
-
-
 async def ask_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Answer the question after /ask (works in every chat)."""
-    message = update.effective_message
-    parts = (message.text or "").split(maxsplit=1)
-    question = parts[1].strip() if len(parts) > 1 else ""
-    if not question:
-        await message.reply_html(esc(USAGE_ASK))
-        return
-    await answer(update, context, question)
+    parts = (update.effective_message.text or "").split(maxsplit=1)
+    await answer(update, context, parts[1] if len(parts) > 1 else "")
 
 
 async def ask_private(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -128,70 +118,36 @@ async def ask_private(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 async def ask_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Answer a group message that mentions the bot or replies to it."""
-    question = question_without_mention(update.effective_message, context.bot.username)
-    if not question:
-        await update.effective_message.reply_html(esc(USAGE_ASK))
-        return
-    await answer(update, context, question)
+    await answer(update, context, question_without_mention(update.effective_message, context.bot.username))
 
 
-TOO_FAST = "提问太快了：每人每分钟最多 {n} 个问题，请稍后再问。"
-
-
-def search_now(retriever, question: str, k: int):
-    """Search as of the current China time, so "昨天" restricts the answer and "2019年" weighs in it."""
-    return retriever.search(question, k, now=datetime.now(CHINA_TZ))
+def asking_of(update: Update) -> Asking:
+    """Who asks a chat message, where and when (now, in China time)."""
+    chat, user = update.effective_chat, update.effective_user
+    surface = Surface.PRIVATE if chat.type == Chat.PRIVATE else Surface.GROUP
+    return Asking(surface, chat.id, user.id if user else None, datetime.now(CHINA_TZ))
 
 
 async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
-    """Search for ``question`` and reply with quoted passages, or with the nearest headlines."""
+    """Ask the ask service and reply with what it found: quotes, headlines, or the nearest headlines."""
     message = update.effective_message
-    config = _config(context)
-    # Zero-width and control characters would only confuse the search and the echoed question.
-    question = clean_question(question)
-    if not is_askable(question):  # only emoji, punctuation or blanks: nothing to find
-        await message.reply_html(esc(USAGE_ASK))
-        return
-    usage = services(context).usage
-    limiter: QuestionLimiter = services(context).limiter
-    user = update.effective_user
-    # One user must not starve a group: past the limit, one short notice, then silence.
-    verdict = limiter.check(user.id if user else message.chat_id, services(context).clock())
-    if verdict is not Verdict.ANSWER:
-        usage["rate_limited"] += 1
-        if verdict is Verdict.NOTIFY:
-            await message.reply_html(esc(TOO_FAST.format(n=limiter.per_minute)))
-        return
-    usage["questions"] += 1
-    await message.reply_chat_action(ChatAction.TYPING)
+    reply = await ask(services(context), question, asking_of(update),
+                      working=lambda: message.reply_chat_action(ChatAction.TYPING))
     reply_to = quote_in(message.chat, message)
-    if whatsnew.is_whats_new(question):  # 今天有什么新闻: the newest headlines, not a search
-        usage["whats_new"] += 1
-        found = await asyncio.to_thread(
-            whatsnew.answer, services(context).retriever, question, datetime.now(CHINA_TZ), config.latest_default
-        )
-        key = secrets.token_hex(4)  # no pages or articles to keep: only the votes refer to it
-        await feedback.log_answer(update, context, key, question, [])
-        await send_messages(context, message.chat_id, whatsnew.format_whats_new(found), reply_to=reply_to,
-                            keyboard=feedback.with_vote_buttons(None, key))
-        return
-    # Encoding the question takes a while: keep it off the event loop so other chats go on.
-    result = await asyncio.to_thread(
-        search_now, services(context).retriever, question, config.max_passages
-    )
-    if not result.found:
-        usage["not_found"] += 1
-        await feedback.log_not_found(update, context, question)
-        messages = formatting.format_not_found(question, result.nearest_headlines, date_range=result.date_range)
-        await send_messages(context, message.chat_id, messages, reply_to=reply_to)
-        return
-    store: AnswerStore = services(context).answers
-    kept = Answer(
-        question, tuple(result.hits), config.passages, result.date_range, result.confident, result.outside_range
-    )
-    key = store.add(kept)
-    await feedback.log_answer(update, context, key, question, [h.passage.id for h in kept.hits])
-    await _send_page(context, message.chat_id, key, kept, 0, reply_to=reply_to)
+    match reply:
+        case Unaskable():
+            await message.reply_html(esc(USAGE_ASK))
+        case TooFast(per_minute=n, notify=notify):
+            if notify:
+                await message.reply_html(esc(TOO_FAST.format(n=n)))
+        case Headlines(found=found, key=key):
+            await send_messages(context, message.chat_id, whatsnew.format_whats_new(found), reply_to=reply_to,
+                                keyboard=feedback.with_vote_buttons(None, key))
+        case NotFound(question=asked, result=result):
+            messages = formatting.format_not_found(asked, result.nearest_headlines, date_range=result.date_range)
+            await send_messages(context, message.chat_id, messages, reply_to=reply_to)
+        case Quotes(answer=kept, key=key):
+            await _send_page(context, message.chat_id, key, kept, 0, reply_to=reply_to)
 
 
 async def _send_page(

@@ -15,7 +15,7 @@ from telegram import Update
 
 from bot import admin, error_handling, groups
 from bot.config import BotConfig, ConfigError, load_bot_config
-from bot.handlers import TOO_FAST
+from bot.ask import TOO_FAST
 from tests.fakebotapi import ALICE, BOB, GROUP_CHAT, TOKEN, parse_html
 from tests.fakeretriever import FakeRetriever
 from tests.helpers import feed

@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 
 from bot import formatting, groups
 from bot.subscriptions import normalize_hhmm
-from bot.handlers import USAGE_ASK, parse_latest_args
+from bot.ask import USAGE_ASK
+from bot.handlers import parse_latest_args
 from bot.html_split import split_message
 from bot.questions import clean_question, is_askable
 from index.schema import Headline
