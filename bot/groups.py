@@ -1,7 +1,7 @@
 """Group chats: the allowlist gate, the message log, /summary, /digest, /forget and their jobs.
 
 Thin async callbacks like ``bot.handlers``; the work is in ``bot.chatlog`` (SQLite),
-``bot.summarize`` / ``bot.summary_format`` and ``bot.digest``, run off the event loop with
+``bot.analysis.summarize`` / ``bot.summary_format`` and ``bot.digest``, run off the event loop with
 ``asyncio.to_thread``. The services (``bot.services.Services``: the chat log, the subscriptions, the
 retriever, the settings, the clock of the /summary cooldown) come from ``services(context)``;
 ``bot.app`` wires it all.
@@ -25,7 +25,7 @@ from telegram.error import Forbidden
 from telegram.ext import Application, ApplicationHandlerStop, ContextTypes, JobQueue, filters
 
 from . import digest as news_digest
-from . import summarize
+from .analysis import summarize
 from .chatlog import ChatLog, ChatMessage
 from .config import BotConfig
 from .mentions import ADDRESSED_TO_BOT

@@ -25,7 +25,7 @@ from telegram import ChatMemberAdministrator, ChatMemberOwner
 
 from bot import groups, summarize
 from bot.config import GroupsConfig, SummaryConfig
-from bot.sentence_picker import representative_sentence
+from bot.analysis.sentence_picker import representative_sentence
 from tests.fakebotapi import ALICE, BOB, GROUP_CHAT, PRIVATE_CHAT, parse_html
 from tests.helpers import feed
 

@@ -1,4 +1,4 @@
-"""Tests for bot.summarize and bot.summary_format on real Chinese dialogue (LCCC toy sample)."""
+"""Tests for bot.analysis.summarize and bot.summary_format on real Chinese dialogue (LCCC toy sample)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ import pytest
 
 from bot.chatlog import ChatMessage
 from bot.config import ConfigError, load_summary_config
-from bot.excerpts import featurize, pick_units, relevance
-from bot.summarize_text import bigrams as bigram_set
-from bot.summarize import (
+from bot.analysis.excerpts import featurize, pick_units, relevance
+from bot.analysis.summarize_text import bigrams as bigram_set
+from bot.analysis.summarize import (
     ANALYSE_CHARS,
     DUPLICATE_JACCARD,
     Excerpt,

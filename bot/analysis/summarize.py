@@ -17,14 +17,14 @@ from datetime import datetime
 
 import numpy as np
 
-from bot.chatlog import ChatMessage
-from bot.excerpts import Excerpt, Features, featurize, pick_units, relevance, units
-from bot.excerpts import excerpts as group_excerpts
-from bot.summarize_text import bigrams as _bigrams
-from bot.summarize_text import clean as _clean
-from bot.summarize_text import content as _content
-from bot.summarize_text import idf as _idf
-from bot.summarize_text import words as _words
+from bot.analysis.messages import ChatMessage
+from bot.analysis.excerpts import Excerpt, Features, featurize, pick_units, relevance, units
+from bot.analysis.excerpts import excerpts as group_excerpts
+from bot.analysis.summarize_text import bigrams as _bigrams
+from bot.analysis.summarize_text import clean as _clean
+from bot.analysis.summarize_text import content as _content
+from bot.analysis.summarize_text import idf as _idf
+from bot.analysis.summarize_text import words as _words
 
 logger = logging.getLogger(__name__)
 
