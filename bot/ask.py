@@ -17,7 +17,7 @@ from enum import Enum
 
 from index.schema import SearchResult
 
-from . import whatsnew
+from .analysis import whatsnew
 from .answers import Answer
 from .limits import Verdict
 from .questions import clean_question, is_askable

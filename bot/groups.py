@@ -24,10 +24,11 @@ from telegram.constants import ChatAction
 from telegram.error import Forbidden
 from telegram.ext import Application, ApplicationHandlerStop, ContextTypes, JobQueue, filters
 
-from . import digest as news_digest
+from .analysis import digest as news_digest
 from .analysis import summarize
 from .chatlog import ChatLog, ChatMessage
 from .config import BotConfig
+from .digest_format import format_digest
 from .mentions import ADDRESSED_TO_BOT
 from .sending import send_messages
 from .subscriptions import Subscriptions
@@ -387,7 +388,7 @@ async def post_digest(
     built = await asyncio.to_thread(
         news_digest.build_digest, services(context).retriever, s.digest_hours, s.digest_max_items
     )
-    messages = news_digest.format_digest(built, datetime.now(UTC))
+    messages = format_digest(built, datetime.now(UTC))
     await send_messages(context, chat_id, messages, reply_to=reply_to)
 
 

@@ -17,10 +17,11 @@ from telegram import Chat, Message, Update
 from telegram.constants import ChatAction
 from telegram.ext import ContextTypes
 
-from . import feedback, formatting, whatsnew
+from . import feedback, formatting
 from .answers import Answer
 from .ask import TOO_FAST, USAGE_ASK, Asking, Headlines, NotFound, Quotes, Surface, TooFast, Unaskable, ask
 from .config import BotConfig
+from .digest_format import format_whats_new
 from .mentions import question_without_mention
 from .sending import quote_in, send_messages
 from .services import services
@@ -141,7 +142,7 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: s
             if notify:
                 await message.reply_html(esc(TOO_FAST.format(n=n)))
         case Headlines(found=found, key=key):
-            await send_messages(context, message.chat_id, whatsnew.format_whats_new(found), reply_to=reply_to,
+            await send_messages(context, message.chat_id, format_whats_new(found), reply_to=reply_to,
                                 keyboard=feedback.with_vote_buttons(None, key))
         case NotFound(question=asked, result=result):
             messages = formatting.format_not_found(asked, result.nearest_headlines, date_range=result.date_range)

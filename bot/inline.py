@@ -21,7 +21,7 @@ from index.schema import HEADLINE, SearchResult
 
 from . import formatting
 from .ask import TOO_FAST, Asking, Headlines, NotFound, Quotes, Reply, Surface, TooFast, ask
-from .digest import EXTRACT_CHARS, DigestItem
+from .analysis.digest import EXTRACT_CHARS, DigestItem
 from .services import services
 from .text import CHINA_TZ, esc, shorten
 

@@ -40,3 +40,9 @@ def parse_published(raw: str | None) -> str | None:
         return dt.astimezone(CHINA_TZ).isoformat()
     except OverflowError:  # year 1 or 9999 moved across a day boundary: an impossible time, left out
         return None
+
+
+def china_datetime(iso: str) -> datetime:
+    """An ISO timestamp as an aware datetime (naive means China time); ValueError if unreadable."""
+    dt = datetime.fromisoformat(iso)
+    return dt.replace(tzinfo=CHINA_TZ) if dt.tzinfo is None else dt

@@ -520,7 +520,7 @@ def test_a_long_latest_keyword_is_echoed_short():
 
 
 def test_the_digest_reads_a_bounded_part_of_a_huge_article(monkeypatch):
-    from bot import digest
+    from bot.analysis import digest
 
     seen = []
     monkeypatch.setattr(digest, "representative_sentence",

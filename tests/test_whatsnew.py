@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from telegram import Update
 
-from bot import whatsnew
+from bot.analysis import whatsnew
+from bot.digest_format import format_whats_new
 from bot.text import CHINA_TZ
 from index.schema import Article, Headline
 from tests.fakebotapi import parse_html
@@ -78,14 +79,14 @@ def test_yesterday_lists_the_headlines_of_yesterday_with_their_extracts():
     found = whatsnew.answer(DatedRetriever(), "昨天有什么新闻", NOW, 10)
     assert [i.headline.title for i in found.items] == ["周日新闻乙", "周日新闻丙"]
     assert not found.fallback and all("代表性" in i.extract for i in found.items)
-    text = parse_html("\n".join(whatsnew.format_whats_new(found)))[0]
+    text = parse_html("\n".join(format_whats_new(found)))[0]
     assert text.startswith("昨天（2020-02-09）的新闻") and "周一新闻甲" not in text
 
 
 def test_an_empty_window_falls_back_to_the_newest_and_says_which_day_it_is():
     found = whatsnew.answer(DatedRetriever(), "上个月有哪些新闻", NOW, 10)
     assert found.fallback and found.items[0].headline.title == "周一新闻甲"
-    text = parse_html("\n".join(whatsnew.format_whats_new(found)))[0]
+    text = parse_html("\n".join(format_whats_new(found)))[0]
     assert text.startswith("🗓 2020-01-01 至 2020-01-31没有新闻。") and "新闻库最新的是 2020-02-10 的" in text
 
 
