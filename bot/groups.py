@@ -17,7 +17,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from telegram import Chat, ChatMember, Message, Update
 from telegram.constants import ChatAction
@@ -37,11 +36,6 @@ from .text import CHINA_TZ, esc
 from .services import services
 
 logger = logging.getLogger(__name__)
-
-try:
-    SHANGHAI = ZoneInfo("Asia/Shanghai")
-except ZoneInfoNotFoundError:  # no tz database (a slim image without tzdata): same offset
-    SHANGHAI = CHINA_TZ
 
 GROUP_TYPES = (Chat.GROUP, Chat.SUPERGROUP)
 ADMIN_STATUSES = (ChatMember.OWNER, ChatMember.ADMINISTRATOR)
@@ -405,7 +399,7 @@ def schedule_digest(job_queue: JobQueue, chat_id: int, at: str) -> None:
     unschedule_digest(job_queue, chat_id)
     hour, minute = map(int, at.split(":"))
     job_queue.run_daily(
-        digest_job, time(hour, minute, tzinfo=SHANGHAI), chat_id=chat_id, name=digest_job_name(chat_id)
+        digest_job, time(hour, minute, tzinfo=CHINA_TZ), chat_id=chat_id, name=digest_job_name(chat_id)
     )
 
 
