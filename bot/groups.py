@@ -1,7 +1,7 @@
 """Group chats: the allowlist gate, the message log, /summary, /digest, /forget and their jobs.
 
 Thin async callbacks like ``bot.handlers``; the work is in ``bot.chatlog`` (SQLite),
-``bot.analysis.summarize`` / ``bot.summary_format`` and ``bot.digest``, run off the event loop with
+``bot.analysis`` (summarize, digest) and ``bot.summary_format`` / ``bot.digest_format``, run off the event loop with
 ``asyncio.to_thread``. The services (``bot.services.Services``: the chat log, the subscriptions, the
 retriever, the settings, the clock of the /summary cooldown) come from ``services(context)``;
 ``bot.app`` wires it all.

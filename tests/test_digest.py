@@ -1,4 +1,4 @@
-"""bot.digest: which headlines a digest lists, and how it reads (no Telegram, no model)."""
+"""bot.analysis.digest: which headlines a digest lists, and how it reads (no Telegram, no model)."""
 
 from __future__ import annotations
 

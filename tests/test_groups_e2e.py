@@ -23,7 +23,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from telegram import ChatMemberAdministrator, ChatMemberOwner
 
-from bot import groups, summarize
+from bot import groups
+from bot.analysis import summarize
 from bot.config import GroupsConfig, SummaryConfig
 from bot.analysis.sentence_picker import representative_sentence
 from tests.fakebotapi import ALICE, BOB, GROUP_CHAT, PRIVATE_CHAT, parse_html
