@@ -13,7 +13,6 @@ import asyncio
 import logging
 import math
 import re
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -22,6 +21,8 @@ from telegram import Chat, ChatMember, Message, Update
 from telegram.constants import ChatAction
 from telegram.error import Forbidden
 from telegram.ext import Application, ApplicationHandlerStop, ContextTypes, JobQueue, filters
+
+from index.schema import Headline
 
 from .analysis import digest as news_digest
 from .analysis import summarize
@@ -32,8 +33,8 @@ from .mentions import ADDRESSED_TO_BOT
 from .sending import send_messages
 from .subscriptions import Subscriptions
 from .summary_format import format_summary, too_few_text
+from .services import Retriever, services
 from .text import CHINA_TZ, esc
-from .services import services
 
 logger = logging.getLogger(__name__)
 
@@ -249,7 +250,7 @@ async def summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 def _summarize_window(
     chatlog: ChatLog,
-    retriever: object,
+    retriever: Retriever,
     config: BotConfig,
     chat_id: int,
     window: Window,
@@ -263,7 +264,6 @@ def _summarize_window(
     messages = chatlog.select(
         chat_id, count=window.count, since=window.since, default_n=s.default_messages, limit=s.max_messages
     )
-    has_related = s.related_headlines > 0 and hasattr(retriever, "related")
     result = summarize.summarize(
         messages,
         s.picks,
@@ -271,7 +271,7 @@ def _summarize_window(
         min_chars=s.min_chars,
         quote_chars=s.quote_chars,
         n_keywords=s.keywords,
-        related=discussion_related(retriever, s.related_headlines) if has_related else None,
+        related=discussion_related(retriever, s.related_headlines) if s.related_headlines > 0 else None,
         max_related=s.related_headlines,
         diversity=s.diversity,
         duplicate_jaccard=s.duplicate_jaccard,
@@ -285,24 +285,16 @@ def _summarize_window(
 RELATED_QUERY_WORDS = 4
 
 
-def discussion_related(retriever: object, n: int) -> Callable[[str], list]:
-    """Return ``related(text)`` for summarize: headlines that lines of the text are about.
+def discussion_related(retriever: Retriever, n: int) -> Callable[[list[str]], list[Headline]]:
+    """Return ``related(keywords)`` for summarize: the headlines the discussion's top keywords find.
 
-    ``Retriever.search`` scores how much of the query a passage covers, so the summary's one long
-    query (eight keywords and every quoted message) never passes its relevance threshold, even for
-    a discussion of nothing but indexed news. Each line alone does: the keyword line cut to its
-    first few keywords, and each quoted message. Headlines found by more lines come first.
+    One search of the first few keywords: ``Retriever.search`` scores how much of the query a
+    passage covers, so a query of every keyword (or of the quoted messages too) would never pass
+    its relevance threshold, even for a discussion of nothing but indexed news.
     """
 
-    def related(text: str) -> list:
-        votes: Counter[str] = Counter()
-        found: dict[str, object] = {}
-        for line in text.splitlines():
-            query = " ".join(line.split()[:RELATED_QUERY_WORDS])
-            for headline in retriever.related(query, n) if query else []:
-                votes[headline.title] += 1
-                found.setdefault(headline.title, headline)
-        return [found[title] for title, _ in votes.most_common(n)]
+    def related(keywords: list[str]) -> list[Headline]:
+        return retriever.related(" ".join(keywords[:RELATED_QUERY_WORDS]), n)
 
     return related
 

@@ -28,7 +28,7 @@ from bot.analysis import summarize
 from bot.config import GroupsConfig, SummaryConfig
 from bot.analysis.sentence_picker import representative_sentence
 from tests.fakebotapi import ALICE, BOB, GROUP_CHAT, PRIVATE_CHAT, parse_html
-from tests.helpers import feed
+from tests.helpers import Shared, feed, started
 
 GROUP = GROUP_CHAT["id"]  # -100123, a supergroup: its links are https://t.me/c/123/<message id>
 LINK = re.compile(r'<a href="https://t\.me/c/123/(\d+)">(.*?)</a>')
@@ -329,6 +329,31 @@ async def test_summary_of_a_discussion_touching_the_news_names_related_headlines
     assert TITLE in related
     assert 1 <= related.count("• ") <= group_bot.bot_data["services"].config.summary.related_headlines
 
+
+
+class RelatedSpy(Shared):
+    """A retriever that records the texts /summary asks ``related`` about."""
+
+    def __init__(self, retriever) -> None:
+        super().__init__(retriever)
+        self.asked: list[str] = []
+
+    def related(self, text: str, n: int = 3):
+        self.asked.append(text)
+        return self._retriever.related(text, n)
+
+
+async def test_summary_related_news_is_one_search_of_the_keywords(make_bot, hash_seed_retriever, fake_bot_api,
+                                                                    lccc_dialogues):
+    spy = RelatedSpy(hash_seed_retriever)
+    news = [(PEOPLE[0], "社区疫情防控又加强了"), (PEOPLE[1], "社区防控要守住门，网格化管理挺有用"),
+            (PEOPLE[2], "疫情防控还是得靠社区把好关")]
+    async with started(make_bot(spy)) as application:
+        await post(application, fake_bot_api, news + lccc_chat(lccc_dialogues, k=2, seed=6), int(time.time()) - 3600)
+        await feed(application, fake_bot_api.message_update("/summary", chat=GROUP_CHAT))
+    [text] = fake_bot_api.texts(GROUP)
+    topics = parse_html(text)[0].split("话题：", 1)[1].split("\n", 1)[0].split("、")
+    assert spy.asked == [" ".join(topics[: groups.RELATED_QUERY_WORDS])]
 
 @pytest.mark.parametrize(
     "chat, text, expected",
