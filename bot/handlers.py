@@ -1,6 +1,8 @@
-"""Thin async callbacks: parse the update, call the retriever off the event loop, format, reply.
+"""Thin async callbacks: parse the update, ask the ask service (``bot.ask``) or the retriever, format, reply.
 
-Each command's argument parsing sits beside its handler (/latest's here, /summary's in ``bot.groups``).
+Private and group questions go through ``answer``, which formats the ask service's reply; the
+buttons under an answer page through the hits it kept. Each command's argument parsing sits beside
+its handler (/latest's here, /summary's in ``bot.groups``).
 
 The services (``bot.services.Services``) come from ``services(context)``; ``bot.app`` wires it all.
 """
