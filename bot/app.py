@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from telegram.request import BaseRequest
 from . import admin, channels, delivery, error_handling, feedback, feeds, groups, handlers, inline, mentions
 from .config import BotConfig
 from .newsindex import NewsIndex
-from .services import SERVICES, Services, services
+from .services import SERVICES, Services
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ def build_application(
     rate_limiter: BaseRateLimiter | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> Application:
-    """Build the Application with its services and handlers; nothing is sent until it starts.
+    """Build the Application and its handlers; post_init makes the services, and nothing is sent until it starts.
 
     Args:
         config: the bot settings; ``config.token`` must be set.
@@ -87,7 +88,8 @@ def build_application(
         )
         .rate_limiter(rate_limiter or delivery.RetryingRateLimiter())
         .concurrent_updates(delivery.ChatOrderedProcessor(CONCURRENT_UPDATES))
-        .post_init(post_init)
+        # The services are made when the bot starts, not here: a built Application opens no file.
+        .post_init(functools.partial(post_init, config=config, news=news, clock=clock))
         .post_shutdown(post_shutdown)
     )
     if request is not None:
@@ -95,9 +97,6 @@ def build_application(
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
     application = builder.build()
-    # Made here, as rules-bot makes its search service, so every handler finds it; started in
-    # post_init, closed in post_shutdown.
-    application.bot_data[SERVICES] = Services.open(config, news, clock)
     add_handlers(application)
     return application
 
@@ -154,9 +153,12 @@ def add_handlers(application: Application) -> None:
     application.add_error_handler(error_handling.error_handler)
 
 
-async def post_init(application: Application) -> None:
-    """Register the command menus, start the index service and schedule the jobs once the bot is initialized."""
-    services(application).start(application.job_queue)
+async def post_init(
+    application: Application, *, config: BotConfig, news: NewsIndex, clock: Callable[[], float]
+) -> None:
+    """Make the services, register the command menus and schedule the jobs once the bot is initialized."""
+    application.bot_data[SERVICES] = shared = Services.open(config, news, clock)
+    shared.start(application.job_queue)
     await application.bot.set_my_commands(COMMANDS)
     await application.bot.set_my_commands(GROUP_COMMANDS, scope=BotCommandScopeAllGroupChats())
     await groups.schedule_jobs(application)
@@ -167,7 +169,9 @@ async def post_init(application: Application) -> None:
 
 async def post_shutdown(application: Application) -> None:
     """Close the services: the message log, the subscriptions, the feedback log and the index."""
-    services(application).close()
+    shared = application.bot_data.pop(SERVICES, None)
+    if shared is not None:  # None: the bot stopped before post_init made them
+        shared.close()
 
 
 def run(application: Application, config: BotConfig) -> None:

@@ -1,5 +1,4 @@
-"""The bot's services: one typed object in ``bot_data``, made with the Application, started in
-post_init and closed in post_shutdown (as python-telegram-bot's rules-bot does with its search).
+"""The bot's services: one typed object in ``bot_data``, made in post_init and closed in post_shutdown.
 
 Handlers reach it with ``services(context)``; nothing else of the bot lives in ``bot_data``.
 """

@@ -289,8 +289,10 @@ def make_bot(fake_bot_api, handler_errors, tmp_path):
 
     yield make
     for application in made:
-        application.bot_data["services"].chatlog.close()
-        application.bot_data["services"].subscriptions.close()
+        services = application.bot_data.get("services")  # made by post_init, if the test started the bot
+        if services is not None:
+            services.chatlog.close()
+            services.subscriptions.close()
 # --- end bot fixtures ---
 
 

@@ -18,7 +18,7 @@ from bot.config import BotConfig, ConfigError, load_bot_config
 from bot.ask import TOO_FAST
 from tests.fakebotapi import ALICE, BOB, GROUP_CHAT, TOKEN, parse_html
 from tests.fakeretriever import FakeRetriever
-from tests.helpers import feed
+from tests.helpers import feed, started
 
 QUESTION = "社区防控要突出什么"
 SECRET = "webhook-Secret_0123456789"
@@ -45,7 +45,7 @@ async def test_admin_commands_are_refused_to_everyone_else(
 ):
     built = []
     application = make_bot(FakeRetriever(), admins=admins, reindex=lambda: built.append(1))
-    async with application:
+    async with started(application):
         await feed(application, fake_bot_api.message_update(command, user=ALICE))
         await feed(application, fake_bot_api.message_update(command, chat=GROUP_CHAT, user=BOB))
     assert fake_bot_api.texts() == [admin.REFUSED, admin.REFUSED]
@@ -54,7 +54,7 @@ async def test_admin_commands_are_refused_to_everyone_else(
 
 async def test_stats_shows_the_index_figures_and_usage_to_an_admin(make_bot, fake_bot_api, handler_errors):
     application = make_bot(FakeRetriever(label="v-1"), admins=frozenset({ADMIN["id"]}))
-    async with application:
+    async with started(application):
         await feed(application, fake_bot_api.message_update(QUESTION))
         await feed(application, fake_bot_api.message_update("/stats", user=ADMIN, chat={"id": ADMIN["id"], "type": "private", "first_name": "Root"}))
     text = fake_bot_api.texts()[-1]
@@ -65,7 +65,7 @@ async def test_stats_shows_the_index_figures_and_usage_to_an_admin(make_bot, fak
 
 async def test_forget_is_allowed_to_a_configured_admin_in_any_group(make_bot, fake_bot_api, handler_errors):
     application = make_bot(FakeRetriever(), admins=frozenset({ADMIN["id"]}))
-    async with application:
+    async with started(application):
         await feed(application, fake_bot_api.message_update("大家好", chat=GROUP_CHAT, user=BOB))
         await feed(application, fake_bot_api.message_update("/forget", chat=GROUP_CHAT, user=BOB))
         await feed(application, fake_bot_api.message_update("/forget", chat=GROUP_CHAT, user=ADMIN))
@@ -107,7 +107,7 @@ async def test_reindex_swaps_the_index_while_questions_are_answered(
         old, admins=frozenset({ADMIN["id"]}), reindex=rebuild, questions_per_minute=0
     )
     admin_chat = {"id": ADMIN["id"], "type": "private", "first_name": "Root"}
-    async with application:
+    async with started(application):
         in_flight = asyncio.create_task(feed(application, fake_bot_api.message_update("进行中的问题")))
         assert await asyncio.to_thread(old.holding.wait, 10)
         reindexing = asyncio.create_task(feed(application, fake_bot_api.message_update("/reindex", user=ADMIN, chat=admin_chat)))
@@ -161,7 +161,7 @@ async def test_reindex_with_the_real_index_builder(make_bot, fake_bot_api, handl
                "source": "测试日报", "body": "江城防汛工程的堤坝加固长度达到三十公里，沿江十二个泵站全部完成改造。"}
     question = "江城防汛工程的堤坝加固长度达到多少公里"
     admin_chat = {"id": ADMIN["id"], "type": "private", "first_name": "Root"}
-    async with application:
+    async with started(application):
         await feed(application, fake_bot_api.message_update(question))
         (seeds / "new.jsonl").write_text(json.dumps(article, ensure_ascii=False) + "\n", encoding="utf-8")
         await feed(application, fake_bot_api.message_update("/reindex", user=ADMIN, chat=admin_chat))
@@ -181,7 +181,7 @@ async def test_a_flooding_user_gets_one_notice_and_cannot_starve_the_group(
     make_bot, fake_bot_api, handler_errors
 ):
     application = make_bot(FakeRetriever(), questions_per_minute=3)
-    async with application:
+    async with started(application):
         for n in range(8):
             await feed(application, fake_bot_api.message_update(f"/ask 问题{n}", chat=GROUP_CHAT, user=ALICE))
         await feed(application, fake_bot_api.message_update("/ask 鲍勃的问题", chat=GROUP_CHAT, user=BOB))
@@ -229,7 +229,7 @@ async def test_token_and_webhook_secret_never_reach_logs_or_users(
         # Connection errors whose text holds the URL, retried then given up; then a bug whose
         # message holds both secrets.
         fake_bot_api.fail("sendMessage", "connect_error", times=4)
-        async with application:
+        async with started(application):
             await feed(application, fake_bot_api.message_update("/latest"))
             await feed(application, fake_bot_api.message_update(QUESTION))
     finally:
@@ -266,7 +266,7 @@ async def test_the_webhook_server_rejects_requests_without_the_secret_token(
     """A real HTTP server on loopback (PTB's tornado webhook), real requests to it."""
     application = make_bot(FakeRetriever())
     port = _free_port()
-    async with application:
+    async with started(application):
         await application.updater.start_webhook(
             listen="127.0.0.1", port=port, url_path="telegram", secret_token=SECRET,
             webhook_url="https://bot.example.com/telegram", allowed_updates=Update.ALL_TYPES,

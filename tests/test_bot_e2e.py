@@ -113,7 +113,7 @@ async def test_a_hedged_answer_quotes_under_a_hedge_in_valid_html(make_bot, fake
     from tests.fakeretriever import FakeRetriever
 
     application = make_bot(FakeRetriever(found_every=1, confident=False))
-    async with application:
+    async with started(application):
         await feed(application, fake_bot_api.message_update("口罩产量是多少"))
 
     [reply] = fake_bot_api.sent("sendMessage")
@@ -253,7 +253,7 @@ def _buttons(reply: dict) -> dict[str, str]:
 
 async def test_more_button_pages_to_the_next_passages(make_bot, hash_seed_retriever, fake_bot_api):
     application = make_bot(hash_seed_retriever, passages=2, max_passages=6)
-    async with application:
+    async with started(application):
         await feed(application, fake_bot_api.message_update(QUESTION))
         first_call = [c for c in fake_bot_api.calls if c.method == "sendMessage"][-1]
         buttons = _buttons(first_call.params)
@@ -378,7 +378,7 @@ def long_retriever(tmp_path_factory, project_config, hash_retrieval_config):
 
 async def test_long_article_is_split_under_the_limit_between_sentences(make_bot, long_retriever, fake_bot_api):
     application = make_bot(long_retriever)
-    async with application:
+    async with started(application):
         await feed(application, fake_bot_api.message_update("江城防汛工程的堤坝加固长度达到多少公里"))
         answer = [c for c in fake_bot_api.calls if c.method == "sendMessage"][-1]
         assert f'<a href="{LONG_URL.replace("&", "&amp;")}">' in answer.params["text"]
@@ -448,7 +448,7 @@ async def test_a_slow_question_does_not_stall_other_chats(make_bot, hash_seed_re
     application = make_bot(slow)
     other_chat = {"id": 2002, "type": "private", "first_name": "Bob"}
     fake_bot_api.chats[other_chat["id"]] = other_chat
-    async with application:
+    async with started(application):
         await application.updater.start_polling(poll_interval=0, timeout=1)
         await application.start()
         try:
@@ -485,7 +485,7 @@ async def test_errors_are_logged_with_the_update_first_then_apologised_for(
     make_bot, fake_bot_api, caplog
 ):
     application = make_bot(Broken())
-    async with application:
+    async with started(application):
         with caplog.at_level(logging.ERROR):
             await feed(application, fake_bot_api.message_update(QUESTION))
 
@@ -498,7 +498,7 @@ async def test_errors_are_logged_with_the_update_first_then_apologised_for(
 
 async def test_base_url_is_configurable(make_bot, hash_seed_retriever, fake_bot_api):
     application = make_bot(hash_seed_retriever, base_url="http://127.0.0.1:8081/bot")
-    async with application:
+    async with started(application):
         await feed(application, fake_bot_api.message_update("/latest 3"))
     assert fake_bot_api.calls
     assert all(c.url.startswith("http://127.0.0.1:8081/bot") for c in fake_bot_api.calls)

@@ -13,7 +13,7 @@ from bot.config import ChannelsConfig, ConfigError, load_channels_config
 from index import IndexConfig, Retriever, build_index, store
 from index.ingest.poll import FeedPoller, with_feed_files
 from tests.fakebotapi import parse_html
-from tests.helpers import feed, one_article_index
+from tests.helpers import feed, one_article_index, started
 
 CHANNEL = {"id": -1001234567890, "type": "channel", "title": "江城新闻频道", "username": "jiangcheng_news"}
 PRIVATE_CHANNEL = {"id": -1009876543210, "type": "channel", "title": "内部频道"}
@@ -42,7 +42,7 @@ async def channel_bot(make_bot, index_dir):
     application = make_bot(news, admins=frozenset({ADMIN["id"]}),
                            channels=ChannelsConfig(usernames=frozenset({"jiangcheng_news"}),
                                                    ids=frozenset({PRIVATE_CHANNEL["id"]})))
-    async with application:
+    async with started(application):
         yield application
     news.close()
 

@@ -62,7 +62,7 @@ def vcsum_turns() -> list[dict]:
 async def quick_group_bot(make_bot, hash_seed_retriever):
     """group_bot without the /summary cooldown, for tests that summarize several times."""
     application = make_bot(hash_seed_retriever, summary=SummaryConfig(cooldown_seconds=0))
-    async with application:
+    async with started(application):
         await application.post_init(application)
         yield application
 
@@ -482,7 +482,7 @@ async def test_the_owner_may_forget_too_and_admins_are_listed_in_spec_shape(grou
 async def test_the_repeating_job_prunes_old_and_surplus_messages(make_bot, hash_seed_retriever, fake_bot_api, tmp_path):
     config = GroupsConfig(log_path=tmp_path / "log.sqlite", retention_days=7, retention_messages=3, prune_every_minutes=30)
     application = make_bot(hash_seed_retriever, groups=config)
-    async with application:
+    async with started(application):
         await application.post_init(application)
         now = int(time.time())
         old = await post(application, fake_bot_api, [(ALICE, "十天前的消息"), (BOB, "九天前的消息")], now - 10 * 86400)
@@ -507,7 +507,7 @@ async def test_a_chat_off_the_allowlist_stores_nothing_and_is_refused(make_bot, 
     fake_bot_api.chats[allowed["id"]] = allowed
     config = GroupsConfig(allowed_chats=frozenset({allowed["id"]}), log_path=tmp_path / "log.sqlite")
     application = make_bot(hash_seed_retriever, groups=config)
-    async with application:
+    async with started(application):
         await application.post_init(application)
         fake_bot_api.forget_calls()
         chatter = await post(application, fake_bot_api, [(ALICE, "今晚谁去打球"), (BOB, "我去")], int(time.time()) - 60)

@@ -10,7 +10,7 @@ from bot.ask import TOO_FAST
 from bot.services import services
 from tests.fakebotapi import BOB, parse_html
 from tests.fakeretriever import FakeRetriever
-from tests.helpers import feed
+from tests.helpers import feed, started
 
 QUESTION = "社区防控要突出什么"
 SEED_SENTENCE = "社区防控,要以网格化为基础,守住门,突出“严”。"
@@ -26,7 +26,7 @@ def inline_api(fake_bot_api):
 
 async def ask_inline(make_bot, api, retriever, *queries):
     application = make_bot(retriever)
-    async with application:
+    async with started(application):
         for q in queries:
             await application.process_update(Update.de_json(api.inline_query_update(q), application.bot))
     return api.sent("answerInlineQuery"), application
@@ -98,7 +98,7 @@ async def test_inline_queries_share_the_per_user_question_limit(make_bot, inline
     # Issue 23 item 10: 100 inline queries from one user ran 100 searches while messages stopped at 10.
     retriever = FakeRetriever()
     application = make_bot(retriever, questions_per_minute=3)
-    async with application:
+    async with started(application):
         for n in range(20):
             await feed(application, inline_api.inline_query_update(f"问题{n}"))
         await feed(application, inline_api.message_update("消息里的问题"))  # the same user's budget

@@ -14,6 +14,7 @@ from bot.text import CHINA_TZ
 from index.schema import Article, Headline
 from tests.fakebotapi import parse_html
 from tests.fakeretriever import FakeRetriever
+from tests.helpers import started
 
 DATA = Path(__file__).parent / "data"
 
@@ -108,7 +109,7 @@ def test_no_time_word_gives_the_newest_day():
 async def test_the_bot_answers_whats_new_with_headlines(make_bot, fake_bot_api):
     retriever = FakeRetriever()
     application = make_bot(retriever)
-    async with application:
+    async with started(application):
         await application.process_update(Update.de_json(fake_bot_api.message_update("今天有什么新闻"), application.bot))
         await application.process_update(
             Update.de_json(fake_bot_api.message_update("2020年2月9日有什么新闻"), application.bot))
