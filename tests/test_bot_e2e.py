@@ -14,6 +14,7 @@ import asyncio
 import json
 import logging
 import re
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from bot import handlers
 from bot.config import BotConfig
 from bot.error_handling import APOLOGY
 from bot.handlers import EXPIRED
+from bot.services import SERVICES, Services, services
 from tests.fakebotapi import BOB, GROUP_CHAT, PRIVATE_CHAT, parse_html, utf16_len
 from tests.helpers import feed, started
 
@@ -148,6 +150,17 @@ async def test_post_init_registers_the_command_menu(seed_bot, fake_bot_api):
         "ask", "summary", "latest", "digest", "forget", "help"
     ]
 
+
+async def test_the_services_are_made_in_post_init_and_closed_in_post_shutdown(make_bot, hash_seed_retriever):
+    application = make_bot(hash_seed_retriever)
+    assert SERVICES not in application.bot_data  # a built bot has opened nothing yet
+    async with started(application):
+        shared = services(application)
+        assert isinstance(shared, Services) and shared.retriever.stats() == hash_seed_retriever.stats()
+        await application.post_shutdown(application)
+    assert SERVICES not in application.bot_data
+    with pytest.raises(sqlite3.ProgrammingError):  # the logs are closed
+        shared.chatlog.count(GROUP_CHAT["id"])
 
 def _times(lines: list[str]) -> list[str]:
     return [re.match(r"• (\S+ \S+|时间不详)", line)[1] for line in lines]
