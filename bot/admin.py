@@ -18,8 +18,8 @@ from telegram.ext import ContextTypes
 from . import feedback
 from .config import BotConfig
 from .newsindex import IndexBusy, NewsIndex
-from .text import esc
 from .services import services
+from .text import esc
 
 logger = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from index.schema import Article
 
 from . import handlers
 from .admin import is_admin, usage
-from .text import CHINA_TZ, esc
 from .services import services
+from .text import CHINA_TZ, esc
 
 logger = logging.getLogger(__name__)
 

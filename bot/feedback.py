@@ -25,8 +25,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, ContextTypes
 
 from . import db
-from .text import MAX_CALLBACK_DATA_BYTES, esc, shorten
 from .services import services
+from .text import MAX_CALLBACK_DATA_BYTES, esc, shorten
 
 logger = logging.getLogger(__name__)
 

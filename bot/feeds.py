@@ -14,8 +14,8 @@ from telegram import Update
 from telegram.ext import Application, ContextTypes
 
 from .admin import admin_only, usage
-from .text import CHINA_TZ, esc
 from .services import services
+from .text import CHINA_TZ, esc
 
 logger = logging.getLogger(__name__)
 
