@@ -1,8 +1,8 @@
 """Group chats: the allowlist gate, the message log, /summary, /digest, /forget and their jobs.
 
 Thin async callbacks like ``bot.handlers``; the work is in ``bot.chatlog`` (SQLite),
-``bot.analysis`` (summarize, digest) and ``bot.summary_format`` / ``bot.digest_format``, run off the event loop with
-``asyncio.to_thread``. The services (``bot.services.Services``: the chat log, the subscriptions, the
+``bot.analysis`` (summarize, digest) and ``bot.summary_format`` / ``bot.digest_format``, run off
+the event loop with ``asyncio.to_thread``. The services (``bot.services.Services``: the chat log, the subscriptions, the
 retriever, the settings, the clock of the /summary cooldown) come from ``services(context)``;
 ``bot.app`` wires it all.
 """
@@ -31,9 +31,9 @@ from .config import BotConfig
 from .digest_format import format_digest
 from .mentions import ADDRESSED_TO_BOT
 from .sending import send_messages
+from .services import Retriever, services
 from .subscriptions import Subscriptions
 from .summary_format import format_summary, too_few_text
-from .services import Retriever, services
 from .text import CHINA_TZ, esc
 
 logger = logging.getLogger(__name__)

@@ -20,8 +20,8 @@ from telegram.ext import ContextTypes
 from index.schema import HEADLINE, SearchResult
 
 from . import formatting
-from .ask import TOO_FAST, Asking, Headlines, NotFound, Quotes, Reply, Surface, TooFast, ask
 from .analysis.digest import EXTRACT_CHARS, DigestItem
+from .ask import TOO_FAST, Asking, Headlines, NotFound, Quotes, Reply, Surface, TooFast, ask
 from .services import services
 from .text import CHINA_TZ, esc, shorten
 
