@@ -10,6 +10,7 @@ from bot import feedback
 from bot.config import FeedbackConfig, GroupsConfig, load_feedback_config
 from tests.fakebotapi import ALICE, BOB, PRIVATE_CHAT, parse_html
 from tests.fakeretriever import FakeRetriever
+from tests.helpers import started
 
 ADMIN = {"id": 4242, "is_bot": False, "first_name": "Admin"}
 ADMIN_CHAT = {"id": 4242, "type": "private", "first_name": "Admin"}
@@ -26,7 +27,7 @@ async def test_votes_are_stored_once_per_user_and_shown_in_stats(make_bot, fake_
                            groups=GroupsConfig(log_path=tmp_path / "chatlog.sqlite"),
                            feedback=FeedbackConfig(log_path=db))
     feed = lambda u: application.process_update(Update.de_json(u, application.bot))  # noqa: E731
-    async with application:
+    async with started(application):
         await feed(fake_bot_api.message_update("巴西足球比分是多少"))  # 1st search: not found
         await feed(fake_bot_api.message_update("口罩产量是多少"))  # 2nd: found, with buttons
         answer = next(c for c in fake_bot_api.calls if c.method == "sendMessage" and "reply_markup" in c.params)
@@ -57,7 +58,7 @@ async def test_votes_are_stored_once_per_user_and_shown_in_stats(make_bot, fake_
 
 async def test_every_page_of_an_answer_carries_the_vote_buttons(make_bot, fake_bot_api):
     application = make_bot(FakeRetriever(found_every=1), passages=1, max_passages=4)
-    async with application:
+    async with started(application):
         await application.process_update(Update.de_json(fake_bot_api.message_update("口罩"), application.bot))
         first = fake_bot_api.calls[-1]
         more = buttons(first.params)["更多 ▸"]

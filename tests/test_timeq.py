@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from index.search.timeq import date_mentions, parse_time_query
+from tests.helpers import started
 
 NOW = datetime(2020, 2, 10, 20, 0)  # a Monday evening, China time
 
@@ -168,7 +169,7 @@ async def test_the_answer_shows_the_searched_window_and_an_empty_one(make_bot, f
     # The bot searches as of the current time: pin it to the evening of 2020-02-08.
     monkeypatch.setattr(bot.handlers, "datetime", _FixedNow(datetime(2020, 2, 8, 20, 0, tzinfo=CHINA)))
     application = make_bot(dated_retriever)
-    async with application:
+    async with started(application):
         for text in ("昨天 北京天气预报", "2020年2月7日 北京天气预报", "大前天以前 北京天气预报"):
             update = Update.de_json(fake_bot_api.message_update(text), application.bot)
             await application.process_update(update)
@@ -199,7 +200,7 @@ async def test_an_empty_window_says_so_before_the_nearest_passages(make_bot, fak
 
     monkeypatch.setattr(bot.handlers, "datetime", _FixedNow(datetime(2020, 2, 20, 9, 0, tzinfo=CHINA)))
     application = make_bot(dated_retriever)
-    async with application:
+    async with started(application):
         update = Update.de_json(fake_bot_api.message_update("昨天 北京天气预报"), application.bot)
         await application.process_update(update)
     [text] = [parse_html(t)[0] for t in fake_bot_api.texts()]
