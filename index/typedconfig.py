@@ -96,6 +96,7 @@ def _problem(value: typing.Any, hint: typing.Any, rule: Rule) -> str | None:
 
 
 def _range(value: float, rule: Rule) -> str | None:
+    """The range a number should have been in, or None."""
     if (rule.lo is None or value >= rule.lo) and (rule.hi is None or value <= rule.hi):
         return None
     if rule.lo is not None and rule.hi is not None:
@@ -104,6 +105,7 @@ def _range(value: float, rule: Rule) -> str | None:
 
 
 def _string(value: typing.Any, rule: Rule, path: bool) -> str | None:
+    """What a string (or path) setting should have been, or None."""
     if not isinstance(value, str):
         return "a path (a string)" if path else "a string"
     if rule.choices and value not in rule.choices:
