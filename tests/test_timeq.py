@@ -53,6 +53,7 @@ NOW = datetime(2020, 2, 10, 20, 0)  # a Monday evening, China time
         ("２０２０年２月", "", "2020-02-01", "2020-02-29"),
         ("最近一百天的疫情", "的疫情", "2019-11-03", "2020-02-10"),
         ("近一百零五天", "", "2019-10-29", "2020-02-10"),
+        ("近百天", "", "2019-11-03", "2020-02-10"),
     ],
 )
 def test_time_words_become_a_date_range_and_leave_the_question(question, rest, first, last):

@@ -63,7 +63,7 @@ def _number(text: str) -> int | None:
 
 
 def _chinese_int(text: str) -> int | None:
-    """'十二' -> 12, '一百零五' -> 105, '两千' -> 2000; None when not a well-formed number ('十十', '一二')."""
+    """'十二' -> 12, '一百零五' -> 105, '两千' -> 2000, '百' -> 100; None when not a well-formed number ('十十', '一二')."""
     total, digit, last_unit = 0, None, 10_000
     for ch in text:
         if ch in _UNITS:
@@ -71,7 +71,7 @@ def _chinese_int(text: str) -> int | None:
             if unit >= last_unit:
                 return None
             if digit is None:
-                if ch != "十" or total:  # only 十 may stand without its digit, and only first (十二)
+                if total:  # only the first unit may stand without its digit (十二, 百天)
                     return None
                 digit = 1
             total, digit, last_unit = total + digit * unit, None, unit
