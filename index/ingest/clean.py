@@ -41,9 +41,19 @@ def _t2s():
     return opencc.OpenCC("t2s")
 
 
+# A lone surrogate (a JSON "\ud800" escape, a feed's "&#xD800;") is no character: OpenCC, SQLite and
+# Telegram all need UTF-8, which cannot encode it. It becomes U+FFFD, as an HTML parser makes it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def to_simplified(text: str) -> str:
     """Convert Traditional to Simplified Chinese with OpenCC."""
-    return _t2s().convert(text) if text else text
+    return _t2s().convert(_SURROGATE.sub("\ufffd", text)) if text else text
+
+
+def has_surrogate(text: str) -> bool:
+    """Whether text holds a lone surrogate (which UTF-8 cannot encode)."""
+    return _SURROGATE.search(text) is not None
 
 
 _SPACES = re.compile(r"[ \t\u00a0\u3000]+")
