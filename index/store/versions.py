@@ -201,14 +201,41 @@ def read_manifest(version: Path) -> dict:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CorruptIndexError(f"{path} is missing; rebuild with `python -m index build`") from None
-    except ValueError as e:
-        raise CorruptIndexError(f"{path} is not valid JSON ({e}); rebuild with `python -m index build`") from None
-    if manifest.get("format_version") != FORMAT_VERSION:
+    except (ValueError, RecursionError) as e:
+        raise CorruptIndexError(f"{path} is not valid JSON ({str(e)[:100]}); rebuild with `python -m index build`") from None
+    if isinstance(manifest, dict) and manifest.get("format_version") != FORMAT_VERSION:
         raise CorruptIndexError(
-            f"{path}: index format {manifest.get('format_version')} is not {FORMAT_VERSION}; "
+            f"{path}: index format {str(manifest.get('format_version'))[:20]} is not {FORMAT_VERSION}; "
             "rebuild with `python -m index build --rebuild`"
         )
+    problem = manifest_problem(manifest)
+    if problem:
+        raise CorruptIndexError(f"{path} was altered ({problem}); rebuild with `python -m index build --rebuild`")
     return manifest
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and x >= 0
+
+
+def manifest_problem(manifest) -> str | None:
+    """What is wrong with a manifest's shape (the fields readers use), or None: valid JSON can still be altered."""
+    if not isinstance(manifest, dict):
+        return f"a JSON {type(manifest).__name__}, not an object"
+    files, counts = manifest.get("files"), manifest.get("counts")
+    if not isinstance(files, dict) or not files:
+        return "no file list"
+    for name, info in files.items():
+        if not isinstance(info, dict) or not _is_int(info.get("size")) or not isinstance(info.get("sha256"), str):
+            return f"the entry of {name[:80]} has no size or sha256"
+    if not isinstance(counts, dict) or not all(_is_int(v) for v in counts.values()):
+        return "counts are not numbers"
+    if not _is_int(counts.get("passages")) or not _is_int(counts.get("vectors")):
+        return "no passage or vector count"
+    for key, kind in (("model", str), ("dim", int), ("max_passage_chars", int), ("passage_vectors", str)):
+        if manifest.get(key) is not None and not isinstance(manifest[key], kind):
+            return f"{key} is a {type(manifest[key]).__name__}"
+    return None
 
 
 def verify_files(version: Path, manifest: dict, hashes: bool = True) -> None:
