@@ -147,6 +147,28 @@ def test_lone_surrogates_from_feeds_and_text_become_replacement_characters():
     assert (article.title, article.paragraphs) == ("标\ufffd题", ["正文\ufffd。"])
 
 
+@pytest.mark.parametrize(("text", "simplified"), [
+    # 著 as the particle or verb 着 (issue 23 item 13: t2s left "随著"; the seed has 隨著 and 著力,
+    # crud-news 接著, 带著, 过著, 朝著, 写著, 随著)
+    ("随著返程复工", "随着返程复工"), ("隨著", "随着"), ("著力为已返岗人员", "着力为已返岗人员"),
+    ("接著库尔兰", "接着库尔兰"), ("上头写著", "上头写着"), ("意味著", "意味着"), ("著手", "着手"),
+    # 著 in its own words stays
+    ("著名", "著名"), ("显著提升", "显著提升"), ("原著", "原著"), ("土著", "土著"), ("日本著名", "日本著名"),
+    ("侵害本网站著作权", "侵害本网站著作权"), ("显著力量", "显著力量"), ("臭名昭著", "臭名昭著"), ("随著名师", "随著名师"),
+])
+def test_zhe_written_as_zhu_becomes_simplified(text, simplified):
+    from index.ingest.clean import normalize_for_search
+
+    assert clean_text(text) == simplified
+    assert normalize_for_search(text) == normalize_for_search(simplified)
+
+
+def test_the_seed_has_no_zhu_for_zhe(seed):
+    body = "\n".join(seed.articles[0].paragraphs)
+    assert "随着返程复工高峰的到来" in body and "着力为" in body
+    assert "随著" not in body and "著力" not in body
+
+
 def test_txt_and_unreadable_files(tmp_path):
     batch = read_seed_file(_write(tmp_path / "a.txt", "標題\n\n第一段。\n第二段。\n"))
     assert batch.format == "txt"
