@@ -140,7 +140,7 @@ def _parse_line(line: str) -> dict:
     except RecursionError:
         raise ValueError("malformed JSON (nested too deeply)") from None
     except ValueError as e:  # a number of more than 4,300 digits
-        raise ValueError(f"malformed JSON ({str(e).split(';')[0][:60]})") from None
+        raise ValueError(f"malformed JSON ({str(e).split(':')[0][:80]})") from None
     if not isinstance(obj, dict):
         raise ValueError("not a JSON object")
     published = obj.get("published_at")
