@@ -7,21 +7,46 @@ Sets (corpus var/eval/corpora/<source>.jsonl, questions var/eval/questions/<set>
     seed          the seed article cleaned by the project's own reader (one article, the id the index gives it)
                   and the hand-written questions of tests/data/seed_questions.jsonl (30 answerable with the
                   answering paragraph(s), 20 off-topic, 5 stopword-only)
+    crud          crud-news 2023 grouped into same-event clusters (char-3-gram TF-IDF cosine over the first 300
+                  characters, dates at most a day apart); the articles of the kept clusters (>= 3 articles) plus
+                  random other crud articles, ~4,000 in all; ~400 cloze questions (number with unit, person,
+                  place, date) each with a same-topic negative in the corpus (see topic_questions)
+    dxy-topic     the same recipe on dxy-news (clusters over title + body); the corpus is dxy's, written again
+                  as dxy-topic.jsonl so the bench can take the source by name (its vectors are shared)
+    cmrc-trial    CMRC 2018 trial, like bench/evalsets.py's cmrc (ids cmrctrial-N)
+    cmrc-tw-long  CMRC trial with each paragraph merged with its nearest paragraphs by topic into long ones
+                  (600-1,200 characters), passages and questions through OpenCC s2twp plus Taiwan terms that t2s
+                  keeps (軟體 / 資訊 / 網路 come from s2twp; 品質, 水準, 普丁, 雪梨, 撞球 … are added) and the questions'
+                  wording shifted (何時, 為何, 如何, 何處, 哪位)
+
+Question rule for crud and dxy-topic (topic_questions): a cloze question is made from one sentence of a
+cluster's article (bench/evalsets.py's slots and templates; number slots need a unit). Its stem is the text
+around the slot, its filler the slot's text. Gold = every corpus article where the stem occurs with the
+filler in the slot, plus cluster articles holding the filler in a window that shares >= 60 % of the stem's
+character bigrams (a reworded report of the same fact). The question is dropped when any corpus article
+has the stem with another filler, when a cluster article holds the filler in a window sharing 25-60 % of
+the stem (unclear), or when no cluster article is a negative: one outside the gold set that does not
+contain the filler at all (a same-topic negative).
 """
 
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
+import random
+import re
 import sys
-from collections import Counter
+from collections import Counter, defaultdict
+from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.evalsets import number_ids, question, read_jsonl, write_jsonl  # noqa: E402
+from bench.evalsets import (cloze, ingest, number_ids, pick_slots, question, read_jsonl, sentences,  # noqa: E402
+                            slots, text_index, write_jsonl)
 
 SEED_FILE = ROOT / "seeds" / "000_eb63601c10643f4d.txt"
 SEED_QUESTIONS = ROOT / "tests" / "data" / "seed_questions.jsonl"
@@ -54,6 +79,289 @@ def seed_set(seed_file: Path = SEED_FILE, questions_file: Path = SEED_QUESTIONS)
     return corpus, number_ids(out, "seed")
 
 
+# ---------------------------------------------------------------- same-event clusters
+
+DATELINE = re.compile(r"^(?:原标题[：:][^。！？\s]{0,60}\s*)?(?:.{0,40}?(?:电|讯|消息)\s*[（(][^）)]{0,40}[）)]\s*|"
+                      r".{0,30}?(?:日电|日讯)[：:\s]*)?")
+TEMPLATE = re.compile(r"\(\d+\.\d+, -?\d+\.\d+, -?\d+\.\d+%\)|策略之王|开奖|排列三|双色球|大乐透|福彩|体彩|主力资金|龙虎榜")
+
+
+def lead_text(text: str, n: int = 300) -> str:
+    """The first n characters after an "原标题：…" line and a dateline (…电（记者…）)."""
+    return DATELINE.sub("", text[:n + 80], count=1)[:n]
+
+
+def day_number(published_at: str | None) -> int | None:
+    """The calendar day (ordinal) of an ISO timestamp, or None when undated."""
+    return date.fromisoformat(published_at[:10]).toordinal() if published_at else None
+
+
+def clusters_of(texts: list[str], days: list[int | None], skip: set[int], threshold: float = 0.22,
+                undated_threshold: float = 0.3, max_size: int = 25) -> list[list[int]]:
+    """Same-event clusters: connected components of the pairs whose char-3-gram TF-IDF cosine (rare 3-grams
+    only) reaches the threshold and whose dates are at most a day apart (a higher threshold when one is
+    undated). A component bigger than max_size is split again with the threshold raised by 0.1."""
+    import numpy as np
+    from scipy.sparse.csgraph import connected_components
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    keep = [i for i in range(len(texts)) if i not in skip]
+    vec = TfidfVectorizer(analyzer="char", ngram_range=(3, 3), min_df=2, max_df=0.002, sublinear_tf=True)
+    x = vec.fit_transform([texts[i] for i in keep])
+    sim = (x @ x.T).tocoo()
+    rows, cols, vals = sim.row, sim.col, sim.data
+    upper = rows < cols
+    rows, cols, vals = rows[upper], cols[upper], vals[upper]
+    d = np.array([days[i] if days[i] is not None else -10**6 for i in keep])
+    dated = (d[rows] > 0) & (d[cols] > 0)
+    near = np.abs(d[rows] - d[cols]) <= 1
+    ok = (dated & near & (vals >= threshold)) | (~dated & (vals >= undated_threshold))
+    edges = sorted(zip(rows[ok].tolist(), cols[ok].tolist(), vals[ok].tolist()))
+
+    def split(members: list[int], th: float) -> list[list[int]]:
+        from scipy.sparse import coo_matrix
+
+        pos = {m: k for k, m in enumerate(members)}
+        e = [(pos[a], pos[b]) for a, b, v in edges if v >= th and a in pos and b in pos]
+        if not e:
+            return [[m] for m in members]
+        g = coo_matrix(([1] * len(e), ([a for a, _ in e], [b for _, b in e])), shape=(len(members),) * 2)
+        n, labels = connected_components(g, directed=False)
+        groups = defaultdict(list)
+        for m, lab in zip(members, labels):
+            groups[lab].append(m)
+        out = []
+        for g_members in groups.values():
+            if len(g_members) > max_size and th < 0.95:
+                out += split(g_members, th + 0.1)
+            else:
+                out.append(g_members)
+        return out
+
+    comps = split(list(range(len(keep))), threshold)
+    return sorted((sorted(keep[m] for m in c) for c in comps if len(c) >= 2), key=lambda c: c[0])
+
+
+# ---------------------------------------------------------------- questions with same-topic negatives
+
+UNIT = re.compile(r"^(?:多|余)?(?:万|亿|千|百)?(?:人次|人|元|美元|港元|欧元|个|名|家|辆|吨|公里|千米|平方米|平方公里|米|岁|次|件|场|项|"
+                  r"所|座|架|艘|只|头|株|亩|立方米|小时|分钟|秒|天|倍|户|套|台|部|条|种|位|例|起|批|篇|份|公斤|千克|克|升|度|℃|毫米|"
+                  r"厘米|块|枚|支|届|周年|年|个月|周|轮|票|分|斤|箱|盒|剂|针|所|栋|间|张|本|期|辆|列|趟|班|航班|城|省|国|村|处)")
+KINDS = {"number", "person", "place", "when"}
+PLACE_END = tuple("省市县区镇乡村州岛山湖江河港湾洲国") + ("自治区", "特区")
+PLACE_BEFORE = ("在", "到", "赴", "于", "从", "至", "往", "抵", "来自", "位于", "访问", "前往", "抵达", "飞抵", "途经", "返回")
+NOT_A_SENTENCE = re.compile(r"[电讯]\s*[（(]|日电|日讯|记者|通讯员|报道[：:]|消息[：:]|■|●|原标题|本文|编者按|图/|文/|"
+                            r"来源[：:]|责任编辑|点击|扫码|关注公众号")
+NOT_A_PLACE = set("上市 午休 海岛 台风 内陆 沿海 海上 海外 国内 当地 本地 外地 全国 全省 全市 东北 西北 华北 华南 华东 西南 "
+                  "中部 东部 西部 南部 北部 城区 郊区 景区 园区 社区 辖区 农村 山区 水下 地下 高原 北方 南方 大陆 内地".split())
+
+
+def slot_ok(sentence: str, slot: tuple[int, int, str]) -> bool:
+    """A slot worth asking: not a list member; a number with a unit; a place that reads as a place."""
+    start, end, kind = slot
+    if kind not in KINDS or sentence[start - 1:start] in "、和及与" and start > 0 or sentence[end:end + 1] in ("、", "和", "及", "与"):
+        return False
+    word = sentence[start:end]
+    if sentence[end:end + 1] in ("：", ":") or kind == "person" and re.search(r"某|老板|先生|女士|小姐|师傅", word):
+        return False
+    if kind == "number":
+        return bool(UNIT.match(sentence[end:])) or word[-1] in "%％万亿"
+    if kind == "place":
+        return word not in NOT_A_PLACE and (sentence[:start].endswith(PLACE_BEFORE) or word.endswith(PLACE_END)
+                                            and (len(word) >= 3 or word.endswith("国")))
+    return True
+
+
+def bigrams(text: str) -> set[str]:
+    """Character bigrams of the text's CJK/alphanumeric characters."""
+    t = re.sub(r"[^\w]", "", text)
+    return {t[i:i + 2] for i in range(len(t) - 1)}
+
+
+def stem_regex(left: str, right: str) -> re.Pattern:
+    """The stem with the slot as a named group (the slot: up to 15 characters within a clause)."""
+    slot = r"(?P<f>[^，。！？；\n\x00]{1,15}?)"
+    if left and right:
+        return re.compile(re.escape(left) + slot + re.escape(right))
+    if left:
+        return re.compile(re.escape(left) + r"(?P<f>[^，。！？；\n\x00]{1,15})")
+    return re.compile(r"(?P<f>[^，。！？；\n\x00]{1,15})" + re.escape(right))
+
+
+def slot_filled(found: str, filler: str, left: str, right: str) -> bool:
+    """True when a stem match's slot holds the filler (the whole slot, or its start/end for a one-sided stem)."""
+    if left and right:
+        return found == filler or (filler in found and len(found) <= len(filler) + 2)
+    return found.startswith(filler) if left else found.endswith(filler)
+
+
+def window_overlap(body: str, filler: str, stem: set[str], width: int = 40) -> float:
+    """The best share of the stem's bigrams found within `width` characters of an occurrence of the filler."""
+    best, start = 0.0, body.find(filler)
+    while start >= 0 and stem:
+        around = bigrams(body[max(0, start - width):start + len(filler) + width])
+        best = max(best, len(stem & around) / len(stem))
+        start = body.find(filler, start + 1)
+    return best
+
+
+def stem_matches(rx: re.Pattern, left: str, right: str, text: str) -> list[tuple[int, str]]:
+    """(start, slot text) of every stem match, found around each occurrence of the stem's longer literal part."""
+    lit = max(left, right, key=len)
+    out, seen, p = [], set(), text.find(lit)
+    while p >= 0:
+        lo = max(0, p - (len(left) + 16 if lit is right else 0))
+        hi = p + len(lit) + (16 + len(right) if lit is left else 0)
+        for m in rx.finditer(text, lo, hi):
+            if m.start() not in seen:
+                seen.add(m.start())
+                out.append((m.start(), m.group("f")))
+        p = text.find(lit, p + 1)
+    return out
+
+
+def judge(q: dict, sentence: str, slot: tuple[int, int, str], cluster: list[str], index: dict,
+          body_of: dict[str, str]) -> tuple[list[str], list[str]] | None:
+    """(gold, clean same-topic negatives) of a cloze question, or None when it must be dropped."""
+    start, end, _ = slot
+    filler = sentence[start:end]
+    text = q["text"].rstrip("？")
+    left, _, right = text.partition(q["wh"])
+    rx = stem_regex(left, right)
+    gold, other = set(), set()
+    for pos, found in stem_matches(rx, left, right, index["text"]):
+        aid = index["ids"][bisect.bisect_right(index["starts"], pos) - 1]
+        (gold if slot_filled(found, filler, left, right) else other).add(aid)
+    if other - gold:
+        return None  # the stem with another filler in an article that never states ours
+    stem = bigrams(left + right)
+    negatives = []
+    for aid in cluster:
+        if aid in gold:
+            continue
+        body = body_of[aid]
+        if filler not in body:
+            negatives.append(aid)
+            continue
+        share = window_overlap(body, filler, stem)
+        if share >= 0.6:
+            gold.add(aid)
+        elif share >= 0.25:
+            return None
+    if not gold or not negatives:
+        return None
+    return sorted(gold), negatives
+
+
+def topic_questions(corpus: list[dict], clusters: list[list[str]], n: int, rng: random.Random, source: str,
+                    per_cluster: int = 2, max_share: float = 0.45) -> list[dict]:
+    """About n cloze questions, at most per_cluster a cluster (different articles, different kinds), each
+    with its gold articles and at least one same-topic negative in the corpus."""
+    index = text_index(corpus)
+    body_of = {a["id"]: a["body"] for a in corpus}
+    order = list(range(len(clusters)))
+    rng.shuffle(order)
+    out, seen, by_kind = [], set(), Counter()
+    for ci in order:
+        if len(out) >= n:
+            break
+        cluster = clusters[ci]
+        members = list(cluster)
+        rng.shuffle(members)
+        made, kinds = 0, {k for k in KINDS if by_kind[k] >= max_share * n}
+        for aid in members:
+            if made >= per_cluster or len(out) >= n:
+                break
+            found = make_one(aid, body_of[aid], cluster, index, body_of, rng, kinds)
+            if found and found[0]["text"] not in seen:
+                q, gold, negs, kind = found
+                seen.add(q["text"])
+                kinds.add(kind)
+                by_kind[kind] += 1
+                row = question("", q["text"], source, gold, None, kind)
+                row.update(cluster=f"{source}-c{ci:04d}", article=aid, answer=q["filler"],
+                           negatives=sorted(negs), cluster_size=len(cluster))
+                out.append(row)
+                made += 1
+    return number_ids(out, source)
+
+
+def make_one(aid: str, body: str, cluster: list[str], index: dict, body_of: dict, rng: random.Random,
+             used_kinds: set[str]):
+    """The first good question of an article: sentences and slots in seeded order."""
+    sents = sentences(body)
+    rng.shuffle(sents)
+    sents = [s for s in sents if not NOT_A_SENTENCE.search(s)]
+    for s in sents[:8]:
+        cands = [sl for sl in slots(s) if sl[2] not in used_kinds and slot_ok(s, sl)]
+        for sl in pick_slots(cands, rng):
+            q = cloze(s, sl)
+            if q is None:
+                continue
+            q["wh"] = {"number": "多少", "person": "谁", "place": "哪里", "when": "什么时候"}[sl[2]]
+            q["filler"] = s[sl[0]:sl[1]]
+            left, _, right = q["text"].rstrip("？").partition(q["wh"])
+            if len(left) + len(right) < 10 or not any(q["filler"] not in body_of[o] for o in cluster if o != aid):
+                continue  # too little context, or no cluster article without the answer (checked cheaply first)
+            judged = judge(q, s, sl, cluster, index, body_of)
+            if judged:
+                return q, judged[0], judged[1], sl[2]
+    return None
+
+
+# ---------------------------------------------------------------- crud and dxy
+
+def crud_title(body: str) -> str:
+    """A title for a crud article (upstream has none, the ingest needs one): its first sentence after the
+    dateline, cut at 30 characters."""
+    first = re.split(r"[。！？\n]", lead_text(body, 200).strip(), maxsplit=1)[0].strip()
+    return (first[:30] + "…") if len(first) > 30 else first or body[:30]
+
+
+def crud_set(path: Path, rng: random.Random, n: int = 400, total: int = 4000,
+             cluster_budget: int = 3000) -> tuple[list[dict], list[dict], dict]:
+    """The crud corpus (kept clusters + random others, ~total articles) and its questions."""
+    records = read_jsonl(path)
+    texts = [lead_text(r["body"]) for r in records]
+    days = [day_number(r["published_at"]) for r in records]
+    skip = {i for i, r in enumerate(records) if TEMPLATE.search(r["body"][:400])}
+    clusters = [c for c in clusters_of(texts, days, skip) if len(c) >= 3]
+    rng.shuffle(clusters)
+    kept, used = [], 0
+    for c in clusters:
+        if used + len(c) > cluster_budget:
+            continue
+        kept.append(c)
+        used += len(c)
+    in_cluster = {i for c in kept for i in c}
+    rest = [i for i in range(len(records)) if i not in in_cluster and i not in skip]
+    extra = rng.sample(rest, max(0, total - len(in_cluster)))
+    chosen = sorted(in_cluster | set(extra))
+    corpus = []
+    for i in chosen:
+        r = ingest(records[i])
+        r.update(title=crud_title(r["body"]), source="crud", url="")
+        corpus.append(r)
+    ids = [records[i]["id"] for i in range(len(records))]
+    cl_ids = [[ids[i] for i in c] for c in kept]
+    questions = topic_questions(corpus, cl_ids, n, rng, "crud")
+    stats = {"clusters (>= 3) found": len(clusters), "clusters kept": len(kept), "clustered articles": len(in_cluster),
+             "template articles skipped": len(skip)}
+    return corpus, questions, stats
+
+
+def dxy_topic_set(path: Path, rng: random.Random, n: int = 300) -> tuple[list[dict], list[dict], dict]:
+    """dxy-news as a corpus (all of it) and ~n questions with same-topic negatives."""
+    records = read_jsonl(path)
+    texts = [(r["title"] or "") + "。" + (r["body"] or "")[:300] for r in records]
+    days = [day_number(r["published_at"]) for r in records]
+    clusters = [c for c in clusters_of(texts, days, set(), threshold=0.25) if len(c) >= 3]
+    corpus = [ingest(r) for r in records]
+    cl_ids = [[records[i]["id"] for i in c] for c in clusters]
+    questions = topic_questions(corpus, cl_ids, n, rng, "dxy-topic")
+    return corpus, questions, {"clusters (>= 3)": len(clusters), "clustered articles": sum(map(len, clusters))}
+
+
 # ---------------------------------------------------------------- main
 
 def passages_estimate(articles: list[dict], max_chars: int = 300) -> int:
@@ -61,7 +369,7 @@ def passages_estimate(articles: list[dict], max_chars: int = 300) -> int:
     return sum(1 + sum(-(-len(p) // max_chars) for p in a["body"].split("\n") if p.strip()) for a in articles)
 
 
-BUILDERS = ("seed",)
+BUILDERS = ("seed", "crud", "dxy-topic", "cmrc-trial", "cmrc-tw-long")
 
 
 def main() -> None:
@@ -78,8 +386,16 @@ def main() -> None:
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     corpora: dict[str, list[dict]] = {}
     sets: dict[str, list[dict]] = {}
+    data = args.shared / "data"
+    rng = lambda name: random.Random(f"{args.seed}:{name}")  # noqa: E731
     if "seed" in only:
         corpora["seed"], sets["seed"] = seed_set()
+    if "crud" in only:
+        corpora["crud"], sets["crud"], stats = crud_set(data / "crud-news" / "crud-news-2023.jsonl", rng("crud"))
+        print("crud:", stats)
+    if "dxy-topic" in only:
+        corpora["dxy-topic"], sets["dxy-topic"], stats = dxy_topic_set(data / "dxy-news" / "dxy-news.jsonl", rng("dxy-topic"))
+        print("dxy-topic:", stats)
     for name, arts in corpora.items():
         write_jsonl(args.out / "corpora" / f"{name}.jsonl", arts)
     for name, qs in sets.items():
