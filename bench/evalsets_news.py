@@ -38,14 +38,14 @@ import random
 import re
 import sys
 from collections import Counter, defaultdict
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.evalsets import (cloze, ingest, number_ids, pick_slots, question, read_jsonl, sentences,  # noqa: E402
+from bench.evalsets import (at, cloze, ingest, number_ids, pick_slots, question, read_jsonl, sentences,  # noqa: E402
                             slots, text_index, write_jsonl)
 
 SEED_FILE = ROOT / "seeds" / "000_eb63601c10643f4d.txt"
@@ -97,16 +97,16 @@ def day_number(published_at: str | None) -> int | None:
 
 
 def clusters_of(texts: list[str], days: list[int | None], skip: set[int], threshold: float = 0.22,
-                undated_threshold: float = 0.3, max_size: int = 25) -> list[list[int]]:
+                undated_threshold: float = 0.3, max_size: int = 25, max_df: float = 0.002) -> list[list[int]]:
     """Same-event clusters: connected components of the pairs whose char-3-gram TF-IDF cosine (rare 3-grams
-    only) reaches the threshold and whose dates are at most a day apart (a higher threshold when one is
+    only: in at most max_df of the texts) reaches the threshold and whose dates are at most a day apart (a higher threshold when one is
     undated). A component bigger than max_size is split again with the threshold raised by 0.1."""
     import numpy as np
     from scipy.sparse.csgraph import connected_components
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     keep = [i for i in range(len(texts)) if i not in skip]
-    vec = TfidfVectorizer(analyzer="char", ngram_range=(3, 3), min_df=2, max_df=0.002, sublinear_tf=True)
+    vec = TfidfVectorizer(analyzer="char", ngram_range=(3, 3), min_df=2, max_df=max_df, sublinear_tf=True)
     x = vec.fit_transform([texts[i] for i in keep])
     sim = (x @ x.T).tocoo()
     rows, cols, vals = sim.row, sim.col, sim.data
@@ -162,7 +162,7 @@ def slot_ok(sentence: str, slot: tuple[int, int, str]) -> bool:
     if kind not in KINDS or sentence[start - 1:start] in "、和及与" and start > 0 or sentence[end:end + 1] in ("、", "和", "及", "与"):
         return False
     word = sentence[start:end]
-    if sentence[end:end + 1] in ("：", ":") or kind == "person" and re.search(r"某|老板|先生|女士|小姐|师傅", word):
+    if sentence[end:end + 1] in ("：", ":", "龄") or kind == "person" and re.search(r"某|老板|先生|女士|小姐|师傅", word):
         return False
     if kind == "number":
         return bool(UNIT.match(sentence[end:])) or word[-1] in "%％万亿"
@@ -221,8 +221,13 @@ def stem_matches(rx: re.Pattern, left: str, right: str, text: str) -> list[tuple
 
 
 def judge(q: dict, sentence: str, slot: tuple[int, int, str], cluster: list[str], index: dict,
-          body_of: dict[str, str]) -> tuple[list[str], list[str]] | None:
-    """(gold, clean same-topic negatives) of a cloze question, or None when it must be dropped."""
+          body_of: dict[str, str], day_of: dict | None = None, source: str | None = None
+          ) -> tuple[list[str], list[str], bool] | None:
+    """(gold, clean same-topic negatives, dated) of a cloze question, or None when it must be dropped.
+
+    With day_of (dxy-topic): a stem that other articles state with another filler on other days (daily
+    bulletins) makes a dated question instead: gold = the source's day's articles stating it with this
+    filler; the other days' articles with another filler are same-topic negatives."""
     start, end, _ = slot
     filler = sentence[start:end]
     text = q["text"].rstrip("？")
@@ -232,17 +237,23 @@ def judge(q: dict, sentence: str, slot: tuple[int, int, str], cluster: list[str]
     for pos, found in stem_matches(rx, left, right, index["text"]):
         aid = index["ids"][bisect.bisect_right(index["starts"], pos) - 1]
         (gold if slot_filled(found, filler, left, right) else other).add(aid)
-    if other - gold:
-        return None  # the stem with another filler in an article that never states ours
+    dated, other = False, other - gold
+    if other:
+        day = day_of.get(source) if day_of else None
+        if day is None or any(day_of.get(o) in (day, None) for o in other):
+            return None  # the stem with another filler in an article that never states ours
+        dated, gold = True, {g for g in gold if day_of.get(g) == day}
     stem = bigrams(left + right)
     negatives = []
     for aid in cluster:
         if aid in gold:
             continue
         body = body_of[aid]
-        if filler not in body:
+        if filler not in body or aid in other:
             negatives.append(aid)
             continue
+        if dated and day_of.get(aid) != day:
+            continue  # another day's article stating the same figure: neither gold nor a clean negative
         share = window_overlap(body, filler, stem)
         if share >= 0.6:
             gold.add(aid)
@@ -250,15 +261,20 @@ def judge(q: dict, sentence: str, slot: tuple[int, int, str], cluster: list[str]
             return None
     if not gold or not negatives:
         return None
-    return sorted(gold), negatives
+    return sorted(gold), negatives, dated
 
 
 def topic_questions(corpus: list[dict], clusters: list[list[str]], n: int, rng: random.Random, source: str,
-                    per_cluster: int = 2, max_share: float = 0.45) -> list[dict]:
-    """About n cloze questions, at most per_cluster a cluster (different articles, different kinds), each
-    with its gold articles and at least one same-topic negative in the corpus."""
+                    per_cluster: int = 2, max_share: float = 0.45, dated_share: float = 0.0,
+                    distinct_kinds: bool = True) -> list[dict]:
+    """About n cloze questions, at most per_cluster a cluster (different articles; different kinds unless
+    distinct_kinds is off; no kind above max_share of n), each
+    with its gold articles and at least one same-topic negative in the corpus. Up to dated_share of them
+    may be dated ("M月D日，" + the question, now = a few days later; see judge)."""
     index = text_index(corpus)
     body_of = {a["id"]: a["body"] for a in corpus}
+    day_of = {a["id"]: day_number(a["published_at"]) for a in corpus} if dated_share else None
+    n_dated = 0
     order = list(range(len(clusters)))
     rng.shuffle(order)
     out, seen, by_kind = [], set(), Counter()
@@ -272,22 +288,30 @@ def topic_questions(corpus: list[dict], clusters: list[list[str]], n: int, rng: 
         for aid in members:
             if made >= per_cluster or len(out) >= n:
                 break
-            found = make_one(aid, body_of[aid], cluster, index, body_of, rng, kinds)
+            found = make_one(aid, body_of[aid], cluster, index, body_of, rng, kinds,
+                             day_of if n_dated < dated_share * n else None)
             if found and found[0]["text"] not in seen:
-                q, gold, negs, kind = found
+                q, gold, negs, kind, dated = found
                 seen.add(q["text"])
-                kinds.add(kind)
+                if distinct_kinds:
+                    kinds.add(kind)
                 by_kind[kind] += 1
-                row = question("", q["text"], source, gold, None, kind)
+                text, now = q["text"], None
+                if dated:
+                    day = date.fromordinal(day_of[aid])
+                    text = f"{day.month}月{day.day}日，{text}"
+                    now = at(day + timedelta(days=rng.randint(1, 7)), 21)
+                    n_dated += 1
+                row = question("", text, source, gold, now, kind)
                 row.update(cluster=f"{source}-c{ci:04d}", article=aid, answer=q["filler"],
-                           negatives=sorted(negs), cluster_size=len(cluster))
+                           negatives=sorted(negs), cluster_size=len(cluster), dated=dated)
                 out.append(row)
                 made += 1
     return number_ids(out, source)
 
 
 def make_one(aid: str, body: str, cluster: list[str], index: dict, body_of: dict, rng: random.Random,
-             used_kinds: set[str]):
+             used_kinds: set[str], day_of: dict | None = None):
     """The first good question of an article: sentences and slots in seeded order."""
     sents = sentences(body)
     rng.shuffle(sents)
@@ -303,9 +327,9 @@ def make_one(aid: str, body: str, cluster: list[str], index: dict, body_of: dict
             left, _, right = q["text"].rstrip("？").partition(q["wh"])
             if len(left) + len(right) < 10 or not any(q["filler"] not in body_of[o] for o in cluster if o != aid):
                 continue  # too little context, or no cluster article without the answer (checked cheaply first)
-            judged = judge(q, s, sl, cluster, index, body_of)
+            judged = judge(q, s, sl, cluster, index, body_of, day_of, aid)
             if judged:
-                return q, judged[0], judged[1], sl[2]
+                return q, judged[0], judged[1], sl[2], judged[2]
     return None
 
 
@@ -355,10 +379,11 @@ def dxy_topic_set(path: Path, rng: random.Random, n: int = 300) -> tuple[list[di
     records = read_jsonl(path)
     texts = [(r["title"] or "") + "。" + (r["body"] or "")[:300] for r in records]
     days = [day_number(r["published_at"]) for r in records]
-    clusters = [c for c in clusters_of(texts, days, set(), threshold=0.25) if len(c) >= 3]
+    clusters = [c for c in clusters_of(texts, days, set(), threshold=0.2, max_df=0.02) if len(c) >= 3]
     corpus = [ingest(r) for r in records]
     cl_ids = [[records[i]["id"] for i in c] for c in clusters]
-    questions = topic_questions(corpus, cl_ids, n, rng, "dxy-topic")
+    questions = topic_questions(corpus, cl_ids, n, rng, "dxy-topic", per_cluster=4, dated_share=0.4,
+                                distinct_kinds=False, max_share=0.7)
     return corpus, questions, {"clusters (>= 3)": len(clusters), "clustered articles": sum(map(len, clusters))}
 
 
