@@ -16,8 +16,8 @@ Sets (corpus var/eval/corpora/<source>.jsonl, questions var/eval/questions/<set>
     cmrc-trial    CMRC 2018 trial, like bench/evalsets.py's cmrc (ids cmrctrial-N)
     cmrc-tw-long  CMRC trial with each paragraph merged with its nearest paragraphs by topic into long ones
                   (600-1,200 characters), passages and questions through OpenCC s2twp plus Taiwan terms that t2s
-                  keeps (軟體 / 資訊 / 網路 come from s2twp; 品質, 水準, 普丁, 雪梨, 撞球 … are added) and the questions'
-                  wording shifted (何時, 為何, 如何, 何處, 哪位)
+                  keeps (軟體 / 資訊 / 網路 come from s2twp; 品質, 水準, 普丁, 雪梨, 撞球 … are added), 「」 quotes and
+                  公尺 / 公分 units, and the questions' wording shifted (何時, 為何, 如何, 何處, 哪位, 甚麼, 幾多)
 
 Question rule for crud and dxy-topic (topic_questions): a cloze question is made from one sentence of a
 cluster's article (bench/evalsets.py's slots and templates; number slots need a unit). Its stem is the text
@@ -387,6 +387,124 @@ def dxy_topic_set(path: Path, rng: random.Random, n: int = 300) -> tuple[list[di
     return corpus, questions, {"clusters (>= 3)": len(clusters), "clustered articles": sum(map(len, clusters))}
 
 
+# ---------------------------------------------------------------- CMRC trial, and its long Taiwan-shaped twin
+
+def cmrc_trial(path: Path) -> tuple[list[dict], list[dict]]:
+    """CMRC trial contexts as articles (ids cmrctrial-N) and its questions, like bench/evalsets.py's load_cmrc."""
+    from bench.retrieval_eval import load_squad
+
+    articles, asked = load_squad(path, prefix="cmrctrial", source="cmrc-trial")
+    return articles, number_ids([question("", q.text, "cmrc-trial", [q.gold], None, "cmrc") for q in asked], "cmrc-trial")
+
+
+# Taiwan usage that s2twp does not produce and t2s keeps (applied after s2twp, to passages and questions).
+TAIWAN_TERMS = {
+    "質量": "品質", "水平": "水準", "普京": "普丁", "悉尼": "雪梨", "檯球": "撞球", "台球": "撞球", "土豆": "馬鈴薯",
+    "宇航員": "太空人", "航天飛機": "太空梭", "芝士": "起司", "公交車": "公車", "幼兒園": "幼稚園", "醫保": "健保",
+    "身份證": "身分證", "撒切爾": "柴契爾", "肯尼迪": "甘迺迪", "賽季": "球季", "首發": "先發", "導彈": "飛彈",
+    "摩托車": "機車", "空調": "冷氣", "硬件": "硬體", "人工智能": "人工智慧", "智能": "智慧", "數碼": "數位",
+    "網民": "網友", "菠蘿": "鳳梨", "三文魚": "鮭魚", "攝像頭": "攝影機", "特朗普": "川普", "布什": "布希",
+    "希拉里": "希拉蕊", "克林頓": "柯林頓", "默克爾": "梅克爾", "黑客": "駭客", "酒店": "飯店", "盒飯": "便當",
+    "打印": "列印", "克隆": "複製", "納米": "奈米", "老撾": "寮國", "沙特": "沙烏地", "也門": "葉門",
+    "津巴布韋": "辛巴威", "肯尼亞": "肯亞", "尼日利亞": "奈及利亞", "索馬里": "索馬利亞", "格魯吉亞": "喬治亞",
+    "阿塞拜疆": "亞塞拜然", "克羅地亞": "克羅埃西亞", "斯洛文尼亞": "斯洛維尼亞", "貝克漢姆": "貝克漢",
+    "本·拉登": "賓拉登", "卡扎菲": "格達費", "朝鮮半島": "韓半島", "集成": "整合", "優化": "最佳化",
+    "博客": "部落格", "鏈接": "連結", "短信": "簡訊", "匯編": "組譯", "概率": "機率", "方差": "變異數",
+    "高考": "大學聯考", "本科": "大學部", "研究生院": "研究所", "大巴": "巴士", "地鐵": "捷運", "自行車": "腳踏車",
+    "視頻": "影片", "動漫": "動畫漫畫", "連續劇": "連續劇", "電視劇": "電視劇集", "主持人": "主持人", "綜藝": "綜藝節目",
+    "俱樂部": "俱樂部", "足協": "足球協會", "世界杯": "世界盃", "奧運會": "奧運", "冠軍杯": "冠軍盃", "點球": "罰球",
+    "守門員": "守門員", "前鋒": "前鋒", "後衛": "後衛", "單曲": "單曲", "發行": "發行", "唱片公司": "唱片公司",
+}
+# Question wording a Taiwan user would shift to (t2s keeps these as 何时, 为何, 如何, 何处, 哪位).
+QUESTION_SHIFT = [(r"什麼時候", "何時"), (r"(?<!因)為什麼", "為何"), (r"怎麼樣", "如何"), (r"怎麼", "如何"),
+                  (r"哪裡", "何處"), (r"是誰", "是哪位"), (r"哪一年", "何年"), (r"什麼", "甚麼"), (r"多少", "幾多")]
+# Taiwan punctuation and units (t2s keeps them): 「」 quotes, 公尺 / 公分 / 公釐 for 米 / 厘米 / 毫米.
+TAIWAN_FORMS = [("“", "「"), ("”", "」"), ("‘", "『"), ("’", "』"), (r"平方米", "平方公尺"), (r"立方米", "立方公尺"),
+                (r"[釐厘]米", "公分"), (r"毫米", "公釐"), (r"千米", "公里"), (r"(?<=[\d多餘幾十百千萬])米", "公尺")]
+
+
+def taiwan_terms(text: str) -> str:
+    """Replace the mainland terms left after s2twp by Taiwan ones (longest first)."""
+    for k in sorted(TAIWAN_TERMS, key=len, reverse=True):
+        if k != TAIWAN_TERMS[k]:
+            text = text.replace(k, TAIWAN_TERMS[k])
+    for pattern, repl in TAIWAN_FORMS:
+        text = re.sub(pattern, repl, text)
+    return text
+
+
+def merge_long(articles: list[dict], rng: random.Random, low: int = 600, high: int = 1200) -> list[list[int]]:
+    """Groups of paragraphs merged into long ones: each paragraph (seeded order) takes its nearest unused
+    neighbours by char-bigram TF-IDF cosine until the group reaches `low` characters, never above `high`."""
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    x = TfidfVectorizer(analyzer="char", ngram_range=(2, 2), sublinear_tf=True).fit_transform([a["body"] for a in articles])
+    sim = (x @ x.T).toarray()
+    np.fill_diagonal(sim, -1)
+    used, groups = set(), []
+    order = list(range(len(articles)))
+    rng.shuffle(order)
+    for i in order:
+        if i in used:
+            continue
+        group, size = [i], len(articles[i]["body"])
+        used.add(i)
+        for j in np.argsort(-sim[i]):
+            if size >= low:
+                break
+            j = int(j)
+            if j not in used and size + len(articles[j]["body"]) <= high:
+                group.append(j)
+                used.add(j)
+                size += len(articles[j]["body"])
+        groups.append(group)
+    return groups
+
+
+def cmrc_tw_long(articles: list[dict], questions: list[dict], rng: random.Random
+                 ) -> tuple[list[dict], list[dict], list[str]]:
+    """CMRC trial as long Taiwan-script encyclopedia paragraphs with Taiwan-worded questions (ids cmrctwlong-N),
+    and the merged bodies' Simplified originals."""
+    import opencc
+
+    cc = opencc.OpenCC("s2twp")
+    tw = lambda t: taiwan_terms(cc.convert(t))  # noqa: E731
+    merged, new_id, originals = [], {}, []
+    for k, group in enumerate(merge_long(articles, rng)):
+        aid = f"cmrctwlong-{k}"
+        members = [articles[i] for i in group]
+        for m in members:
+            new_id[m["id"]] = aid
+        originals.append("".join(m["body"] for m in members))
+        merged.append({"id": aid, "title": tw("、".join(m["title"] for m in members)), "published_at": None,
+                       "source": "cmrc-tw-long", "url": None, "body": tw("".join(m["body"] for m in members))})
+    qs = []
+    for q in questions:
+        text = tw(q["question"])
+        for pattern, repl in QUESTION_SHIFT:
+            if re.search(pattern, text) and rng.random() < 0.6:
+                text = re.sub(pattern, repl, text, count=1)
+        qs.append({**q, "question": text, "source": "cmrc-tw-long", "gold": [new_id[g] for g in q["gold"]],
+                   "type": "cmrc-tw-long"})
+    return merged, number_ids(qs, "cmrc-tw-long"), originals
+
+
+def changed_share(originals: list[str], converted: list[str]) -> float:
+    """Share of the original Simplified characters not matched after t2s of the converted text."""
+    import difflib
+
+    import opencc
+
+    back = opencc.OpenCC("t2s")
+    total = kept = 0
+    for o, c in zip(originals, converted):
+        sm = difflib.SequenceMatcher(None, o, back.convert(c), autojunk=False)
+        total += len(o)
+        kept += sum(b.size for b in sm.get_matching_blocks())
+    return 1 - kept / max(total, 1)
+
+
 # ---------------------------------------------------------------- main
 
 def passages_estimate(articles: list[dict], max_chars: int = 300) -> int:
@@ -395,6 +513,22 @@ def passages_estimate(articles: list[dict], max_chars: int = 300) -> int:
 
 
 BUILDERS = ("seed", "crud", "dxy-topic", "cmrc-trial", "cmrc-tw-long")
+
+
+def report_t2s(data: Path, originals: list[str], long: list[dict], trial_q: list[dict], long_q: list[dict]) -> None:
+    """How much of cmrc-tw-long, and of the old s2twp round trip (cmrc-tw on the dev set), t2s does not undo."""
+    from bench.evalsets import load_cmrc, to_taiwan
+
+    dev, dev_q = load_cmrc(data / "cmrc2018" / "cmrc2018_dev.json")
+    tw, tw_q = to_taiwan(dev, dev_q)
+    print("characters differing from the original Simplified after t2s (difflib matching blocks):")
+    print(f"  cmrc-tw (s2twp, dev)      passages {changed_share([a['body'] for a in dev], [a['body'] for a in tw]):.2%}"
+          f"  questions {changed_share([q['question'] for q in dev_q], [q['question'] for q in tw_q]):.2%}")
+    print(f"  cmrc-tw-long (trial)      passages {changed_share(originals, [a['body'] for a in long]):.2%}"
+          f"  questions {changed_share([q['question'] for q in trial_q], [q['question'] for q in long_q]):.2%}")
+    lengths = sorted(len(a["body"]) for a in long)
+    print(f"  cmrc-tw-long: {len(long)} passages, length median {lengths[len(lengths) // 2]}, "
+          f"min {lengths[0]}, max {lengths[-1]}")
 
 
 def main() -> None:
@@ -421,6 +555,14 @@ def main() -> None:
     if "dxy-topic" in only:
         corpora["dxy-topic"], sets["dxy-topic"], stats = dxy_topic_set(data / "dxy-news" / "dxy-news.jsonl", rng("dxy-topic"))
         print("dxy-topic:", stats)
+    if "cmrc-trial" in only or "cmrc-tw-long" in only:
+        trial, trial_q = cmrc_trial(data / "cmrc2018" / "cmrc2018_trial.json")
+        if "cmrc-trial" in only:
+            corpora["cmrc-trial"], sets["cmrc-trial"] = trial, trial_q
+        if "cmrc-tw-long" in only:
+            long, long_q, originals = cmrc_tw_long(trial, trial_q, rng("cmrc-tw-long"))
+            corpora["cmrc-tw-long"], sets["cmrc-tw-long"] = long, long_q
+            report_t2s(data, originals, long, trial_q, long_q)
     for name, arts in corpora.items():
         write_jsonl(args.out / "corpora" / f"{name}.jsonl", arts)
     for name, qs in sets.items():
