@@ -9,7 +9,7 @@ Sets (corpus var/eval/corpora/<source>.jsonl, questions var/eval/questions/<set>
                   answering paragraph(s), 20 off-topic, 5 stopword-only)
     crud          crud-news 2023 grouped into same-event clusters (char-3-gram TF-IDF cosine over the first 300
                   characters, dates at most a day apart); the articles of the kept clusters (>= 3 articles) plus
-                  random other crud articles, ~4,000 in all; ~400 cloze questions (number with unit, person,
+                  random other crud articles, 3,000 in all (--crud-articles; ~11.6k passages); ~400 cloze questions (number with unit, person,
                   place, date) each with a same-topic negative in the corpus (see topic_questions)
     dxy-topic     the same recipe on dxy-news (clusters over title + body); the corpus is dxy's, written again
                   as dxy-topic.jsonl so the bench can take the source by name (its vectors are shared)
@@ -342,8 +342,8 @@ def crud_title(body: str) -> str:
     return (first[:30] + "…") if len(first) > 30 else first or body[:30]
 
 
-def crud_set(path: Path, rng: random.Random, n: int = 400, total: int = 4000,
-             cluster_budget: int = 3000) -> tuple[list[dict], list[dict], dict]:
+def crud_set(path: Path, rng: random.Random, n: int = 400, total: int = 3000,
+             cluster_budget: int = 2400) -> tuple[list[dict], list[dict], dict]:
     """The crud corpus (kept clusters + random others, ~total articles) and its questions."""
     records = read_jsonl(path)
     texts = [lead_text(r["body"]) for r in records]
@@ -368,7 +368,7 @@ def crud_set(path: Path, rng: random.Random, n: int = 400, total: int = 4000,
         corpus.append(r)
     ids = [records[i]["id"] for i in range(len(records))]
     cl_ids = [[ids[i] for i in c] for c in kept]
-    questions = topic_questions(corpus, cl_ids, n, rng, "crud")
+    questions = topic_questions(corpus, cl_ids, n, rng, "crud", per_cluster=3, max_share=0.5)
     stats = {"clusters (>= 3) found": len(clusters), "clusters kept": len(kept), "clustered articles": len(in_cluster),
              "template articles skipped": len(skip)}
     return corpus, questions, stats
@@ -515,6 +515,23 @@ def passages_estimate(articles: list[dict], max_chars: int = 300) -> int:
 BUILDERS = ("seed", "crud", "dxy-topic", "cmrc-trial", "cmrc-tw-long")
 
 
+def report_negatives(name: str, corpus: list[dict], qs: list[dict]) -> None:
+    """Checks and shares for a set with same-topic negatives: every gold and negative id in the corpus, the
+    share of questions with a negative, and with a negative sharing >= half of the question's bigrams."""
+    body = {a["id"]: a["body"] for a in corpus}
+    assert all(g in body for q in qs for g in q["gold"] + q["negatives"]), "an id outside the corpus"
+    assert not any(set(q["gold"]) & set(q["negatives"]) for q in qs)
+    close = 0
+    for q in qs:
+        stem = bigrams(re.sub(r"^\d{1,2}月\d{1,2}日，|多少|谁|哪里|什么时候|？", "", q["question"]))
+        close += any(len(stem & bigrams(body[n])) >= 0.5 * len(stem) for n in q["negatives"])
+    n = max(len(qs), 1)
+    print(f"{name}: {sum(bool(q['negatives']) for q in qs) / n:.1%} of questions with >= 1 same-topic negative in the "
+          f"corpus; {close / n:.1%} with one holding >= half of the question's bigrams; negatives per question "
+          f"{sum(len(q['negatives']) for q in qs) / n:.1f}, gold per question {sum(len(q['gold']) for q in qs) / n:.1f}, "
+          f"{len({q['cluster'] for q in qs})} clusters")
+
+
 def report_t2s(data: Path, originals: list[str], long: list[dict], trial_q: list[dict], long_q: list[dict]) -> None:
     """How much of cmrc-tw-long, and of the old s2twp round trip (cmrc-tw on the dev set), t2s does not undo."""
     from bench.evalsets import load_cmrc, to_taiwan
@@ -537,6 +554,9 @@ def main() -> None:
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     ap.add_argument("--out", type=Path, default=ROOT / "var" / "eval")
     ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--crud-articles", type=int, default=3000,
+                    help="crud corpus size (3,000: ~11.6k passages, ~8 min to embed at 25 passages/s)")
+    ap.add_argument("--crud-clustered", type=int, default=2400, help="of which articles of kept clusters")
     ap.add_argument("--only", default=",".join(BUILDERS), help=f"comma-separated, of {', '.join(BUILDERS)}")
     args = ap.parse_args()
     import jieba
@@ -550,11 +570,14 @@ def main() -> None:
     if "seed" in only:
         corpora["seed"], sets["seed"] = seed_set()
     if "crud" in only:
-        corpora["crud"], sets["crud"], stats = crud_set(data / "crud-news" / "crud-news-2023.jsonl", rng("crud"))
+        corpora["crud"], sets["crud"], stats = crud_set(data / "crud-news" / "crud-news-2023.jsonl", rng("crud"),
+                                                             total=args.crud_articles, cluster_budget=args.crud_clustered)
         print("crud:", stats)
+        report_negatives("crud", corpora["crud"], sets["crud"])
     if "dxy-topic" in only:
         corpora["dxy-topic"], sets["dxy-topic"], stats = dxy_topic_set(data / "dxy-news" / "dxy-news.jsonl", rng("dxy-topic"))
         print("dxy-topic:", stats)
+        report_negatives("dxy-topic", corpora["dxy-topic"], sets["dxy-topic"])
     if "cmrc-trial" in only or "cmrc-tw-long" in only:
         trial, trial_q = cmrc_trial(data / "cmrc2018" / "cmrc2018_trial.json")
         if "cmrc-trial" in only:
