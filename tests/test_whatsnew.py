@@ -26,11 +26,13 @@ def questions(name: str) -> list[str]:
 
 WHATS_NEW = questions("whats_new_questions.txt")
 ORDINARY = questions("not_whats_new_questions.txt")
+TOPICAL = [tuple(line.split("\t")) for line in questions("whats_new_topic_questions.txt")]
 
 
 def test_the_lists_hold_thirty_questions_each():
     assert len(WHATS_NEW) == len(set(WHATS_NEW)) == 30
     assert len(ORDINARY) == len(set(ORDINARY)) == 30
+    assert len(TOPICAL) == len(set(TOPICAL)) == 30 and all(len(pair) == 2 for pair in TOPICAL)
 
 
 @pytest.mark.parametrize("question", WHATS_NEW)
@@ -38,9 +40,28 @@ def test_a_whats_new_phrasing_routes_to_the_headlines(question):
     assert whatsnew.is_whats_new(question)
 
 
+@pytest.mark.parametrize("question", WHATS_NEW)
+def test_a_bare_whats_new_phrasing_has_no_topic(question):
+    assert whatsnew.topic_of(question) == ""
+
+
 @pytest.mark.parametrize("question", ORDINARY)
 def test_an_ordinary_question_routes_to_the_search(question):
     assert not whatsnew.is_whats_new(question)
+    assert whatsnew.topic_of(question) == ""
+
+
+@pytest.mark.parametrize("question, topic", TOPICAL)
+def test_a_topical_whats_new_phrasing_gives_its_topic(question, topic):
+    assert not whatsnew.is_whats_new(question)  # not all the newest headlines
+    assert whatsnew.topic_of(question) == topic
+
+
+@pytest.mark.parametrize("question, topic", [
+    ("最近疫情有什麼新消息", "疫情"), ("湖北有甚麼新聞", "湖北"), ("有什麼關於口罩的最新消息", "口罩"),
+])
+def test_a_traditional_script_topic_is_read_as_simplified(question, topic):
+    assert whatsnew.topic_of(question) == topic
 
 
 @pytest.mark.parametrize("question, routed", [
