@@ -7,7 +7,7 @@ judge (index.search.judge) → hits with their best sentence, near-duplicates co
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,10 @@ from index.search.rank import Candidate
 from index.store import duplicates
 from index.store.lexical import tokenize
 from index.store.stored import StoredVersion, VersionVectors, headline, reading
+
+
+# How far back from the newest article a topic's newest headlines are looked for, in turn (days).
+NEWEST_SPANS = (3, 10, 30, 100, 365)
 
 
 class Retriever:
@@ -244,6 +248,45 @@ class Retriever:
         """The newest headlines, newest first (undated last), optionally only those matching a keyword."""
         heads = headlines.matching(self.stored.headlines, keyword) if keyword else self.stored.headlines
         return duplicates.collapse_headlines(heads, self.clusters, self.stored.sources, max(n, 0))
+
+    def newest_about(self, topic: str, n: int = 10, window: tuple[date, date] | None = None) -> list[Headline]:
+        """The newest headlines of articles about a topic ("疫情", "湖北"), newest first, one per story.
+
+        "About" is the search's own verdict: a passage the judge does not reject for the topic (so
+        疫情 finds 新冠肺炎 articles that never say 疫情). A search over the whole index would give the
+        most relevant passages, from any month; so the topic is searched among the newest articles
+        first (the last 3 days of the index, then 10, 30, 100, 365, then all), until n stories are
+        found. With `window` (China dates) only that is searched. At most ``len(NEWEST_SPANS) + 1``
+        searches of 2n answers each.
+        """
+        pq = prepare(topic)
+        if pq.empty or n <= 0:
+            return []
+        qvec = self.query_vector(pq)
+        if window is not None:
+            spans: list[tuple[date, date] | None] = [window]
+        else:
+            newest = next((china_day(h.published_at) for h in self.stored.headlines if h.published_at), None)
+            spans = [] if newest is None else [
+                (date.fromordinal(newest - days + 1), date.fromordinal(newest)) for days in NEWEST_SPANS]
+            spans.append(None)
+        found: list[Headline] = []
+        for span in spans:
+            within = None if span is None else self.stored.published_between(*span)
+            if within is not None and not within.any():
+                continue
+            result = self._answer(pq, self.rank(pq, within=within, qvec=qvec), 2 * n, qvec)
+            found = self._newest_stories(found + [headline(h.passage) for h in result.hits], n)
+            if len(found) >= n:
+                break
+        return found
+
+    def _newest_stories(self, heads: list[Headline], n: int) -> list[Headline]:
+        """Headlines newest first (undated last), one per story and per title, at most n."""
+        heads = sorted(heads, key=lambda h: -epoch(h.published_at) if h.published_at else float("inf"))
+        titles: set[str] = set()
+        unique = [h for h in heads if not (h.title in titles or titles.add(h.title))]  # the newest of a title
+        return duplicates.collapse_headlines(unique, self.clusters, self.stored.sources, n)
 
     def article(self, article_id: str) -> Article | None:
         """The whole cleaned article."""
