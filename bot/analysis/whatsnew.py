@@ -120,6 +120,8 @@ class WhatsNew:
     window: tuple[date, date] | None  # the dates asked for; None: the newest
     fallback: bool = False  # nothing in the window: these are the newest available instead
     today: date | None = None
+    topic: str = ""  # the topic asked about ("疫情"); "" for all the news
+    off_topic: bool = False  # nothing about the topic: these are the newest headlines overall
 
 
 POOL = 500  # newest headlines looked through first for a window; more while the window lies further back
@@ -148,10 +150,42 @@ def in_window(retriever: NewsReader, window: tuple[date, date], n: int) -> list[
         pool *= 4
 
 
+def about(retriever: NewsReader, topic: str, n: int, window: tuple[date, date] | None) -> list[Headline]:
+    """The newest headlines about a topic (``Retriever.newest_about``: by the search's verdict).
+
+    A reader without it (or finding nothing) falls back to the headlines whose title or tag holds
+    the topic (``latest(keyword=...)``), kept to the window.
+    """
+    newest_about = getattr(retriever, "newest_about", None)
+    heads = newest_about(topic, n, window) if newest_about is not None else []
+    if heads:
+        return heads
+    heads = retriever.latest(POOL, keyword=topic)
+    if window is not None:
+        first, last = window
+        heads = [h for h in heads if (t := headline_time(h)) is not None
+                 and first <= t.astimezone(CHINA_TZ).date() <= last]
+    return heads[:n]
+
+
 def answer(retriever: NewsReader, question: str, now: datetime, n: int, hours: float = 24) -> WhatsNew:
-    """Collect up to ``n`` headlines with their extracts for the question (blocking: reads the index)."""
+    """Collect up to ``n`` headlines with their extracts for the question (blocking: reads the index).
+
+    A topical question (``topic_of``) gets the newest headlines about its topic, of its window when
+    it names one; with none in the window, the newest about it; with none at all, the newest overall
+    (``off_topic``).
+    """
     window = asked_window(question, now)
     today = china_today(now)
+    topic = topic_of(question)
+    if topic:
+        for span in (window, None) if window is not None else (None,):
+            heads = about(retriever, topic, n, span)
+            if heads:
+                return WhatsNew([DigestItem(h, extract(retriever, h)) for h in heads], window,
+                                fallback=span != window, today=today, topic=topic)
+        newest = build_digest(retriever, hours, n)
+        return WhatsNew(newest.items, window, today=today, topic=topic, off_topic=True)
     if window is not None:
         heads = in_window(retriever, window, n)
         if heads:
