@@ -250,3 +250,17 @@ async def test_the_bot_says_when_nothing_is_about_the_topic(make_bot, fake_bot_a
             Update.de_json(fake_bot_api.message_update("最近有什么关于股市的消息"), application.bot))
     [text] = fake_bot_api.texts()
     assert text.startswith("没有找到关于「股市」的新闻。新闻库最新的新闻（2020-02-09）") and "•" in text
+
+
+def test_a_span_too_large_to_score_exactly_is_left_to_the_whole_index_search(topic_retriever, monkeypatch):
+    from index.search import retriever as retriever_module
+
+    spans = []
+    real = topic_retriever.rank
+    monkeypatch.setattr(topic_retriever, "rank", lambda pq, **kw: spans.append(kw.get("within")) or real(pq, **kw))
+    monkeypatch.setattr(retriever_module, "MAX_SPAN_ROWS", 1)
+    found = topic_retriever.newest_about("口罩", 2)
+    assert spans == [None]  # every span holds more than one passage: only the whole index was searched
+    bodies = {t: b for _, t, _, b in TOPIC_ARTICLES}
+    assert found and all("口罩" in bodies[h.title] for h in found)
+    assert [h.published_at for h in found] == sorted((h.published_at for h in found), reverse=True)

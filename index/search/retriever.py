@@ -28,6 +28,9 @@ from index.store.stored import StoredVersion, VersionVectors, headline, reading
 
 # How far back from the newest article a topic's newest headlines are looked for, in turn (days).
 NEWEST_SPANS = (3, 10, 30, 100, 365)
+# A span's vectors are scored exactly (LocalLegs): past this many rows (~30 MB of float32 vectors),
+# the span is skipped for the search of the whole index (approximate on a large index).
+MAX_SPAN_ROWS = 20_000
 
 
 class Retriever:
@@ -257,7 +260,8 @@ class Retriever:
         most relevant passages, from any month; so the topic is searched among the newest articles
         first (the last 3 days of the index, then 10, 30, 100, 365, then all), until n stories are
         found. With `window` (China dates) only that is searched. At most ``len(NEWEST_SPANS) + 1``
-        searches of 2n answers each.
+        searches of 2n answers each; a span of more than ``MAX_SPAN_ROWS`` passages is not searched
+        on its own.
         """
         pq = prepare(topic)
         if pq.empty or n <= 0:
@@ -273,8 +277,8 @@ class Retriever:
         found: list[Headline] = []
         for span in spans:
             within = None if span is None else self.stored.published_between(*span)
-            if within is not None and not within.any():
-                continue
+            if within is not None and not 0 < int(within.sum()) <= MAX_SPAN_ROWS:
+                continue  # empty; or so large that scoring it exactly costs more than the whole index's search
             result = self._answer(pq, self.rank(pq, within=within, qvec=qvec), 2 * n, qvec)
             found = self._newest_stories(found + [headline(h.passage) for h in result.hits], n)
             if len(found) >= n:
