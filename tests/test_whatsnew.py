@@ -264,3 +264,14 @@ def test_a_span_too_large_to_score_exactly_is_left_to_the_whole_index_search(top
     bodies = {t: b for _, t, _, b in TOPIC_ARTICLES}
     assert found and all("口罩" in bodies[h.title] for h in found)
     assert [h.published_at for h in found] == sorted((h.published_at for h in found), reverse=True)
+
+
+def test_a_hedged_passage_counts_as_about_the_topic_only_when_it_names_it(topic_retriever, monkeypatch):
+    from index.search.answerability import HEDGE
+    from index.search.judge import Assessment
+
+    # The judge hedges on everything (a loose topic match): only the articles that name 口罩 are kept.
+    monkeypatch.setattr(topic_retriever.judge, "assess",
+                        lambda pq, candidates, qvec: [Assessment(c, 0.4, HEDGE) for c in candidates])
+    titles = [h.title for h in topic_retriever.newest_about("口罩", 10)]
+    assert titles == ["一家工厂连夜扩产", "口罩产能持续提升", "口罩出口去年大增"]
