@@ -123,7 +123,8 @@ async def ask(services: Services, question: str, asking: Asking,
         await working()
     retriever = services.retriever  # once: a /reindex swap mid-question must not mix two indexes
     config = services.config
-    if not askable or whatsnew.is_whats_new(question):  # 今天有什么新闻: the newest headlines, not a search
+    # 今天有什么新闻: the newest headlines, not a search; 湖北有什么新消息: the newest about 湖北.
+    if not askable or whatsnew.is_whats_new(question) or whatsnew.topic_of(question):
         if not inline:
             services.usage["whats_new"] += 1
         found = await asyncio.to_thread(
