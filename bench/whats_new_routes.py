@@ -1,4 +1,4 @@
-"""Print the README table: where the 'what's new' phrasings and the ordinary questions are routed.
+"""Print the table in docs/telegram.md: where the 'what's new' phrasings and the ordinary questions are routed.
 
     python bench/whats_new_routes.py
 """
