@@ -1,4 +1,4 @@
-"""Print the README table: where the 'what's new' phrasings, the topical ones and the ordinary questions are routed.
+"""Print the table in docs/telegram.md: where the 'what's new' phrasings, the topical ones and the ordinary questions are routed.
 
     python bench/whats_new_routes.py
 """

@@ -61,7 +61,7 @@ class IndexConfig:
 class RetrievalConfig:
     """How a question is answered: candidates per leg, fusion weight, relevance threshold.
 
-    The defaults were tuned with `python bench/retrieval_eval.py` on CMRC 2018 dev (see README); the
+    The defaults were tuned with `python bench/retrieval_eval.py` on CMRC 2018 dev (see docs/retrieval.md); the
     answerability model's come from ANSWER_MODEL_FILE.
     """
 

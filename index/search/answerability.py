@@ -18,7 +18,7 @@ here are each relative to something the question itself sets:
 The model's weights and its two lines (answer, hedge) live in config.toml ``[retrieval]`` and are
 fitted by ``bench/answerability.py`` with one source left out at a time. A feature without a weight
 is computed but does not count: the default uses cosine, coverage and bm25_ratio, because cos_z and
-the two ranks did not hold on a single-topic corpus left out (README, "Answerability").
+the two ranks did not hold on a single-topic corpus left out (docs/answerability.md).
 """
 
 from __future__ import annotations
