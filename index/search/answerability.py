@@ -1,8 +1,14 @@
-"""Does the index answer this question? Features that mean the same on any source, and a small logistic model.
+"""Does the index answer this question? The features, the relevance rule and the fitted logistic model.
 
 A raw cosine or BM25 score means different things on different corpora, scripts and question
-styles, so a threshold on it learnt on one source refuses good answers on another. The features
-here are each relative to something the question itself sets:
+styles, so a threshold on it learnt on one source refuses good answers on another. The decision
+on an index the encoder calibrates is the RelevanceRule (below), over ``standing`` (its cosine
+measured against this very index's unrelated-question baseline: index.search.calibration),
+``coverage`` and ``headline``. The logistic AnswerModel decides where there is no calibration. The
+features:
+
+- ``standing``: how far the cosine stands above what an unrelated question reaches on this index;
+- ``headline``: 1 for a headline passage (a bare title stands out by chance);
 
 - ``cosine``: the passage's cosine to the question (the model's own scale, the same on any corpus);
 - ``cos_z``: the cosine in standard deviations above the question's cosine to a fixed sample of the
@@ -15,10 +21,10 @@ here are each relative to something the question itself sets:
 - ``lex_rank``, ``dense_rank``: log(1 + rank) of the passage in each leg (0 = first): two legs that
   agree on a passage are evidence that it answers.
 
-The model's weights and its two lines (answer, hedge) live in config.toml ``[retrieval]`` and are
-fitted by ``bench/answerability.py`` with one source left out at a time. A feature without a weight
-is computed but does not count: the default uses cosine, coverage and bm25_ratio, because cos_z and
-the two ranks did not hold on a single-topic corpus left out (docs/answerability.md).
+The rule's form and lines, and the model's weights and lines, live in index/search/answer_model.json
+(config.toml ``[retrieval]`` may override them): the rule's chosen by ``bench/decision.py``, the model
+fitted by ``bench/answerability.py``, each with one source left out at a time (docs/answerability.md).
+A model feature without a weight is computed but does not count.
 """
 
 from __future__ import annotations
