@@ -36,58 +36,57 @@ def _encoder(cfg: Config, needed: bool = True):
 
 def cmd_build(args, cfg: Config) -> int:
     from index.build import add_to_index, build_index
-    from index.ingest.poll import with_feed_files
 
     embed = cfg.index.embed_on_build and not args.no_embed
-    written: list[Path] = []  # fetched articles written for this add: removed again if it fails
-    try:
-        if args.command == "add":
-            sources = _fetched_sources(args.sources, cfg, args.timeout, written)
-        else:
-            sources = [Path(s) for s in args.sources] or with_feed_files(cfg.index.seeds, cfg.index.dir)
-        if not sources:
-            print("nothing new to add")
-            return 0
-        encoder = _encoder(cfg, embed)
-        if args.command == "add":
-            report = add_to_index(sources, cfg.index.dir, encoder, cfg.index, embed=embed)
-        else:
-            report = build_index(sources, cfg.index.dir, encoder, cfg.index, embed=embed, rebuild=args.rebuild)
-    except BaseException:
-        # A failed add leaves nothing for the next build to pick up from <index>/feeds/.
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise
-    print(report.summary())
+    encoder = _encoder(cfg, embed)
+    if args.command == "build":
+        # Everything added before (<index dir>/added/) is read with the seeds.
+        report = build_index([Path(s) for s in args.sources] or cfg.index.seeds, cfg.index.dir, encoder, cfg.index,
+                             embed=embed, rebuild=args.rebuild)
+        print(report.summary())
+        return 0
+    files, batches = _read_sources(args.sources, args.timeout)
+    if batches:
+        _add_fetched(batches, cfg, encoder, embed)
+    if files:
+        # Each file is kept under <index dir>/added/, so a rebuild or a changed seed folder keeps it.
+        print(add_to_index(files, cfg.index.dir, encoder, cfg.index, embed=embed).summary())
     return 0
 
 
-def _fetched_sources(given: list[str], cfg: Config, timeout: float, written: list[Path]) -> list[Path]:
-    """Seed files as they are; URLs, feed files and HTML pages parsed and written as JSONL under the index.
-
-    The JSONL files are appended to `written` as they are written; a source that fails is named in the error.
-    """
+def _read_sources(given: list[str], timeout: float) -> tuple[list[Path], dict[str, list]]:
+    """Seed files as they are; URLs, feed files and HTML pages parsed into articles (a source that fails is named)."""
     from index.errors import FeedError
     from index.ingest.pages import FEED_SUFFIXES, PAGE_SUFFIXES
-    from index.ingest.poll import known_articles, new_articles, slug, write_jsonl
 
-    out: list[Path] = []
-    known = known_articles(cfg.index.dir)
+    files, batches = [], {}
     for source in given:
         path = Path(source)
         if not source.startswith(("http://", "https://")) and path.suffix.lower() not in FEED_SUFFIXES | PAGE_SUFFIXES:
-            out.append(path)
+            files.append(path)
             continue
         try:
-            articles = _read_source(source, timeout)
+            batches[source] = _read_source(source, timeout)
         except FeedError as e:
             raise FeedError(f"{source}: {e}") from None
-        fresh = new_articles(articles, known)
-        print(f"{source}: {len(articles)} articles, {len(fresh)} new")
-        if fresh:
-            written.append(write_jsonl(cfg.index.dir, slug(source), fresh))
-            out.append(written[-1])
-    return out
+    return files, batches
+
+
+def _add_fetched(batches: dict[str, list], cfg: Config, encoder, embed: bool) -> None:
+    """Add the fetched articles the index lacks in one version; a batch that could not be added is the error."""
+    from index.build import add_articles
+
+    added = add_articles(batches, cfg.index.dir, encoder, cfg.index, embed=embed)
+    for source, articles in batches.items():
+        print(f"{source}: {len(articles)} articles, {added.added.get(source, 0)} new")
+    for source, error in added.failed.items():
+        if isinstance(error, (NewsIndexError, OSError)):
+            raise NewsIndexError(f"{source}: not added: {error}") from error
+        raise error
+    if added.version is None:
+        print("nothing new to add")
+    else:
+        print(f"index version {added.version}")
 
 
 def _read_source(source: str, timeout: float) -> list:

@@ -1,6 +1,8 @@
 """Operations that write the index, one job each: build, add, remove, embed."""
 
 from index.build.operations import (  # noqa: F401
+    Added,
+    add_articles,
     add_to_index,
     build_index,
     embed_missing,

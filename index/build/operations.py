@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from index import store
+from index.build.added import is_added, kept, known_articles, new_articles, slug, with_added, write_articles
 from index.build.append import append_version
 from index.build.report import BuildReport
 from index.build.rows import PreviousVersion, parse_file
@@ -18,15 +21,16 @@ from index.build.vectors import embed_pending
 from index.build.write import fill_counts, write_version
 from index.config import IndexConfig
 from index.errors import NewsIndexError
-from index.ingest.seeds import Skipped, iter_seed_files
+from index.ingest.seeds import Skipped, content_hash, iter_seed_files
 from index.models.encoder import EncoderError, embed_passages
+from index.schema import Article
 
 logger = logging.getLogger(__name__)
 
 
 def build_index(sources: Iterable[Path], index_dir: Path, encoder=None, config: IndexConfig | None = None, *,
                 embed: bool | None = None, rebuild: bool = False, progress: bool = True) -> BuildReport:
-    """Build the index at index_dir from seed files and folders (a new version; unchanged files reused).
+    """Build the index at index_dir from seed files and folders and its added files (a new version; unchanged files reused).
 
     Files are read one at a time and their rows streamed into the new version's SQLite, so memory
     does not grow with the corpus. Unchanged files are reused without parsing; passages whose text
@@ -41,10 +45,59 @@ def add_to_index(files: Iterable[Path], index_dir: Path, encoder=None, config: I
                  embed: bool | None = None, progress: bool = True) -> BuildReport:
     """Add seed files to the current index, keeping every file it already has.
 
-    New files are appended to a copy of the current version (new rows, one new BM25 segment, new
+    Each file is copied under ``<index dir>/added/`` first, so a rebuild keeps it. New files are appended to a copy of the current version (new rows, one new BM25 segment, new
     vectors); a file given again, or an article that changes rows already there, writes a whole version.
     """
     return _update(files, index_dir, encoder, config, add=True, embed=embed, progress=progress)
+
+
+@dataclass
+class Added:
+    """What ``add_articles`` did: the version it published, and per batch how many articles it added or why not."""
+
+    version: str | None = None  # None: nothing new, or nothing could be added
+    added: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, Exception] = field(default_factory=dict)
+
+
+def add_articles(batches: Mapping[str, Sequence[Article]], index_dir: Path, encoder=None,
+                 config: IndexConfig | None = None, *, embed: bool | None = None) -> Added:
+    """Add the articles the index lacks (feed items, fetched pages, channel posts) in one version.
+
+    Each batch (named by its feed, URL or channel) is kept as one JSONL file under ``<index dir>/added/``;
+    an article the index holds (same id and content, or the same content under another id) is left out.
+    If the version cannot be written, each batch is added alone, so one whose articles break the build
+    holds back no other; a batch not added leaves no file behind (the next try writes it again).
+    """
+    known = known_articles(index_dir)
+    written: dict[str, tuple[Path, int]] = {}
+    for name, articles in batches.items():
+        fresh = new_articles(list(articles), known)
+        # The next batch must not add these again (the same story in two feeds).
+        known[0].update({a.id: content_hash(a.title, a.paragraphs) for a in fresh})
+        known[1].update(known[0][a.id] for a in fresh)
+        if fresh:
+            written[name] = (write_articles(index_dir, slug(name), fresh), len(fresh))
+    result = Added()
+    if not written:
+        return result
+    tries = [list(written)] + ([[name] for name in written] if len(written) > 1 else [])
+    for names in tries:
+        try:
+            report = add_to_index([written[n][0] for n in names], index_dir, encoder, config, embed=embed, progress=False)
+        except Exception as e:  # noqa: BLE001 — returned per batch; one bad batch stops no other
+            if len(names) == 1:
+                written.pop(names[0])[0].unlink(missing_ok=True)
+                result.failed[names[0]] = e
+            else:
+                logger.warning("adding %d batches at once failed (%s); adding them one by one", len(names), e)
+            continue
+        result.version = report.version
+        for n in names:
+            result.added[n] = written.pop(n)[1]
+        if not written:
+            break
+    return result
 
 
 def remove_from_index(article_ids: Sequence[str], index_dir: Path, config: IndexConfig | None = None) -> BuildReport:
@@ -82,36 +135,49 @@ def _update(sources: Iterable[Path], index_dir: Path, encoder, config: IndexConf
             logger.warning("%s cannot make %s passage vectors: this new index gets fp32 ones", model,
                            config.passage_vectors)
             config = dataclasses.replace(config, passage_vectors="fp32")
-        try:
-            paths = list(iter_seed_files(sources))
-            shas = {str(p): store.file_sha256(p) for p in paths}
-            same_setup = (
-                prev is not None and prev.manifest.get("model") == model
-                and prev.manifest.get("max_passage_chars") == config.max_passage_chars
-            )
-            if same_setup and not remove and not add and shas == {k: v["sha256"] for k, v in prev.files.items()}:
-                _report_unchanged(report, prev, len(paths))
-            else:
-                version = None
-                if add and same_setup and not remove and not any(p in prev.files for p in shas):
-                    given = [parse_file(p, shas[str(p)], config, report).materialize() for p in paths]
-                    version = append_version(index_dir, prev, given, model, encoder, config, report)
-                    if version is None:
-                        report.skipped, report.unused = [], Counter()  # the full path below reads them again
-                if version is None:
-                    version = write_version(index_dir, paths, shas, prev, model, encoder, config, report,
-                                            add=add, remove=remove, progress=progress)
-                report.version = version.name
-        finally:
-            if prev is not None:
-                prev.close()
+        # An add keeps copies of its files (removed again if no version holds them); a build reads
+        # the seeds and everything added before.
+        with contextlib.ExitStack() as stack:
+            files = stack.enter_context(kept(sources, index_dir)) if add else with_added(sources, index_dir)
+            try:
+                _write(index_dir, iter_seed_files(files), prev, model, encoder, config, report,
+                       add=add, remove=remove, embed=embed, progress=progress)
+            finally:
+                if prev is not None:
+                    prev.close()
         if embed and encoder is not None:
-            report.embedded = embed_pending(index_dir, encoder, config, progress=progress, report=report)
+            report.embedded += embed_pending(index_dir, encoder, config, progress=progress, report=report)
             report.vectors = store.read_manifest(store.require_version(index_dir))["counts"]["vectors"]
         sync_backend(index_dir, config, encoder, rebuild=rebuild)
     report.seconds = time.perf_counter() - start
     logger.info("build done: %s", report.to_dict() | {"skipped": len(report.skipped)})
     return report
+
+
+def _write(index_dir: Path, files: Iterable[Path], prev: PreviousVersion | None, model: str, encoder,
+           config: IndexConfig, report: BuildReport, *, add: bool, remove: Sequence[str], embed: bool,
+           progress: bool) -> None:
+    """Write the new version (or find the current one unchanged): append the added files, else write it whole."""
+    paths = list(files)
+    shas = {str(p): store.file_sha256(p) for p in paths}
+    same_setup = (
+        prev is not None and prev.manifest.get("model") == model
+        and prev.manifest.get("max_passage_chars") == config.max_passage_chars
+    )
+    if same_setup and not remove and not add and shas == {k: v["sha256"] for k, v in prev.files.items()}:
+        _report_unchanged(report, prev, len(paths))
+        return
+    encoder_now = encoder if embed else None  # embeds a small batch before publishing (vectors.embed_first)
+    version = None
+    if add and same_setup and not remove and not any(p in prev.files for p in shas):
+        given = [parse_file(p, shas[str(p)], config, report).materialize() for p in paths]
+        version = append_version(index_dir, prev, given, model, encoder, config, report, embed_now=encoder_now)
+        if version is None:
+            report.skipped, report.unused = [], Counter()  # the full path below reads them again
+    if version is None:
+        version = write_version(index_dir, paths, shas, prev, model, encoder, config, report,
+                                add=add, remove=remove, progress=progress, embed_now=encoder_now)
+    report.version = version.name
 
 
 def _can_embed(encoder, kind: str) -> bool:
@@ -143,7 +209,11 @@ def sync_backend(index_dir: Path, config: IndexConfig, encoder, rebuild: bool = 
 
 
 def index_is_stale(sources: Iterable[Path], index_dir: Path, config: IndexConfig | None = None) -> bool:
-    """True when the index is missing or its source files, model or splitting differ from the config."""
+    """True when the index is missing or its seed files, model or splitting differ from the config.
+
+    Only the seeds count: the files added since (``<index dir>/added/``) are the index's own, and a
+    build reads them again whatever the seeds are.
+    """
     config = config or IndexConfig()
     version = store.current_version(index_dir)
     if version is None:
@@ -151,7 +221,8 @@ def index_is_stale(sources: Iterable[Path], index_dir: Path, config: IndexConfig
     try:
         manifest = store.read_manifest(version)
         db = store.open_db(version / store.DB)
-        files = {r["path"]: r["sha256"] for r in db.execute("SELECT path, sha256 FROM files")}
+        files = {r["path"]: r["sha256"] for r in db.execute("SELECT path, sha256 FROM files")
+                 if not is_added(r["path"], index_dir)}
         db.close()
     except (NewsIndexError, OSError, Exception):
         return True

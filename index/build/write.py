@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 from index import store
 from index.build.report import BuildReport
 from index.build.rows import ARTICLE_COLS, PASSAGE_COLS, SourceFile, read_or_reuse
-from index.build.vectors import write_cached_vectors
+from index.build.vectors import embed_first, write_cached_vectors
 from index.schema import HEADLINE, PARAGRAPH
 from index.store import duplicates
 from index.store.lexical import LexicalIndex
@@ -104,7 +104,7 @@ class VersionWriter:
 
 
 def write_version(index_dir, paths, shas, prev, model, encoder, config, report, *, add: bool,
-                   remove: Sequence[str], progress: bool = True) -> Path:
+                   remove: Sequence[str], progress: bool = True, embed_now=None) -> Path:
     """Write a complete version folder, file by file, and publish it."""
     given: list[SourceFile] = []
     excluded = set(prev.excluded) if prev else set()
@@ -135,7 +135,7 @@ def write_version(index_dir, paths, shas, prev, model, encoder, config, report, 
     bar.close()
     writer.finish()
     report.rows_written = count_rows(db, "SELECT COUNT(*) FROM passages")
-    return finish_version(index_dir, tmp, db, None, None, model, encoder, config, report)
+    return finish_version(index_dir, tmp, db, None, None, model, encoder, config, report, embed_now=embed_now)
 
 
 def count_rows(db, query: str, args: tuple = ()) -> int:
@@ -143,8 +143,12 @@ def count_rows(db, query: str, args: tuple = ()) -> int:
 
 
 def finish_version(index_dir, tmp, db, vectors_from, new_rows, model, encoder, config, report,
-                    lexical: LexicalIndex | None = None, added: list[str] | None = None) -> Path:
-    """BM25 (from the stored tokens unless given), vectors from the cache, counts and manifest; then publish."""
+                    lexical: LexicalIndex | None = None, added: list[str] | None = None, embed_now=None) -> Path:
+    """BM25 (from the stored tokens unless given), vectors from the cache, counts and manifest; then publish.
+
+    With `embed_now` (an encoder), a few new passages are embedded first, so they are published with
+    their vectors in this one version (``vectors.embed_first``).
+    """
     report.articles = count_rows(db, "SELECT COUNT(*) FROM articles")
     report.passages = count_rows(db, "SELECT COUNT(*) FROM passages")
     report.headlines = count_rows(db, "SELECT COUNT(*) FROM passages WHERE kind = ?", (HEADLINE,))
@@ -157,6 +161,8 @@ def finish_version(index_dir, tmp, db, vectors_from, new_rows, model, encoder, c
         duplicates.write_clusters(db, tmp)
     if new_rows is None:
         new_rows = list(db.execute("SELECT row, hash FROM passages ORDER BY row"))
+    if embed_now is not None:
+        report.embedded += embed_first(db, index_dir, embed_now, config, new_rows)
     db.close()
     dim, report.vectors, added = write_cached_vectors(
         tmp, index_dir, model, encoder, config, vectors_from, new_rows, report.passages)

@@ -1,0 +1,136 @@
+"""Nothing an operator adds is lost: the index is the seeds plus everything added, minus what was removed."""
+
+from __future__ import annotations
+
+import pytest
+from telegram.ext import Application
+
+from bot.config import FeedsConfig
+from bot.newsindex import FOLLOW_JOB, NewsIndex
+from index import IndexConfig, Retriever, add_articles, build_index, load_config, store
+from index.__main__ import main as index_main
+from index.models.hashing import HashEncoder
+from index.schema import Article
+from tests.helpers import jsonl
+
+SEED = {"id": "seed1", "title": "种子新闻标题", "published_at": "2020-02-09T10:00:00+08:00", "source": "种子社",
+        "body": "这是一篇种子新闻的第一段。\n种子新闻的第二段。"}
+ADDED = [
+    {"id": "a1", "title": "长江大桥今日通车", "published_at": "2023-11-15T06:13:00+08:00",
+     "body": "全长十公里的长江大桥今天正式通车。\n预计每天通行车辆五万辆。"},
+    {"id": "a2", "title": "春耕备耕有序推进", "published_at": "2023-11-16T08:00:00+08:00",
+     "body": "各地抢抓农时，春耕备耕工作有序推进。"},
+]
+NEW_SEED = {"id": "seed2", "title": "第二篇种子新闻", "published_at": "2020-02-10T10:00:00+08:00",
+            "body": "种子文件夹里新放进来的一篇。"}
+
+
+@pytest.fixture
+def deployment(tmp_path, monkeypatch):
+    """A config.toml over a seed folder, built by the CLI; the bot's encoder is the hash fake (no model load)."""
+    (tmp_path / "seeds").mkdir()
+    jsonl(tmp_path / "seeds" / "seed.jsonl", [SEED])
+    jsonl(tmp_path / "a1.jsonl", ADDED)
+    # model names the fake, so the CLI's lexical build and the bot's check agree on it.
+    (tmp_path / "config.toml").write_text(
+        '[index]\nseeds = ["seeds"]\ndir = "idx"\nmodel = "hash-bigram-64"\nembed_on_build = false\n')
+    monkeypatch.setattr("index.models.encoder.encoder_for", lambda config: HashEncoder())
+    assert cli(tmp_path, "build") == 0
+    return tmp_path
+
+
+def cli(folder, *args) -> int:
+    return index_main(["--config", str(folder / "config.toml"), *args])
+
+
+def bot_index(folder) -> NewsIndex:
+    """What `python -m bot` does at start: open the index (building it if its seeds changed)."""
+    return NewsIndex.open(load_config(folder / "config.toml"), FeedsConfig())
+
+
+def ids(retriever) -> set[str]:
+    return {a for a in ("seed1", "seed2", "a1", "a2") if retriever.article(a) is not None}
+
+
+def test_articles_added_with_the_cli_are_there_when_the_bot_starts(deployment):
+    assert cli(deployment, "add", str(deployment / "a1.jsonl")) == 0
+    (deployment / "a1.jsonl").unlink()  # the operator's copy may go: the index keeps its own
+    news = bot_index(deployment)
+    try:
+        assert ids(news.retriever) == {"seed1", "a1", "a2"}
+    finally:
+        news.close()
+
+
+def test_a_changed_seed_folder_rebuilds_with_the_added_articles(deployment):
+    assert cli(deployment, "add", str(deployment / "a1.jsonl")) == 0
+    jsonl(deployment / "seeds" / "more.jsonl", [NEW_SEED])
+    before = store.current_version(deployment / "idx")
+    news = bot_index(deployment)
+    try:
+        assert store.current_version(deployment / "idx") != before  # the seeds changed: rebuilt
+        assert ids(news.retriever) == {"seed1", "seed2", "a1", "a2"}
+    finally:
+        news.close()
+
+
+async def test_removed_stays_removed_through_a_rebuild_and_reindex(deployment):
+    assert cli(deployment, "add", str(deployment / "a1.jsonl")) == 0
+    assert cli(deployment, "remove", "a1") == 0
+    jsonl(deployment / "seeds" / "more.jsonl", [NEW_SEED])
+    news = bot_index(deployment)  # rebuilt: its seeds changed
+    try:
+        assert ids(news.retriever) == {"seed1", "seed2", "a2"}
+        await news.rebuild()  # /reindex
+        assert ids(news.retriever) == {"seed1", "seed2", "a2"}
+    finally:
+        news.close()
+
+
+async def test_a_running_bot_swaps_in_a_version_the_cli_published(deployment):
+    news = bot_index(deployment)
+    application = Application.builder().token("1:x").build()
+    try:
+        news.start(application.job_queue)
+        assert [j.name for j in application.job_queue.jobs()] == [FOLLOW_JOB]
+        assert await news.follow() is False  # nothing new yet
+        old = news.retriever
+        assert cli(deployment, "add", str(deployment / "a1.jsonl")) == 0
+        assert await news.follow() is True
+        assert news.retriever is not old and ids(news.retriever) == {"seed1", "a1", "a2"}
+        assert await news.follow() is False
+    finally:
+        news.close()
+
+
+def test_an_added_batch_and_a_feed_file_survive_a_full_rebuild(tmp_path):
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    jsonl(seeds / "seed.jsonl", [SEED])
+    idx = tmp_path / "idx"
+    build_index([seeds], idx, None, IndexConfig(), embed=False, progress=False)
+    post = Article(id="tg-1-5", title="频道消息标题", paragraphs=["频道里发的一条新闻。"])
+    added = add_articles({"telegram-1": [post]}, idx, None, IndexConfig(), embed=False)
+    assert added.added == {"telegram-1": 1} and added.version
+    build_index([seeds], idx, None, IndexConfig(), embed=False, progress=False, rebuild=True)
+    r = Retriever.load(idx)
+    try:
+        assert r.article("tg-1-5") is not None and r.article("seed1") is not None
+    finally:
+        r.close()
+
+
+def test_a_small_add_publishes_one_version_with_its_vectors(tmp_path, monkeypatch):
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    jsonl(seeds / "seed.jsonl", [SEED])
+    idx, enc = tmp_path / "idx", HashEncoder()
+    build_index([seeds], idx, enc, IndexConfig(model=enc.name), progress=False)
+    published = []
+    real = store.publish
+    monkeypatch.setattr(store, "publish", lambda index_dir, tmp: published.append(tmp) or real(index_dir, tmp))
+    post = Article(id="tg-1-6", title="频道消息标题", paragraphs=["频道里发的一条新闻。", "第二段。"])
+    added = add_articles({"telegram-1": [post]}, idx, enc, IndexConfig(model=enc.name))
+    assert len(published) == 1  # not a lexical version first and a vectors one after
+    manifest = store.read_manifest(store.current_version(idx))
+    assert manifest["counts"]["vectors"] == manifest["counts"]["passages"] and added.version
