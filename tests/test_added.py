@@ -87,6 +87,24 @@ async def test_removed_stays_removed_through_a_rebuild_and_reindex(deployment):
         news.close()
 
 
+def test_removed_stays_removed_through_a_rebuild_from_scratch_until_given_again(deployment):
+    assert cli(deployment, "add", str(deployment / "a1.jsonl")) == 0
+    assert cli(deployment, "remove", "a1") == 0
+    assert cli(deployment, "build", "--rebuild") == 0  # nothing of the current version reused
+    r = Retriever.load(deployment / "idx")
+    try:
+        assert ids(r) == {"seed1", "a2"}
+    finally:
+        r.close()
+    assert cli(deployment, "add", str(deployment / "a1.jsonl")) == 0  # its file given again: back
+    r = Retriever.load(deployment / "idx")
+    try:
+        assert ids(r) == {"seed1", "a1", "a2"}
+    finally:
+        r.close()
+    assert (deployment / "idx" / "removed.txt").read_text() == ""
+
+
 async def test_a_running_bot_swaps_in_a_version_the_cli_published(deployment):
     news = bot_index(deployment)
     application = Application.builder().token("1:x").build()

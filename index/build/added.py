@@ -1,8 +1,9 @@
-"""What the index holds beyond the seeds: every added file and article, kept under ``<index dir>/added/``.
+"""What the index holds beyond the seeds: every added file and article, kept under ``<index dir>/added/``,
+and the ids removed, kept in ``<index dir>/removed.txt``.
 
-The index is the seed files plus these. A build re-reads both, so nothing an operator adds (a file,
-a URL, a feed item, a channel post) is lost when the seeds change or the index is rebuilt; only the
-seeds decide whether the index is stale.
+The index is the seed files plus these, minus those. A build re-reads all of it, so nothing an
+operator adds (a file, a URL, a feed item, a channel post) or removes is undone when the seeds change
+or the index is rebuilt, even with ``--rebuild``; only the seeds decide whether the index is stale.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from index.ingest.seeds import content_hash
 from index.schema import Article
 
 ADDED_DIR = "added"
+REMOVED = "removed.txt"  # one article id a line: the current version's removed ids
 # Feed items were kept under <index dir>/feeds/ before every add was; an index that has them keeps them.
 OLDER_DIRS = ("feeds",)
 
@@ -122,6 +124,22 @@ def _copy(path: Path, index_dir: Path) -> tuple[Path, Path | None]:
     if side.is_file():
         shutil.copyfile(side, copy.with_name(copy.stem + ".meta.json"))
     return copy, backup
+
+
+def read_removed(index_dir: Path) -> set[str]:
+    """The article ids removed from the index (they stay out until a file gives them again)."""
+    path = Path(index_dir) / REMOVED
+    if not path.is_file():
+        return set()
+    return {line for line in path.read_text(encoding="utf-8").splitlines() if line}
+
+
+def write_removed(index_dir: Path, ids: Iterable[str]) -> None:
+    """Record the removed article ids (written whole, then renamed)."""
+    path = Path(index_dir) / REMOVED
+    tmp = path.with_name(f".{REMOVED}.tmp")
+    tmp.write_text("".join(f"{i}\n" for i in sorted(ids)), encoding="utf-8")
+    tmp.replace(path)
 
 
 def known_articles(index_dir: Path) -> tuple[dict[str, str], set[str]]:

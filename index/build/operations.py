@@ -13,7 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from index import store
-from index.build.added import is_added, kept, known_articles, new_articles, slug, with_added, write_articles
+from index.build.added import (
+    is_added,
+    kept,
+    known_articles,
+    new_articles,
+    read_removed,
+    slug,
+    with_added,
+    write_articles,
+    write_removed,
+)
 from index.build.append import append_version
 from index.build.report import BuildReport
 from index.build.rows import PreviousVersion, parse_file
@@ -145,6 +155,8 @@ def _update(sources: Iterable[Path], index_dir: Path, encoder, config: IndexConf
             finally:
                 if prev is not None:
                     prev.close()
+        if not report.unchanged:
+            _record_removed(index_dir)
         if embed and encoder is not None:
             report.embedded += embed_pending(index_dir, encoder, config, progress=progress, report=report)
             report.vectors = store.read_manifest(store.require_version(index_dir))["counts"]["vectors"]
@@ -175,9 +187,19 @@ def _write(index_dir: Path, files: Iterable[Path], prev: PreviousVersion | None,
         if version is None:
             report.skipped, report.unused = [], Counter()  # the full path below reads them again
     if version is None:
-        version = write_version(index_dir, paths, shas, prev, model, encoder, config, report,
-                                add=add, remove=remove, progress=progress, embed_now=encoder_now)
+        # What was removed stays out, even of a version written without the current one (--rebuild).
+        version = write_version(index_dir, paths, shas, prev, model, encoder, config, report, add=add, remove=remove,
+                                removed=read_removed(index_dir), progress=progress, embed_now=encoder_now)
     report.version = version.name
+
+
+def _record_removed(index_dir: Path) -> None:
+    """Keep the current version's removed ids beside it, for a build that starts without it."""
+    db = store.open_db(store.require_version(index_dir) / store.DB)
+    try:
+        write_removed(index_dir, (r[0] for r in db.execute("SELECT article_id FROM excluded")))
+    finally:
+        db.close()
 
 
 def _can_embed(encoder, kind: str) -> bool:

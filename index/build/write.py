@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from index import store
 from index.build.report import BuildReport
-from index.build.rows import ARTICLE_COLS, PASSAGE_COLS, SourceFile, read_or_reuse
+from index.build.rows import ARTICLE_COLS, PASSAGE_COLS, SourceFile, parse_file, read_or_reuse
 from index.build.vectors import embed_first, write_cached_vectors
 from index.schema import HEADLINE, PARAGRAPH
 from index.store import duplicates
@@ -104,14 +104,18 @@ class VersionWriter:
 
 
 def write_version(index_dir, paths, shas, prev, model, encoder, config, report, *, add: bool,
-                   remove: Sequence[str], progress: bool = True, embed_now=None) -> Path:
-    """Write a complete version folder, file by file, and publish it."""
+                   remove: Sequence[str], removed: Iterable[str] = (), progress: bool = True, embed_now=None) -> Path:
+    """Write a complete version folder, file by file, and publish it.
+
+    `removed`: ids removed before (they stay out unless given again); `remove`: ids to remove now.
+    """
     given: list[SourceFile] = []
-    excluded = set(prev.excluded) if prev else set()
+    excluded = (set(prev.excluded) if prev else set()) | set(removed)
     seen = {str(p) for p in paths}
     if add and prev:
-        # Articles given again are no longer excluded: read the (few) given files first.
-        given = [read_or_reuse(p, shas[str(p)], prev, config, report).materialize() for p in paths]
+        # Articles given again are no longer excluded: read the (few) given files first, from the files
+        # themselves (the current version's copy of an unchanged file lacks its removed articles).
+        given = [parse_file(p, shas[str(p)], config, report).materialize() for p in paths]
         for f in given:
             excluded -= {row[0] for kind, row in f.rows() if kind == "article"}
     excluded |= set(remove)
