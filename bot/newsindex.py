@@ -70,18 +70,19 @@ class NewsIndex:
         self._closed = False
 
     @classmethod
-    def open(cls, config: object, feeds: object) -> NewsIndex:
+    def open(cls, config: object, feeds: object, encoder: object | None = None) -> NewsIndex:
         """Build the index if it is missing or its seeds changed, and load it (blocking).
 
         Args:
             config: an ``index.config.Config`` (its ``index`` and ``retrieval`` tables).
             feeds: the bot's ``FeedsConfig`` (urls, interval, timeout).
+            encoder: the encoder to use; None: the one ``[index] model`` names.
         """
         from index import Retriever, add_articles, build_index, index_is_stale
         from index.models.encoder import encoder_for
         from index.ingest.poll import FeedPoller
 
-        encoder = encoder_for(config.index)
+        encoder = encoder if encoder is not None else encoder_for(config.index)
         index_dir = Path(config.index.dir)
         # Only the seeds decide staleness; a build reads them and everything added (index/build/added.py).
         if index_is_stale(config.index.seeds, index_dir, config.index):

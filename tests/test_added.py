@@ -26,15 +26,14 @@ NEW_SEED = {"id": "seed2", "title": "第二篇种子新闻", "published_at": "20
 
 
 @pytest.fixture
-def deployment(tmp_path, monkeypatch):
-    """A config.toml over a seed folder, built by the CLI; the bot's encoder is the hash fake (no model load)."""
+def deployment(tmp_path):
+    """A config.toml over a seed folder, built by the CLI (lexical only)."""
     (tmp_path / "seeds").mkdir()
     jsonl(tmp_path / "seeds" / "seed.jsonl", [SEED])
     jsonl(tmp_path / "a1.jsonl", ADDED)
     # model names the fake, so the CLI's lexical build and the bot's check agree on it.
     (tmp_path / "config.toml").write_text(
         '[index]\nseeds = ["seeds"]\ndir = "idx"\nmodel = "hash-bigram-64"\nembed_on_build = false\n')
-    monkeypatch.setattr("index.models.encoder.encoder_for", lambda config: HashEncoder())
     assert cli(tmp_path, "build") == 0
     return tmp_path
 
@@ -44,8 +43,8 @@ def cli(folder, *args) -> int:
 
 
 def bot_index(folder) -> NewsIndex:
-    """What `python -m bot` does at start: open the index (building it if its seeds changed)."""
-    return NewsIndex.open(load_config(folder / "config.toml"), FeedsConfig())
+    """What `python -m bot` does at start: open the index (building it if its seeds changed), here with the fake encoder."""
+    return NewsIndex.open(load_config(folder / "config.toml"), FeedsConfig(), encoder=HashEncoder())
 
 
 def ids(retriever) -> set[str]:
