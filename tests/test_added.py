@@ -9,7 +9,7 @@ from bot.config import FeedsConfig
 from bot.newsindex import FOLLOW_JOB, NewsIndex
 from index import IndexConfig, Retriever, add_articles, build_index, load_config, store
 from index.__main__ import main as index_main
-from index.models.hashing import HashEncoder
+from tests.hashencoder import HashEncoder
 from index.schema import Article
 from tests.helpers import jsonl
 

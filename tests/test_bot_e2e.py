@@ -309,7 +309,7 @@ LONG_URL = "https://news.example.com/2020/02/10/long.html?a=1&b=2"
 def long_retriever(tmp_path_factory, project_config, hash_retrieval_config):
     """An index (hash-embedded) of the seed page plus one long article (with a url) given as JSONL."""
     from index import Retriever, build_index
-    from index.models.hashing import HashEncoder
+    from tests.hashencoder import HashEncoder
 
     root = Path(__file__).resolve().parents[1]
     seeds = tmp_path_factory.mktemp("long-seeds")

@@ -19,7 +19,7 @@ pytest.importorskip("jieba")
 from index import IndexConfig, ModelMismatchError, Retriever, add_to_index, build_index, embed_missing, remove_from_index  # noqa: E402
 from index import store  # noqa: E402
 from index.store import milvus
-from index.models.hashing import HashEncoder
+from tests.hashencoder import HashEncoder
 from tests.helpers import jsonl, numbered_article, seed_folder  # noqa: E402
 from index.chinatime import CHINA_TZ  # noqa: E402
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from index import Retriever, build_index
 from index.models import onnx_encoders
-from index.models.hashing import HashEncoder
+from tests.hashencoder import HashEncoder
 from index.models.onnx_encoders import QuestionGate
 from tests.helpers import seed_folder
 
