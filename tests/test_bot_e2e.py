@@ -33,7 +33,7 @@ OFF_TOPIC = "巴西足球比赛的比分是多少"
 SEED_SENTENCE = "社区防控,要以网格化为基础,守住门,突出“严”。"
 
 
-@pytest.fixture(params=["hash", "e5"])
+@pytest.fixture(params=["hash", pytest.param("e5", marks=pytest.mark.model)])
 async def either_seed_bot(request, make_bot):
     """``seed_bot`` (conftest), then the same over the seed index embedded with the real model."""
     retriever = request.getfixturevalue("hash_seed_retriever" if request.param == "hash" else "seed_retriever")
