@@ -1,7 +1,7 @@
 """Questions encoded by an int8 ONNX copy of the model: ~5 ms instead of ~18 ms under torch on 2 cores.
 
 The int8 query vectors stay close to the fp32 ones (cosine ≈ 0.99), and retrieval quality is measured
-with `python -m index eval`.
+with `python bench/retrieval_eval.py`.
 
 Passages go through an fp32 ONNX export of the same model (`PASSAGE_FILE`, `OnnxPassageEncoder`): the
 same vectors as torch fp32 (cosine ≥ 0.9999), so indexes built under torch stay valid; as fast as torch
