@@ -35,22 +35,32 @@ def _encoder(cfg: Config, needed: bool = True):
 
 
 def cmd_build(args, cfg: Config) -> int:
-    from index.build import add_to_index, build_index
+    from index.build import add_to_index, build_index, write_new_articles
 
     embed = cfg.index.embed_on_build and not args.no_embed
-    encoder = _encoder(cfg, embed)
     if args.command == "build":
         # Everything added before (<index dir>/added/) is read with the seeds.
-        report = build_index([Path(s) for s in args.sources] or cfg.index.seeds, cfg.index.dir, encoder, cfg.index,
-                             embed=embed, rebuild=args.rebuild)
+        report = build_index([Path(s) for s in args.sources] or cfg.index.seeds, cfg.index.dir, _encoder(cfg, embed),
+                             cfg.index, embed=embed, rebuild=args.rebuild)
         print(report.summary())
         return 0
     files, batches = _read_sources(args.sources, args.timeout)
-    if batches:
-        _add_fetched(batches, cfg, encoder, embed)
-    if files:
-        # Each file is kept under <index dir>/added/, so a rebuild or a changed seed folder keeps it.
-        print(add_to_index(files, cfg.index.dir, encoder, cfg.index, embed=embed).summary())
+    # One version for the lot: the fetched articles the index lacks are written under <index dir>/added/
+    # and added with the files (each kept there too); if the add fails, nothing is left behind.
+    written = write_new_articles(batches, cfg.index.dir)
+    for source, articles in batches.items():
+        print(f"{source}: {len(articles)} articles, {written.get(source, (None, 0))[1]} new")
+    if not files and not written:
+        print("nothing new to add")
+        return 0
+    try:
+        report = add_to_index([*files, *(path for path, _ in written.values())], cfg.index.dir, _encoder(cfg, embed),
+                              cfg.index, embed=embed)
+    except BaseException:
+        for path, _ in written.values():
+            path.unlink(missing_ok=True)
+        raise
+    print(report.summary())
     return 0
 
 
@@ -70,23 +80,6 @@ def _read_sources(given: list[str], timeout: float) -> tuple[list[Path], dict[st
         except FeedError as e:
             raise FeedError(f"{source}: {e}") from None
     return files, batches
-
-
-def _add_fetched(batches: dict[str, list], cfg: Config, encoder, embed: bool) -> None:
-    """Add the fetched articles the index lacks in one version; a batch that could not be added is the error."""
-    from index.build import add_articles
-
-    added = add_articles(batches, cfg.index.dir, encoder, cfg.index, embed=embed)
-    for source, articles in batches.items():
-        print(f"{source}: {len(articles)} articles, {added.added.get(source, 0)} new")
-    for source, error in added.failed.items():
-        if isinstance(error, (NewsIndexError, OSError)):
-            raise NewsIndexError(f"{source}: not added: {error}") from error
-        raise error
-    if added.version is None:
-        print("nothing new to add")
-    else:
-        print(f"index version {added.version}")
 
 
 def _read_source(source: str, timeout: float) -> list:

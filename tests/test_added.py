@@ -151,3 +151,21 @@ def test_a_small_add_publishes_one_version_with_its_vectors(tmp_path, monkeypatc
     assert len(published) == 1  # not a lexical version first and a vectors one after
     manifest = store.read_manifest(store.current_version(idx))
     assert manifest["counts"]["vectors"] == manifest["counts"]["passages"] and added.version
+
+
+def test_one_cli_add_of_a_file_and_a_feed_url_is_one_version(deployment, feed_server, monkeypatch):
+    feed_server.route("/rss", '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>网</title>'
+                      '<item><guid>f1</guid><title>城市更新项目集中开工</title><link>http://x/f1</link>'
+                      '<description>今年计划改造老旧小区两千个。</description></item></channel></rss>')
+    published = []
+    real = store.publish
+    monkeypatch.setattr(store, "publish", lambda index_dir, tmp: published.append(tmp) or real(index_dir, tmp))
+    assert cli(deployment, "add", str(deployment / "a1.jsonl"), feed_server.url("/rss")) == 0
+    assert len(published) == 1
+    jsonl(deployment / "seeds" / "more.jsonl", [NEW_SEED])
+    news = bot_index(deployment)  # rebuilt from the seeds and both added sources
+    try:
+        assert ids(news.retriever) == {"seed1", "seed2", "a1", "a2"}
+        assert "城市更新项目集中开工" in [h.title for h in news.retriever.latest(10)]
+    finally:
+        news.close()

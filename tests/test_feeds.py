@@ -278,7 +278,7 @@ def test_a_full_disk_ends_add_with_an_error_line_and_no_feed_files(tmp_path, cap
     def full_disk(*args, **kwargs):
         raise OSError(errno_, os.strerror(errno_), str(tmp_path / "idx" / "x"))
 
-    monkeypatch.setattr(build_mod, "add_to_index", full_disk)
+    monkeypatch.setattr("index.build.add_to_index", full_disk)  # what the CLI calls
     assert index_main(["--config", _config(tmp_path), "add", str(tmp_path / "ok.xml")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and os.strerror(errno_) in err and "Traceback" not in err

@@ -8,5 +8,6 @@ from index.build.operations import (  # noqa: F401
     embed_missing,
     index_is_stale,
     remove_from_index,
+    write_new_articles,
 )
 from index.build.report import BuildReport  # noqa: F401

@@ -70,14 +70,10 @@ class Added:
     failed: dict[str, Exception] = field(default_factory=dict)
 
 
-def add_articles(batches: Mapping[str, Sequence[Article]], index_dir: Path, encoder=None,
-                 config: IndexConfig | None = None, *, embed: bool | None = None) -> Added:
-    """Add the articles the index lacks (feed items, fetched pages, channel posts) in one version.
+def write_new_articles(batches: Mapping[str, Sequence[Article]], index_dir: Path) -> dict[str, tuple[Path, int]]:
+    """Write each batch's articles the index lacks as one JSONL file under ``<index dir>/added/``.
 
-    Each batch (named by its feed, URL or channel) is kept as one JSONL file under ``<index dir>/added/``;
-    an article the index holds (same id and content, or the same content under another id) is left out.
-    If the version cannot be written, each batch is added alone, so one whose articles break the build
-    holds back no other; a batch not added leaves no file behind (the next try writes it again).
+    Returns {batch name: (file, articles in it)} for the batches that had any.
     """
     known = known_articles(index_dir)
     written: dict[str, tuple[Path, int]] = {}
@@ -88,6 +84,19 @@ def add_articles(batches: Mapping[str, Sequence[Article]], index_dir: Path, enco
         known[1].update(known[0][a.id] for a in fresh)
         if fresh:
             written[name] = (write_articles(index_dir, slug(name), fresh), len(fresh))
+    return written
+
+
+def add_articles(batches: Mapping[str, Sequence[Article]], index_dir: Path, encoder=None,
+                 config: IndexConfig | None = None, *, embed: bool | None = None) -> Added:
+    """Add the articles the index lacks (feed items, fetched pages, channel posts) in one version.
+
+    Each batch (named by its feed, URL or channel) is kept as one JSONL file under ``<index dir>/added/``;
+    an article the index holds (same id and content, or the same content under another id) is left out.
+    If the version cannot be written, each batch is added alone, so one whose articles break the build
+    holds back no other; a batch not added leaves no file behind (the next try writes it again).
+    """
+    written = write_new_articles(batches, index_dir)
     result = Added()
     if not written:
         return result
