@@ -5,7 +5,7 @@ The bot, made an administrator of a channel, receives its posts (``channel_post`
 a channel listed in ``[channels]`` becomes an article: the leading bold text or the first line as the
 title, the post time, the channel title as the source, ``t.me/<channel>/<id>`` as the link (media
 captions count as text). The index service (``bot_data["news"]``) adds it like a feed item
-(``index.build.add_articles``: a JSONL file under ``<index dir>/added/``, one version) and swaps the new index in
+(``index.writer.add_articles``: a JSONL file under ``<index dir>/added/``, one version) and swaps the new index in
 as a feed poll does, so it is searchable and in /latest at once; an edit, with the same article id, replaces it. Posts of other channels are not stored.
 """
 

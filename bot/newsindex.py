@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from telegram.ext import CallbackContext, JobQueue
 
 if TYPE_CHECKING:
-    from index.build import Added
+    from index.writer import Added
     from index.schema import Article
 
 logger = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ class NewsIndex:
             loaded retriever (/reindex); None: the instance cannot rebuild.
         reload: a blocking callable returning a freshly loaded retriever, after a feed poll or a
             channel post has added a version; None: the current retriever stays.
-        add: a blocking callable adding {batch name: articles} to the index (``index.build.add_articles``
+        add: a blocking callable adding {batch name: articles} to the index (``index.writer.add_articles``
             bound to the index folder); None: neither feeds nor channel posts can be added.
         poller: an ``index.ingest.poll.FeedPoller`` for the ``[feeds]`` URLs; None: no feeds.
         index_dir: the index folder whose ``current`` link is followed; None: not followed.
@@ -84,7 +84,7 @@ class NewsIndex:
 
         encoder = encoder if encoder is not None else encoder_for(config.index)
         index_dir = Path(config.index.dir)
-        # Only the seeds decide staleness; a build reads them and everything added (index/build/added.py).
+        # Only the seeds decide staleness; a build reads them and everything added (index/writer/added.py).
         if index_is_stale(config.index.seeds, index_dir, config.index):
             logger.info("index at %s is missing or its seeds changed: building it from %s and the added articles",
                         index_dir, ", ".join(map(str, config.index.seeds)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from index.build import Added, BuildReport, add_articles, add_to_index, build_index, embed_missing, index_is_stale, remove_from_index
+from index.writer import Added, BuildReport, add_articles, add_to_index, build_index, embed_missing, index_is_stale, remove_from_index
 from index.config import Config, IndexConfig, RetrievalConfig, load_config
 from index.errors import CorruptIndexError, IndexNotBuiltError, ModelMismatchError, NewsIndexError, SeedFormatError
 from index.schema import Article, Headline, Hit, Passage, SearchResult

@@ -35,7 +35,7 @@ def _encoder(cfg: Config, needed: bool = True):
 
 
 def cmd_build(args, cfg: Config) -> int:
-    from index.build import add_to_index, build_index, write_new_articles
+    from index.writer import add_to_index, build_index, write_new_articles
 
     embed = cfg.index.embed_on_build and not args.no_embed
     if args.command == "build":
@@ -96,7 +96,7 @@ def _read_source(source: str, timeout: float) -> list:
 
 
 def cmd_remove(args, cfg: Config) -> int:
-    from index.build import remove_from_index
+    from index.writer import remove_from_index
     from index.store.versions import current_version
 
     report = remove_from_index(args.ids, cfg.index.dir, cfg.index)
@@ -105,7 +105,7 @@ def cmd_remove(args, cfg: Config) -> int:
 
 
 def cmd_embed(args, cfg: Config) -> int:
-    from index.build import embed_missing
+    from index.writer import embed_missing
 
     done = embed_missing(cfg.index.dir, _encoder(cfg), cfg.index)
     print(f"embedded {done} passages")

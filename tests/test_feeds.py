@@ -24,8 +24,8 @@ from bot import admin
 from bot import feeds as bot_feeds
 from bot.newsindex import RETIRE_JOB, NewsIndex
 from index import IndexConfig, Retriever, store
-from index.build import operations as build_mod
-from index.build import add_articles
+from index.writer import operations as build_mod
+from index.writer import add_articles
 from index.errors import FeedError
 from index.ingest import fetch as fetch_mod
 from index.ingest import pages as pages_mod
@@ -83,7 +83,7 @@ def poller(urls, **kw) -> FeedPoller:
 
 
 def adder(index_dir: Path):
-    """What `python -m bot` gives the poller: index.build.add_articles bound to the index folder (lexical only here)."""
+    """What `python -m bot` gives the poller: index.writer.add_articles bound to the index folder (lexical only here)."""
     return lambda batches: add_articles(batches, index_dir, None, IndexConfig(), embed=False)
 
 
@@ -278,7 +278,7 @@ def test_a_full_disk_ends_add_with_an_error_line_and_no_feed_files(tmp_path, cap
     def full_disk(*args, **kwargs):
         raise OSError(errno_, os.strerror(errno_), str(tmp_path / "idx" / "x"))
 
-    monkeypatch.setattr("index.build.add_to_index", full_disk)  # what the CLI calls
+    monkeypatch.setattr("index.writer.add_to_index", full_disk)  # what the CLI calls
     assert index_main(["--config", _config(tmp_path), "add", str(tmp_path / "ok.xml")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and os.strerror(errno_) in err and "Traceback" not in err

@@ -127,7 +127,7 @@ def test_detect_format():
 
 def test_fetched_articles_written_as_jsonl_read_back_unchanged(tmp_path):
     """One schema: what the feed poller writes (Article.to_json) the seed reader reads back field for field."""
-    from index.build.added import write_articles
+    from index.writer.added import write_articles
     from index.schema import Article
 
     written = [

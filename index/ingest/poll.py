@@ -1,7 +1,7 @@
 """Feeds polled: due feeds fetched (index.ingest.fetch) and parsed (index.ingest.pages); their articles handed to the caller.
 
 The poller knows nothing of writing the index: ``add`` takes the caller's function, in the bot
-``index.build.add_articles`` (ids stable across polls: from the entry's guid or link, or the page's
+``index.writer.add_articles`` (ids stable across polls: from the entry's guid or link, or the page's
 URL), which adds only the articles the index lacks, so an unchanged feed publishes no version.
 """
 
@@ -59,7 +59,7 @@ class Fetched:
 
 
 # The caller's way of adding articles: {feed url: articles} to a result with `version`, `added`
-# ({url: articles added}) and `failed` ({url: error}), as index.build.add_articles returns.
+# ({url: articles added}) and `failed` ({url: error}), as index.writer.add_articles returns.
 AddArticles = Callable[[dict[str, list[Article]]], object]
 
 

@@ -9,7 +9,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from index import store
-from index.build.report import BuildReport
+from index.writer.report import BuildReport
 from index.config import IndexConfig
 from index.models.encoder import embed_passages
 

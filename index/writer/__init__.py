@@ -1,6 +1,6 @@
 """Operations that write the index, one job each: build, add, remove, embed."""
 
-from index.build.operations import (  # noqa: F401
+from index.writer.operations import (  # noqa: F401
     Added,
     add_articles,
     add_to_index,
@@ -10,4 +10,4 @@ from index.build.operations import (  # noqa: F401
     remove_from_index,
     write_new_articles,
 )
-from index.build.report import BuildReport  # noqa: F401
+from index.writer.report import BuildReport  # noqa: F401

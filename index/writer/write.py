@@ -11,9 +11,9 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from index import store
-from index.build.report import BuildReport
-from index.build.rows import ARTICLE_COLS, PASSAGE_COLS, SourceFile, parse_file, read_or_reuse
-from index.build.vectors import embed_first, write_cached_vectors
+from index.writer.report import BuildReport
+from index.writer.rows import ARTICLE_COLS, PASSAGE_COLS, SourceFile, parse_file, read_or_reuse
+from index.writer.vectors import embed_first, write_cached_vectors
 from index.schema import HEADLINE, PARAGRAPH
 from index.store import duplicates
 from index.store.lexical import LexicalIndex

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from index import store
-from index.build.added import (
+from index.writer.added import (
     is_added,
     kept,
     known_articles,
@@ -24,11 +24,11 @@ from index.build.added import (
     write_articles,
     write_removed,
 )
-from index.build.append import append_version
-from index.build.report import BuildReport
-from index.build.rows import PreviousVersion, parse_file
-from index.build.vectors import embed_pending
-from index.build.write import fill_counts, write_version
+from index.writer.append import append_version
+from index.writer.report import BuildReport
+from index.writer.rows import PreviousVersion, parse_file
+from index.writer.vectors import embed_pending
+from index.writer.write import fill_counts, write_version
 from index.config import IndexConfig
 from index.errors import NewsIndexError
 from index.ingest.seeds import Skipped, content_hash, iter_seed_files

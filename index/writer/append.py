@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 from index import store
-from index.build.rows import (
+from index.writer.rows import (
     ARTICLE_COLS,
     FILE_COL,
     PASSAGE_COLS,
@@ -17,7 +17,7 @@ from index.build.rows import (
     PreviousVersion,
     SourceFile,
 )
-from index.build.write import count_rows, finish_version
+from index.writer.write import count_rows, finish_version
 from index.store.lexical import LexicalIndex
 
 logger = logging.getLogger(__name__)
