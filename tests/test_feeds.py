@@ -24,7 +24,7 @@ from bot import admin
 from bot import feeds as bot_feeds
 from bot.newsindex import RETIRE_JOB, NewsIndex
 from index import IndexConfig, Retriever, store
-from index.writer import operations as build_mod
+from index.writer import articles as build_mod
 from index.writer import add_articles
 from index.errors import FeedError
 from index.ingest import fetch as fetch_mod

@@ -8,22 +8,11 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from index import store
-from index.writer.added import (
-    is_added,
-    kept,
-    known_articles,
-    new_articles,
-    read_removed,
-    slug,
-    with_added,
-    write_articles,
-    write_removed,
-)
+from index.writer.added import is_added, kept, read_removed, with_added, write_removed
 from index.writer.append import append_version
 from index.writer.report import BuildReport
 from index.writer.rows import PreviousVersion, parse_file
@@ -31,16 +20,15 @@ from index.writer.vectors import embed_pending
 from index.writer.write import fill_counts, write_version
 from index.config import IndexConfig
 from index.errors import NewsIndexError
-from index.ingest.seeds import Skipped, content_hash, iter_seed_files
+from index.ingest.seeds import Skipped, iter_seed_files
 from index.models.encoder import EncoderError, embed_passages
-from index.schema import Article
 
 logger = logging.getLogger(__name__)
 
 
 def build_index(sources: Iterable[Path], index_dir: Path, encoder=None, config: IndexConfig | None = None, *,
                 embed: bool | None = None, rebuild: bool = False, progress: bool = True) -> BuildReport:
-    """Build the index at index_dir from seed files and folders and its added files (a new version; unchanged files reused).
+    """Build the index at index_dir from seed files and folders and its added files (a new version).
 
     Files are read one at a time and their rows streamed into the new version's SQLite, so memory
     does not grow with the corpus. Unchanged files are reused without parsing; passages whose text
@@ -55,68 +43,11 @@ def add_to_index(files: Iterable[Path], index_dir: Path, encoder=None, config: I
                  embed: bool | None = None, progress: bool = True) -> BuildReport:
     """Add seed files to the current index, keeping every file it already has.
 
-    Each file is copied under ``<index dir>/added/`` first, so a rebuild keeps it. New files are appended to a copy of the current version (new rows, one new BM25 segment, new
-    vectors); a file given again, or an article that changes rows already there, writes a whole version.
+    Each file is copied under ``<index dir>/added/`` first, so a rebuild keeps it. New files are
+    appended to a copy of the current version (new rows, one new BM25 segment, new vectors); a file
+    given again, or an article that changes rows already there, writes a whole version.
     """
     return _update(files, index_dir, encoder, config, add=True, embed=embed, progress=progress)
-
-
-@dataclass
-class Added:
-    """What ``add_articles`` did: the version it published, and per batch how many articles it added or why not."""
-
-    version: str | None = None  # None: nothing new, or nothing could be added
-    added: dict[str, int] = field(default_factory=dict)
-    failed: dict[str, Exception] = field(default_factory=dict)
-
-
-def write_new_articles(batches: Mapping[str, Sequence[Article]], index_dir: Path) -> dict[str, tuple[Path, int]]:
-    """Write each batch's articles the index lacks as one JSONL file under ``<index dir>/added/``.
-
-    Returns {batch name: (file, articles in it)} for the batches that had any.
-    """
-    known = known_articles(index_dir)
-    written: dict[str, tuple[Path, int]] = {}
-    for name, articles in batches.items():
-        fresh = new_articles(list(articles), known)
-        # The next batch must not add these again (the same story in two feeds).
-        known[0].update({a.id: content_hash(a.title, a.paragraphs) for a in fresh})
-        known[1].update(known[0][a.id] for a in fresh)
-        if fresh:
-            written[name] = (write_articles(index_dir, slug(name), fresh), len(fresh))
-    return written
-
-
-def add_articles(batches: Mapping[str, Sequence[Article]], index_dir: Path, encoder=None,
-                 config: IndexConfig | None = None, *, embed: bool | None = None) -> Added:
-    """Add the articles the index lacks (feed items, fetched pages, channel posts) in one version.
-
-    Each batch (named by its feed, URL or channel) is kept as one JSONL file under ``<index dir>/added/``;
-    an article the index holds (same id and content, or the same content under another id) is left out.
-    If the version cannot be written, each batch is added alone, so one whose articles break the build
-    holds back no other; a batch not added leaves no file behind (the next try writes it again).
-    """
-    written = write_new_articles(batches, index_dir)
-    result = Added()
-    if not written:
-        return result
-    tries = [list(written)] + ([[name] for name in written] if len(written) > 1 else [])
-    for names in tries:
-        try:
-            report = add_to_index([written[n][0] for n in names], index_dir, encoder, config, embed=embed, progress=False)
-        except Exception as e:  # noqa: BLE001 — returned per batch; one bad batch stops no other
-            if len(names) == 1:
-                written.pop(names[0])[0].unlink(missing_ok=True)
-                result.failed[names[0]] = e
-            else:
-                logger.warning("adding %d batches at once failed (%s); adding them one by one", len(names), e)
-            continue
-        result.version = report.version
-        for n in names:
-            result.added[n] = written.pop(n)[1]
-        if not written:
-            break
-    return result
 
 
 def remove_from_index(article_ids: Sequence[str], index_dir: Path, config: IndexConfig | None = None) -> BuildReport:
