@@ -4,10 +4,10 @@
 (``rebuild``), a feed poll (``poll_feeds``) and a channel post (``add_articles``) each build a new
 index version under one lock, so builds run one at a time and are swapped in in the order they were
 built; a version another process published (``python -m index add``) is noticed within
-``FOLLOW_EVERY`` seconds and swapped in the same way (``follow``). A swap is one assignment: a handler reads ``news.retriever`` once per update, so an answer
-comes wholly from the old index or wholly from the new; the replaced retriever is closed
-``RETIRE_AFTER`` seconds later, once the searches that started on it are long done (or when the
-service closes). ``python -m bot`` makes it with ``NewsIndex.open``; ``bot.app`` starts it in
+``FOLLOW_EVERY`` seconds and swapped in the same way (``follow``). A swap is one assignment: a
+handler reads ``news.retriever`` once per update, so an answer comes wholly from the old index or
+wholly from the new; the replaced retriever is closed ``RETIRE_AFTER`` seconds later, once the
+searches that started on it are long done (or when the service closes). ``python -m bot`` makes it with ``NewsIndex.open``; ``bot.app`` starts it in
 ``post_init`` and closes it in ``post_shutdown``.
 """
 
