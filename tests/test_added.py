@@ -169,3 +169,22 @@ def test_one_cli_add_of_a_file_and_a_feed_url_is_one_version(deployment, feed_se
         assert "城市更新项目集中开工" in [h.title for h in news.retriever.latest(10)]
     finally:
         news.close()
+
+
+def test_a_large_add_is_published_lexical_first_then_with_its_vectors(tmp_path, monkeypatch):
+    from index.writer import vectors
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    jsonl(seeds / "seed.jsonl", [SEED])
+    idx, enc = tmp_path / "idx", HashEncoder()
+    build_index([seeds], idx, enc, IndexConfig(model=enc.name), progress=False)
+    monkeypatch.setattr(vectors, "EMBED_FIRST_MAX", 2)  # "large": more passages than this to embed
+    counts = []
+    real = store.publish
+    monkeypatch.setattr(store, "publish", lambda index_dir, tmp: counts.append(
+        store.read_manifest(tmp)["counts"]) or real(index_dir, tmp))
+    post = Article(id="tg-1-7", title="频道消息标题", paragraphs=["频道里发的一条新闻。", "第二段。", "第三段。"])
+    add_articles({"telegram-1": [post]}, idx, enc, IndexConfig(model=enc.name))
+    (lexical, embedded) = counts  # searchable by words at once, by meaning when embedded
+    assert lexical["vectors"] < lexical["passages"] and embedded["vectors"] == embedded["passages"]

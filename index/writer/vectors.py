@@ -41,11 +41,11 @@ def embed_first(db, index_dir: Path, encoder, config: IndexConfig, rows: list[tu
     at most EMBED_FIRST_MAX; the number embedded (0: none missing, or too many to wait for)."""
     cache = store.EmbeddingCache(index_dir, encoder.name, config.passage_vectors)
     try:
+        wanted = list(dict.fromkeys(h for _, h in rows))
+        if not 0 < len(wanted) - cache.count(wanted) <= EMBED_FIRST_MAX:
+            return 0  # counted in SQLite: a large build does not load the cache's hashes for nothing
         have = cache.hashes()
-        missing = list(dict.fromkeys(h for _, h in rows if h not in have))
-        del have
-        if not missing or len(missing) > EMBED_FIRST_MAX:
-            return 0
+        missing = [h for h in wanted if h not in have]
         cache.set_dim(encoder.dim)
         texts = dict(db.execute(f"SELECT hash, index_text FROM passages WHERE hash IN ({','.join('?' * len(missing))})",
                                 missing))
