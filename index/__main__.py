@@ -55,7 +55,7 @@ def cmd_build(args, cfg: Config) -> int:
         return 0
     try:
         report = add_to_index([*files, *(path for path, _ in written.values())], cfg.index.dir, _encoder(cfg, embed),
-                              cfg.index, embed=embed)
+                              cfg.index, embed=embed, seeds=cfg.index.seeds)
     except BaseException:
         for path, _ in written.values():
             path.unlink(missing_ok=True)

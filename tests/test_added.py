@@ -188,3 +188,15 @@ def test_a_large_add_is_published_lexical_first_then_with_its_vectors(tmp_path, 
     add_articles({"telegram-1": [post]}, idx, enc, IndexConfig(model=enc.name))
     (lexical, embedded) = counts  # searchable by words at once, by meaning when embedded
     assert lexical["vectors"] < lexical["passages"] and embedded["vectors"] == embedded["passages"]
+
+
+def test_a_seed_file_given_to_add_is_not_copied_so_its_edits_win(deployment):
+    jsonl(deployment / "seeds" / "more.jsonl", [NEW_SEED])
+    assert cli(deployment, "add", str(deployment / "seeds" / "more.jsonl")) == 0
+    assert not (deployment / "idx" / "added").exists()  # a seed: every build reads it anyway
+    jsonl(deployment / "seeds" / "more.jsonl", [NEW_SEED | {"body": "种子文件改过之后的正文。"}])
+    news = bot_index(deployment)
+    try:
+        assert news.retriever.article("seed2").paragraphs == ["种子文件改过之后的正文。"]
+    finally:
+        news.close()

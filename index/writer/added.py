@@ -78,17 +78,20 @@ def write_articles(index_dir: Path, name: str, articles: list[Article]) -> Path:
 
 
 @contextlib.contextmanager
-def kept(files: Iterable[Path], index_dir: Path) -> Iterator[list[Path]]:
-    """Copies of the given seed files under ``<index>/added/`` (files already there as they are).
+def kept(files: Iterable[Path], index_dir: Path, seeds: Iterable[Path] = ()) -> Iterator[list[Path]]:
+    """Copies of the given seed files under ``<index>/added/`` (files already there, or in `seeds`, as they are).
+
+    A file of the seed folder is not copied: every build reads it, and a copy would outlive its edits.
 
     A file given again (the same path) replaces its earlier copy, keeping its place in the order. If
     the body raises, the copies made are removed and the replaced ones put back.
     """
     out: list[Path] = []
     undo: list[tuple[Path, Path | None]] = []  # (copy, the earlier copy set aside, or None)
+    seeds = [Path(s).resolve() for s in seeds]
     try:
         for path in map(Path, files):
-            if is_added(path, index_dir) or not path.is_file():
+            if is_added(path, index_dir) or not path.is_file() or _in(path, seeds):
                 out.append(path)  # a missing file is reported by the build, as before
                 continue
             copy, backup = _copy(path, index_dir)
@@ -104,6 +107,11 @@ def kept(files: Iterable[Path], index_dir: Path) -> Iterator[list[Path]]:
     for _, backup in undo:
         if backup is not None:
             backup.unlink(missing_ok=True)
+
+
+def _in(path: Path, sources: list[Path]) -> bool:
+    path = path.resolve()
+    return any(path == s or path.is_relative_to(s) for s in sources)
 
 
 def _copy(path: Path, index_dir: Path) -> tuple[Path, Path | None]:

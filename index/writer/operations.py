@@ -40,14 +40,15 @@ def build_index(sources: Iterable[Path], index_dir: Path, encoder=None, config: 
 
 
 def add_to_index(files: Iterable[Path], index_dir: Path, encoder=None, config: IndexConfig | None = None, *,
-                 embed: bool | None = None, progress: bool = True) -> BuildReport:
+                 embed: bool | None = None, progress: bool = True, seeds: Iterable[Path] = ()) -> BuildReport:
     """Add seed files to the current index, keeping every file it already has.
 
-    Each file is copied under ``<index dir>/added/`` first, so a rebuild keeps it. New files are
-    appended to a copy of the current version (new rows, one new BM25 segment, new vectors); a file
-    given again, or an article that changes rows already there, writes a whole version.
+    Each file is copied under ``<index dir>/added/`` first, so a rebuild keeps it (not one inside
+    `seeds`, the seed sources every build reads). New files are appended to a copy of the current
+    version (new rows, one new BM25 segment, new vectors); a file given again, or an article that
+    changes rows already there, writes a whole version.
     """
-    return _update(files, index_dir, encoder, config, add=True, embed=embed, progress=progress)
+    return _update(files, index_dir, encoder, config, add=True, embed=embed, progress=progress, seeds=seeds)
 
 
 def remove_from_index(article_ids: Sequence[str], index_dir: Path, config: IndexConfig | None = None) -> BuildReport:
@@ -67,7 +68,7 @@ def embed_missing(index_dir: Path, encoder, config: IndexConfig | None = None, *
 
 def _update(sources: Iterable[Path], index_dir: Path, encoder, config: IndexConfig | None, *, add: bool = False,
             remove: Sequence[str] = (), embed: bool | None = None, rebuild: bool = False,
-            progress: bool = True) -> BuildReport:
+            progress: bool = True, seeds: Iterable[Path] = ()) -> BuildReport:
     """The one locked path of build, add and remove: reuse, append or write a version; embed; mirror."""
     config = config or IndexConfig()
     index_dir = Path(index_dir)
@@ -88,7 +89,7 @@ def _update(sources: Iterable[Path], index_dir: Path, encoder, config: IndexConf
         # An add keeps copies of its files (removed again if no version holds them); a build reads
         # the seeds and everything added before.
         with contextlib.ExitStack() as stack:
-            files = stack.enter_context(kept(sources, index_dir)) if add else with_added(sources, index_dir)
+            files = stack.enter_context(kept(sources, index_dir, seeds)) if add else with_added(sources, index_dir)
             try:
                 _write(index_dir, iter_seed_files(files), prev, model, encoder, config, report,
                        add=add, remove=remove, embed=embed, progress=progress)
