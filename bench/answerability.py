@@ -14,8 +14,8 @@ For each left-out source the model (index.search.answerability, one row per cand
 passage is from the gold article) is fitted on all the other sources, its lines chosen on them
 (`lines()`), and only then applied to the left-out one. The "before" rows are the rule this project
 used until now (0.25 × coverage + 0.75 × cosine ≥ 0.79, calibrated on CMRC alone), on the same data.
-`--fit` fits on every source and prints the [retrieval] lines for config.toml: those are training
-figures, and the table says so.
+`--fit` fits on every source and prints the model for index/search/answer_model.json: those are
+training figures, and the table says so.
 """
 
 from __future__ import annotations
@@ -269,14 +269,16 @@ def loso(runs: dict[str, dict], l2: float, features: tuple[str, ...]) -> None:
 
 
 def fit_all(runs: dict[str, dict], l2: float, features: tuple[str, ...]) -> None:
-    """Fit on every source and print config.toml lines (training figures)."""
+    """Fit on every source and print the model for index/search/answer_model.json (training figures)."""
     x, y, w = design(runs, lambda s: True, features)
     weights, bias = fit_logistic(x, y, w, l2=l2)
     scores = {k: question_scores(r, weights, bias, features) for k, r in runs.items()}
     answer_at, hedge_at = lines(scores, {k: r["answerable"] for k, r in runs.items()})
-    print("\nFitted on every source — put these in config.toml [retrieval] (the figures below are TRAINING figures):")
-    print("answer_weights = { " + ", ".join(f"{f} = {v:.3f}" for f, v in zip(features, weights)) + " }")
-    print(f"answer_bias = {bias:.3f}\nanswer_at = {answer_at:.3f}\nhedge_at = {hedge_at:.3f}")
+    fitted = {"weights": {f: round(float(v), 3) for f, v in zip(features, weights)}, "bias": round(bias, 3),
+              "answer_at": round(answer_at, 3), "hedge_at": round(hedge_at, 3)}
+    print("\nFitted on every source — put these in index/search/answer_model.json, with its provenance "
+          "(the figures below are TRAINING figures):")
+    print(json.dumps(fitted))
     print(HEADER)
     for source in (*ANSWERABLE, *UNANSWERABLE):
         test = [r for r in runs.values() if r["source"] == source]

@@ -57,7 +57,7 @@ class NoLimits(BaseRateLimiter):
 
 def questions(retriever: Retriever, n: int, seed: int) -> list[str]:
     rng = random.Random(seed)
-    db = retriever._db
+    db = retriever.stored.db
     heads = [t for (t,) in db.execute("SELECT title FROM articles ORDER BY RANDOM() LIMIT ?", (n,))]
     paras = [t for (t,) in db.execute("SELECT text FROM passages WHERE kind = 'paragraph' ORDER BY RANDOM() LIMIT ?", (n,))]
     out = []

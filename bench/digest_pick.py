@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.summary_eval import chars, rouge1  # noqa: E402
-from bot.excerpts import featurize  # noqa: E402
-from bot.sentence_picker import article_sentences, strip_dateline  # noqa: E402
-from bot.summarize_text import content as _content  # noqa: E402
+from bot.analysis.excerpts import featurize  # noqa: E402
+from bot.analysis.sentence_picker import article_sentences, strip_dateline  # noqa: E402
+from bot.analysis.summarize_text import content as _content  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 SETS = {"xwlb-2020": DATA / "xwlb" / "xwlb-2020.jsonl", "dxy-news": DATA / "dxy-news" / "dxy-news.jsonl"}

@@ -87,16 +87,15 @@ def make_variants(enc, work: Path, batch: int) -> dict:
 
     sessions: dict = {}  # one session per (file, threads): each fp32 one holds ~0.5-1 GiB
 
-    def onnx(path, threads, nice=0, gate=None, tokens=None):  # speed rows at normal priority: the nice only matters under contention
-        key = (path, threads, nice, gate is not None, tokens)
+    def onnx(path, threads, nice=0, tokens=None):  # speed rows at normal priority: the nice only matters under contention
+        key = (path, threads, nice, tokens)
         if key not in sessions:
-            sessions[key] = onnx_encoders.OnnxPassageEncoder(path, tok, prompt, L, threads=threads, nice=nice, gate=gate,
+            sessions[key] = onnx_encoders.OnnxPassageEncoder(path, tok, prompt, L, threads=threads, nice=nice,
                                                          max_batch_tokens=tokens)
         e = sessions[key]
         return lambda texts: e.encode(texts, batch)
 
     torch.set_num_threads(2)
-    gate = onnx_encoders.QUESTIONS  # the one Retriever.search and the question encoder register with
     return {
         "torch fp32, batch 16 (today; sentence-transformers sorts each call by characters)": (torch_today, "fp32"),
         "torch fp32, batches in input order (unsorted)": (torch_unsorted, "fp32"),
@@ -112,13 +111,6 @@ def make_variants(enc, work: Path, batch: int) -> dict:
         "ONNX fp32, fused offline, 2 threads, batches <= 512 tokens": (onnx(fused, 2, tokens=512), "fp32"),
         "ONNX fp32, fused offline, 2 threads, batches <= 1024 tokens": (onnx(fused, 2, tokens=1024), "fp32"),
         "ONNX int8 per-channel, fused offline, 2 threads, batches <= 512 tokens": (onnx(int8_pc, 2, tokens=512), "int8pc"),
-        "ONNX fp32, fused offline, 2 threads, question gate": (onnx(fused, 2, gate=gate), "fp32"),
-        "ONNX fp32, fused offline, 2 threads, question gate, batches <= 512 tokens":
-            (onnx(fused, 2, gate=gate, tokens=512), "fp32"),
-        # latency rows only (popped in main)
-        "ONNX fp32, 2 threads, nice 10, gate": (onnx(fused, 2, nice=10, gate=gate), "fp32"),
-        "ONNX fp32, 2 threads, nice 10, gate, batches <= 512 tokens": (onnx(fused, 2, nice=10, gate=gate, tokens=512), "fp32"),
-        "ONNX fp32, 2 threads, nice 10, gate, batches <= 256 tokens": (onnx(fused, 2, nice=10, gate=gate, tokens=256), "fp32"),
     }
 
 
@@ -250,7 +242,6 @@ def main() -> None:
     # The niced path is only for the latency table: its speed depends on what else runs.
     niced = variants.pop("ONNX fp32, 2 threads, nice 10 (default)")
     niced1 = variants.pop("ONNX fp32, 1 thread, nice 10")
-    gated = {k: variants.pop(k)[0] for k in list(variants) if k.startswith("ONNX fp32, 2 threads, nice 10, gate")}
     if args.latency_only:
         table, base, args.questions = {}, float("nan"), -1
     elif args.quality_only:
@@ -304,25 +295,19 @@ def main() -> None:
                  "ONNX fp32, 2 threads, nice 10 (the default)": niced[0],
                  "ONNX fp32, 1 thread, nice 10": niced1[0],
                  "ONNX fp32, 1 thread, normal priority": latency_variants["ONNX fp32, fused offline, 1 thread, length-sorted"][0]}
-        gate = onnx_encoders.QUESTIONS
-        for name, fn in gated.items():
-            cases[name + ", no abort"] = (fn, 0)
-            cases[name + ", abort (<= 3 per batch)"] = (fn, 3)
         if args.latency_rows:
             cases = {k: v for k, v in cases.items() if k == "idle" or any(r in k for r in args.latency_rows.split(";"))}
         print(f"\n| while embedding {args.embed_load} passages in-process | questions timed | encode_queries p50 / p95 ms "
-              "| Retriever.search p50 / p95 ms | passages/s meanwhile | batches aborted |")
-        print("|---|---|---|---|---|---|")
+              "| Retriever.search p50 / p95 ms | passages/s meanwhile |")
+        print("|---|---|---|---|---|")
         # --latency-repeat N: the rows N times over, interleaved (load drifts between rows as much as they differ).
         order = [name for _ in range(args.latency_repeat) for name in cases]
         for name in order:
-            fn, gate.max_aborts = cases[name] if isinstance(cases[name], tuple) else (cases[name], 3)
-            aborted = gate.aborted
+            fn = cases[name]
             m = question_latency(enc, retriever, questions, fn, load_texts if fn else None)
             per_s = f"{m['embed_per_s']:.1f}" if m["embed_per_s"] else "–"
             print(f"| {name} | {m['n']} | {m['enc_p50']:.1f} / {m['enc_p95']:.1f} | {m['search_p50']:.1f} / "
-                  f"{m['search_p95']:.1f} | {per_s} | {gate.aborted - aborted} |", flush=True)
-        gate.max_aborts = 3
+                  f"{m['search_p95']:.1f} | {per_s} |", flush=True)
         print(f"(questions one at a time, 20 ms apart, from CMRC dev; index of its {retriever.vectors} passages; "
               f"load {load_avg()})")
         retriever.close()

@@ -153,7 +153,7 @@ def evaluate(squad: Path, encoder, index_config: IndexConfig, retrieval: Retriev
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Index the file's contexts, ask its questions, print the table (was `python -m index eval`)."""
+    """Index the file's contexts, ask its questions, print the table."""
     ap = argparse.ArgumentParser(description="Recall@k and MRR on a SQuAD-style file")
     ap.add_argument("file")
     ap.add_argument("--config", default=str(ROOT / "config.toml"))

@@ -114,7 +114,7 @@ def main() -> None:
     # The same passages and vectors for everyone: the eval index's rows.
     ours = Retriever.load(INDEX, encoder, cfg.retrieval)
     version = ours.version
-    db = ours._db
+    db = ours.stored.db
     passages = [tuple(r) for r in db.execute("SELECT row, article_id, kind, text, index_text FROM passages ORDER BY row")]
     article_of = [p[1] for p in passages]
     kind_of = [p[2] for p in passages]

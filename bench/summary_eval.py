@@ -31,9 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.chatlog import ChatMessage  # noqa: E402
-from bot.excerpts import featurize, pick_units, relevance  # noqa: E402
-from bot.summarize import DUPLICATE_JACCARD, reply_threads, select_excerpts  # noqa: E402
-from bot.summarize_text import content  # noqa: E402
+from bot.analysis.excerpts import featurize, pick_units, relevance  # noqa: E402
+from bot.analysis.summarize import DUPLICATE_JACCARD, reply_threads, select_excerpts  # noqa: E402
+from bot.analysis.summarize_text import content  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "lccc-toy" / "lccc-toy-dialogues.jsonl"
 # Made-up display names; each dialogue gets two of them, so people overlap across threads.

@@ -28,7 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot import groups, summarize  # noqa: E402
+from bot import groups  # noqa: E402
+from bot.analysis import summarize  # noqa: E402
 from bot.chatlog import ChatLog, ChatMessage  # noqa: E402
 from bot.config import BotConfig  # noqa: E402
 from bot.summary_format import format_summary  # noqa: E402

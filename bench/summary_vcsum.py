@@ -33,9 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.summary_eval import chars, rouge1, rougel, select_messages  # noqa: E402
-from bot.summarize_text import content  # noqa: E402
-from bot import excerpts as ex  # noqa: E402
-from bot import summarize as sm  # noqa: E402
+from bot.analysis.summarize_text import content  # noqa: E402
+from bot.analysis import excerpts as ex  # noqa: E402
+from bot.analysis import summarize as sm  # noqa: E402
 from bot.chatlog import ChatMessage  # noqa: E402
 from bot.config import SummaryConfig  # noqa: E402
 

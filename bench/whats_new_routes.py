@@ -13,7 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.text import CHINA_TZ  # noqa: E402
-from bot.whatsnew import asked_window, is_whats_new  # noqa: E402
+from bot.analysis.whatsnew import asked_window, is_whats_new  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 NOW = datetime(2020, 2, 10, 9, 0, tzinfo=CHINA_TZ)  # any fixed time: only whether a window is named counts

@@ -1,6 +1,6 @@
 """Commands for the bot's own administrators ([telegram] admins): /stats and /reindex.
 
-/reindex asks the index service (``bot_data["news"]``, ``bot.newsindex.NewsIndex``) to rebuild from
+/reindex asks the index service (``services(context).news``, ``bot.newsindex.NewsIndex``) to rebuild from
 the seeds off the event loop and swap the new index in: a search already running keeps the
 retriever it started with, so every answer comes wholly from the old index or wholly from the new.
 """
@@ -18,6 +18,7 @@ from telegram.ext import ContextTypes
 from . import feedback
 from .config import BotConfig
 from .newsindex import IndexBusy, NewsIndex
+from .services import services
 from .text import esc
 
 logger = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ REINDEX_FAILED = "重建索引失败，仍在使用原来的索引。详情见�
 
 def is_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     """Whether the update comes from a user listed in [telegram] admins."""
-    config: BotConfig = context.bot_data["config"]
+    config: BotConfig = services(context).config
     user = update.effective_user
     return user is not None and user.id in config.admins
 
@@ -52,14 +53,14 @@ def admin_only(handler):
 
 def usage(context: ContextTypes.DEFAULT_TYPE) -> Counter[str]:
     """The usage counters shown by /stats (questions, not found, rate limited, errors…)."""
-    return context.bot_data.setdefault("usage", Counter())
+    return services(context).usage
 
 
 @admin_only
 async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Show the index figures and the usage counters, to a bot admin."""
     message = update.effective_message
-    figures = await asyncio.to_thread(context.bot_data["news"].retriever.stats)
+    figures = await asyncio.to_thread(services(context).retriever.stats)
     lines = ["<b>索引</b>"]
     lines += [f"{esc(str(k))}: {esc(str(v))}" for k, v in figures.items()]
     lines.append("<b>使用</b>")
@@ -73,7 +74,7 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Rebuild the index off the event loop and swap it in, when a bot admin issues /reindex."""
     message = update.effective_message
-    news: NewsIndex = context.bot_data["news"]
+    news: NewsIndex = services(context).news
     if not news.can_rebuild:
         await message.reply_html(esc(NO_REINDEX))
         return

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable
 
 from telegram import BotCommand, BotCommandScopeAllGroupChats, LinkPreviewOptions, Update
@@ -23,13 +23,10 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from . import admin, channels, delivery, error_handling, feedback, feeds, groups, handlers, inline
-from .answers import AnswerStore
-from .chatlog import ChatLog
+from . import admin, channels, delivery, error_handling, feedback, feeds, groups, handlers, inline, mentions
 from .config import BotConfig
-from .limits import QuestionLimiter
 from .newsindex import NewsIndex
-from .subscriptions import Subscriptions
+from .services import SERVICES, Services
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +61,7 @@ def build_application(
     rate_limiter: BaseRateLimiter | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> Application:
-    """Build the Application with its services and handlers; nothing is sent until it starts.
+    """Build the Application and its handlers; post_init makes the services, and nothing is sent until it starts.
 
     Args:
         config: the bot settings; ``config.token`` must be set.
@@ -91,7 +88,8 @@ def build_application(
         )
         .rate_limiter(rate_limiter or delivery.RetryingRateLimiter())
         .concurrent_updates(delivery.ChatOrderedProcessor(CONCURRENT_UPDATES))
-        .post_init(post_init)
+        # The services are made when the bot starts, not here: a built Application opens no file.
+        .post_init(functools.partial(post_init, config=config, news=news, clock=clock))
         .post_shutdown(post_shutdown)
     )
     if request is not None:
@@ -99,18 +97,6 @@ def build_application(
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
     application = builder.build()
-    application.bot_data["config"] = config
-    # The index: handlers ask it for the current retriever; it alone rebuilds and replaces it.
-    application.bot_data["news"] = news
-    application.bot_data["answers"] = AnswerStore(config.answer_cache)
-    application.bot_data["usage"] = Counter()
-    application.bot_data["question_limiter"] = QuestionLimiter(config.questions_per_minute)
-    application.bot_data["clock"] = clock
-    # The group message log and the digest subscriptions (one file); without a log_path, in memory only.
-    application.bot_data["chatlog"] = ChatLog(config.groups.log_path or ":memory:")
-    application.bot_data["subscriptions"] = Subscriptions(config.groups.log_path or ":memory:")
-    # 👍/👎 votes and unanswered questions ([feedback] log_path; in memory without one).
-    application.bot_data["feedback"] = feedback.FeedbackLog(config.feedback.log_path or ":memory:")
     add_handlers(application)
     return application
 
@@ -119,7 +105,7 @@ def add_handlers(application: Application) -> None:
     """Register every handler, in the order they are tried."""
     private_text = filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE
     group_text_for_bot = (
-        filters.TEXT & ~filters.COMMAND & filters.ChatType.GROUPS & handlers.ADDRESSED_TO_BOT
+        filters.TEXT & ~filters.COMMAND & filters.ChatType.GROUPS & mentions.ADDRESSED_TO_BOT
     )
     group_text = filters.ChatType.GROUPS & filters.TEXT & ~filters.COMMAND
     # Note: Order matters! Group -3: an update already handled (redelivered by the server) stops
@@ -155,17 +141,24 @@ def add_handlers(application: Application) -> None:
     )
     application.add_handler(MessageHandler(private_text & new, handlers.ask_private))
     application.add_handler(MessageHandler(group_text_for_bot & new, handlers.ask_group))
+    # Buttons. python-telegram-bot passes a press without data to every pattern handler, so the
+    # first one takes only those; the last one takes whatever data no other handler matched.
+    application.add_handler(CallbackQueryHandler(handlers.stale_button, pattern=handlers.no_data))
     application.add_handler(CallbackQueryHandler(handlers.more, pattern=r"^more:\w+:\d+$"))
     application.add_handler(CallbackQueryHandler(handlers.full_article, pattern=r"^full:\w+:\d+$"))
     application.add_handler(CallbackQueryHandler(feedback.vote, pattern=feedback.CALLBACK_PATTERN))
+    application.add_handler(CallbackQueryHandler(handlers.stale_button))
     # @bot 问题 in any chat (inline mode, switched on in @BotFather with /setinline).
     application.add_handler(InlineQueryHandler(inline.answer_inline))
     application.add_error_handler(error_handling.error_handler)
 
 
-async def post_init(application: Application) -> None:
-    """Register the command menus, start the index service and schedule the jobs once the bot is initialized."""
-    application.bot_data["news"].start(application.job_queue)
+async def post_init(
+    application: Application, *, config: BotConfig, news: NewsIndex, clock: Callable[[], float]
+) -> None:
+    """Make the services, register the command menus and schedule the jobs once the bot is initialized."""
+    application.bot_data[SERVICES] = shared = Services.open(config, news, clock)
+    shared.start(application.job_queue)
     await application.bot.set_my_commands(COMMANDS)
     await application.bot.set_my_commands(GROUP_COMMANDS, scope=BotCommandScopeAllGroupChats())
     await groups.schedule_jobs(application)
@@ -175,11 +168,10 @@ async def post_init(application: Application) -> None:
 
 
 async def post_shutdown(application: Application) -> None:
-    """Close the message log, the subscriptions, the feedback log and the index."""
-    application.bot_data["chatlog"].close()
-    application.bot_data["subscriptions"].close()
-    application.bot_data["feedback"].close()
-    application.bot_data["news"].close()
+    """Close the services: the message log, the subscriptions, the feedback log and the index."""
+    shared = application.bot_data.pop(SERVICES, None)
+    if shared is not None:  # None: the bot stopped before post_init made them
+        shared.close()
 
 
 def run(application: Application, config: BotConfig) -> None:

@@ -4,7 +4,7 @@ The bot, made an administrator of a channel, receives its posts (``channel_post`
 (``edited_channel_post``); a post forwarded to it in private by a bot admin counts the same. A post of
 a channel listed in ``[channels]`` becomes an article: the leading bold text or the first line as the
 title, the post time, the channel title as the source, ``t.me/<channel>/<id>`` as the link (media
-captions count as text). The index service (``bot_data["news"]``) adds it like a feed item
+captions count as text). The index service (``services(context).news``) adds it like a feed item
 (``index.writer.add_articles``: a JSONL file under ``<index dir>/added/``, one version) and swaps the new index in
 as a feed poll does, so it is searchable and in /latest at once; an edit, with the same article id, replaces it. Posts of other channels are not stored.
 """
@@ -23,6 +23,7 @@ from index.schema import Article
 
 from . import handlers
 from .admin import is_admin, usage
+from .services import services
 from .text import CHINA_TZ, esc
 
 logger = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ def _text(message: Message) -> tuple[str, dict[MessageEntity, str]]:
 
 async def _add(context: ContextTypes.DEFAULT_TYPE, article: Article) -> bool:
     """Add one article and swap in the new index; whether the index changed."""
-    news = context.bot_data["news"]
+    news = services(context).news
     if not news.can_add:
         logger.warning("a channel post arrived but the bot has no index folder to add it to")
         return False
@@ -95,7 +96,7 @@ async def _add(context: ContextTypes.DEFAULT_TYPE, article: Article) -> bool:
 
 def listed(context: ContextTypes.DEFAULT_TYPE, chat: Chat) -> bool:
     """Whether the channel is one of ``[channels]``."""
-    return context.bot_data["config"].channels.allows(chat.id, chat.username)
+    return services(context).config.channels.allows(chat.id, chat.username)
 
 
 async def on_post(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -123,7 +124,7 @@ async def on_forward(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     article = post_article(origin.chat, origin.message_id, origin.date, *_text(message))
     if article is None:
         return
-    if not context.bot_data["news"].can_add:
+    if not services(context).news.can_add:
         await message.reply_html(esc(NO_INDEX))
         return
     await _add(context, article)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from . import db
+from .analysis.messages import ChatMessage
 
 logger = logging.getLogger(__name__)
 
@@ -34,20 +34,6 @@ CREATE TABLE IF NOT EXISTS chat_state (
     last_summary_ts         REAL    NOT NULL
 );
 """
-
-@dataclass(frozen=True)
-class ChatMessage:
-    """One logged group text message; `time` is timezone-aware UTC."""
-
-    chat_id: int
-    message_id: int
-    user_id: int
-    sender: str
-    time: datetime
-    text: str
-    reply_to: int | None = None
-    edited: bool = False
-
 
 def _epoch(t: datetime) -> float:
     # Naive datetimes are taken as UTC, the convention of the whole log.

@@ -6,10 +6,15 @@ live in config.toml, and ``TELEGRAM_BASE_URL`` / ``TELEGRAM_WEBHOOK_URL`` overri
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from index.typedconfig import ConfigError, checked
+
+logger = logging.getLogger("config")
 
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 
@@ -17,10 +22,6 @@ TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
 BASE_URL_ENV = "TELEGRAM_BASE_URL"
 WEBHOOK_URL_ENV = "TELEGRAM_WEBHOOK_URL"
 WEBHOOK_SECRET_ENV = "TELEGRAM_WEBHOOK_SECRET"
-
-
-class ConfigError(ValueError):
-    """The ``[telegram]`` table or the environment holds an unusable value."""
 
 
 @dataclass(frozen=True)
@@ -200,8 +201,8 @@ def load_bot_config(
         base: the folder ``[groups] log_path`` is relative to (config.toml's); default the cwd.
 
     Returns:
-        The validated settings. Raises ConfigError on an unknown key, a wrong type, or a secret
-        written into the file.
+        The validated settings. Raises ConfigError on a wrong type or range, or a secret written
+        into the file; an unknown key is logged and ignored.
     """
     table = dict(table or {})
     admins = table.pop("admins", [])
@@ -210,9 +211,8 @@ def load_bot_config(
     for key in _SECRET_KEYS:
         if key in table:
             raise ConfigError(f"[telegram] {key} must not be in config.toml; use the environment")
-    unknown = set(table) - set(_INT_KEYS) - set(_STR_KEYS)
-    if unknown:
-        raise ConfigError(f"unknown [telegram] keys: {', '.join(sorted(unknown))}")
+    for key in sorted(set(table) - set(_INT_KEYS) - set(_STR_KEYS)):
+        logger.warning("config: unknown key %r in [telegram] is ignored", key)
     values: dict[str, Any] = {}
     for key in _INT_KEYS:
         if key in table:
@@ -249,20 +249,20 @@ def load_bot_config(
 
 
 def _numbers(table: Mapping[str, Any], cls: type, name: str) -> dict[str, Any]:
-    """Check a table's keys against a dataclass whose fields default to int or float numbers."""
-    defaults = {f.name: f.default for f in fields(cls)}
-    unknown = set(table) - set(defaults)
-    if unknown:
-        raise ConfigError(f"unknown [{name}] keys: {', '.join(sorted(unknown))}")
-    values: dict[str, Any] = {}
-    for key, value in table.items():
-        wanted = type(defaults[key])
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"[{name}] {key} must be a number, got {value!r}")
-        if wanted is int and not isinstance(value, int):
-            raise ConfigError(f"[{name}] {key} must be an integer, got {value!r}")
-        values[key] = value
-    return values
+    """A table's number settings checked against the dataclass's field types (finite); unknown keys warned about."""
+    return checked(cls, table, name)
+
+
+def _log_path(value: Any, base: Path | None, name: str) -> Path | None:
+    """A SQLite file setting relative to ``base``; empty: None (memory only). A folder is refused at start."""
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(f"[{name}] log_path must be a string, got {value!r}")
+    if not value or not value.strip():
+        return None
+    path = (base or Path.cwd()) / value
+    if path.is_dir():
+        raise ConfigError(f"[{name}] log_path {str(path)!r} is a folder: give a file name in it (\"\": memory only)")
+    return path
 
 
 def load_summary_config(table: Mapping[str, Any] | None) -> SummaryConfig:
@@ -274,19 +274,12 @@ def load_groups_config(table: Mapping[str, Any] | None, base: Path | None = None
     """Build a GroupsConfig from the ``[groups]`` table; ``log_path`` is taken relative to ``base``."""
     table = dict(table or {})
     allowed = table.pop("allowed_chats", [])
-    log_path = table.pop("log_path", None)
+    log_path = _log_path(table.pop("log_path", None), base, "groups")
     if not isinstance(allowed, list) or any(
         isinstance(c, bool) or not isinstance(c, int) for c in allowed
     ):
         raise ConfigError(f"[groups] allowed_chats must be a list of chat ids, got {allowed!r}")
-    if log_path is not None and not isinstance(log_path, str):
-        raise ConfigError(f"[groups] log_path must be a string, got {log_path!r}")
-    return GroupsConfig(
-        allowed_chats=frozenset(allowed),
-        # An empty log_path keeps the log in memory only.
-        log_path=(base or Path.cwd()) / log_path if log_path and log_path.strip() else None,
-        **_numbers(table, GroupsConfig, "groups"),
-    )
+    return GroupsConfig(allowed_chats=frozenset(allowed), log_path=log_path, **_numbers(table, GroupsConfig, "groups"))
 
 
 def load_feeds_config(table: Mapping[str, Any] | None) -> FeedsConfig:
@@ -301,13 +294,8 @@ def load_feeds_config(table: Mapping[str, Any] | None) -> FeedsConfig:
 def load_feedback_config(table: Mapping[str, Any] | None, base: Path | None = None) -> FeedbackConfig:
     """Build a FeedbackConfig from the ``[feedback]`` table; ``log_path`` is taken relative to ``base``."""
     table = dict(table or {})
-    log_path = table.pop("log_path", None)
-    if log_path is not None and not isinstance(log_path, str):
-        raise ConfigError(f"[feedback] log_path must be a string, got {log_path!r}")
-    return FeedbackConfig(
-        log_path=(base or Path.cwd()) / log_path if log_path and log_path.strip() else None,
-        **_numbers(table, FeedbackConfig, "feedback"),
-    )
+    log_path = _log_path(table.pop("log_path", None), base, "feedback")
+    return FeedbackConfig(log_path=log_path, **_numbers(table, FeedbackConfig, "feedback"))
 
 
 def load_channels_config(table: Mapping[str, Any] | None) -> ChannelsConfig:
@@ -315,8 +303,8 @@ def load_channels_config(table: Mapping[str, Any] | None) -> ChannelsConfig:
     table = dict(table or {})
     usernames = table.pop("usernames", [])
     ids = table.pop("ids", [])
-    if table:
-        raise ConfigError(f"unknown [channels] keys: {', '.join(sorted(table))}")
+    for key in sorted(table):
+        logger.warning("config: unknown key %r in [channels] is ignored", key)
     if not isinstance(usernames, list) or any(not isinstance(u, str) or not u.strip("@ ") for u in usernames):
         raise ConfigError(f"[channels] usernames must be a list of channel usernames, got {usernames!r}")
     if not isinstance(ids, list) or any(isinstance(i, bool) or not isinstance(i, int) for i in ids):

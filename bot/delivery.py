@@ -21,6 +21,8 @@ from telegram import Update
 from telegram.error import BadRequest, Conflict, NetworkError, RetryAfter, TimedOut
 from telegram.ext import AIORateLimiter, ApplicationHandlerStop, BaseUpdateProcessor, ContextTypes
 
+from .services import services
+
 logger = logging.getLogger(__name__)
 
 # Telegram: at most 30 messages a second overall, 20 a minute in one group. These are sliding
@@ -227,10 +229,10 @@ SEEN_UPDATES = 10_000  # update ids remembered to drop redeliveries; Telegram's 
 
 async def drop_redelivered_updates(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Stop an update whose id was already handled, so a redelivered question is answered once."""
-    seen: OrderedDict[int, None] = context.bot_data.setdefault("seen_updates", OrderedDict())
+    seen = services(context).seen_updates
     if update.update_id in seen:
         logger.info("dropping redelivered update %d", update.update_id)
-        context.bot_data["usage"]["redelivered"] += 1
+        services(context).usage["redelivered"] += 1
         raise ApplicationHandlerStop
     # Check and record with no await in between: concurrent copies cannot both get through.
     seen[update.update_id] = None

@@ -13,6 +13,8 @@ from telegram import Update
 from telegram.error import BadRequest, NetworkError, RetryAfter
 from telegram.ext import ContextTypes
 
+from .services import SERVICES
+
 logger = logging.getLogger(__name__)
 
 APOLOGY = "抱歉，处理这条消息时出了点问题，请稍后再试。"
@@ -23,9 +25,9 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
     # Log the error before we do anything else, so we can see it even if something breaks.
     described = update.to_dict() if isinstance(update, Update) else repr(update)
     logger.error("Exception while handling an update: %s", described, exc_info=context.error)
-    usage = context.bot_data.get("usage")
-    if usage is not None:
-        usage["errors"] += 1
+    shared = context.bot_data.get(SERVICES)
+    if shared is not None:
+        shared.usage["errors"] += 1
     if not isinstance(update, Update) or update.effective_chat is None:
         return
     if isinstance(context.error, NetworkError | RetryAfter) and not isinstance(context.error, BadRequest):

@@ -4,7 +4,7 @@
 answer (its key, the question, the passage ids, the time), one vote per user per answer, and the
 questions answered "not found". User ids are stored only as salted hashes, and so are private chat
 ids (a group's id is kept: it says which group asked). Rows older than ``retention_days`` are pruned.
-``bot_data["feedback"]`` holds the log; the async helpers below are what handlers call.
+``services(context).feedback`` holds the log; the async helpers below are what handlers call.
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, ContextTypes
 
 from . import db
+from .services import services
 from .text import MAX_CALLBACK_DATA_BYTES, esc, shorten
 
 logger = logging.getLogger(__name__)
@@ -160,27 +161,7 @@ def stats_lines(counts: dict[str, int], gaps: Sequence[tuple[str, int, int]]) ->
 
 
 def _log(context: ContextTypes.DEFAULT_TYPE) -> FeedbackLog | None:
-    return context.bot_data.get("feedback")
-
-
-def _chat(log: FeedbackLog, update: Update) -> str:
-    chat = update.effective_chat
-    return log.chat_label(chat.id, chat.type == Chat.PRIVATE) if chat else "?"
-
-
-async def log_answer(update: Update, context: ContextTypes.DEFAULT_TYPE, key: str, question: str,
-                     passage_ids: Sequence[int]) -> None:
-    """Keep an answer (question, passages, time) so votes on it can be counted."""
-    log = _log(context)
-    if log is not None:
-        await asyncio.to_thread(log.record_answer, key, _chat(log, update), question, passage_ids, time.time())
-
-
-async def log_not_found(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
-    """Log a question the index could not answer."""
-    log = _log(context)
-    if log is not None:
-        await asyncio.to_thread(log.record_not_found, _chat(log, update), question, time.time())
+    return services(context).feedback
 
 
 async def vote(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -194,7 +175,7 @@ async def vote(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     voter = log.anonymous("u", update.effective_user.id)
     outcome = await asyncio.to_thread(log.vote, key, voter, choice, time.time())
     if outcome == "new":
-        context.bot_data["usage"]["votes_" + choice] += 1
+        services(context).usage["votes_" + choice] += 1
     await query.answer({"new": THANKS, "again": ALREADY}.get(outcome, EXPIRED))
 
 
@@ -211,14 +192,14 @@ async def prune_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Delete feedback older than the retention."""
     log = _log(context)
     if log is not None:
-        await asyncio.to_thread(log.prune, time.time(), context.bot_data["config"].feedback.retention_days)
+        await asyncio.to_thread(log.prune, time.time(), services(context).config.feedback.retention_days)
 
 
 def schedule(application: Application) -> None:
     """Prune the feedback log on the chat log's schedule."""
-    if application.job_queue is None or application.bot_data.get("feedback") is None:
+    if application.job_queue is None or services(application).feedback is None:
         return
-    minutes = application.bot_data["config"].groups.prune_every_minutes
+    minutes = services(application).config.groups.prune_every_minutes
     for job in application.job_queue.get_jobs_by_name(PRUNE_JOB):
         job.schedule_removal()
     application.job_queue.run_repeating(prune_job, interval=minutes * 60, first=15, name=PRUNE_JOB)
@@ -227,31 +208,69 @@ def schedule(application: Application) -> None:
 # --- python -m bot report ------------------------------------------------------------------------------
 
 
+# A cell starting with one of these is a formula to a spreadsheet (OWASP "CSV injection"); the full-width
+# forms, which Chinese input methods type, in case a spreadsheet folds them to ASCII.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+TABLES = ("meta", "answers", "votes", "not_found")  # what makes a SQLite file a feedback log
+
+
+def cell(value):
+    """A CSV cell a spreadsheet shows as text: a string starting like a formula gets a leading single quote."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
 def report(log: FeedbackLog, out) -> None:
     """Write the gaps (questions not found or voted 👎) and the voted answers as CSV."""
     writer = csv.writer(out)
     writer.writerow(["kind", "question", "not_found", "down", "up", "passages", "time_utc"])
     for question, missing, down in log.gaps():
-        writer.writerow(["gap", question, missing, down, "", "", ""])
+        writer.writerow(map(cell, ["gap", question, missing, down, "", "", ""]))
     for at, question, passages, up, down in log.votes():
-        writer.writerow(["voted", question, "", down, up, passages, at])
+        writer.writerow(map(cell, ["voted", question, "", down, up, passages, at]))
+
+
+def is_feedback_log(path: Path) -> bool:
+    """Whether a file is a SQLite database holding the feedback log's tables (looked at, never written)."""
+    import sqlite3
+
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return False
+    try:
+        names = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError:  # not a database, or an encrypted or damaged one
+        return False
+    finally:
+        conn.close()
+    return set(TABLES) <= names
 
 
 def report_main(argv: list[str]) -> int:
     """`python -m bot report [--config FILE] [--db FILE]`: the gaps and votes as CSV on stdout."""
     from index import load_config
 
-    from .config import load_feedback_config
+    from .config import ConfigError, load_feedback_config
 
     parser = argparse.ArgumentParser(prog="python -m bot report", description=report.__doc__)
     parser.add_argument("--config", type=Path, default=Path("config.toml"), help="config file")
     parser.add_argument("--db", type=Path, help="the feedback log (default: [feedback] log_path)")
     args = parser.parse_args(argv)
     if args.db is None:
-        cfg = load_config(args.config)
-        args.db = load_feedback_config(cfg.raw.get("feedback"), cfg.path.resolve().parent if cfg.path else None).log_path
+        try:
+            cfg = load_config(args.config)
+            feedback = load_feedback_config(cfg.raw.get("feedback"), cfg.path.resolve().parent if cfg.path else None)
+        except ConfigError as e:
+            print(f"config error: {e}", file=sys.stderr)
+            return 2
+        args.db = feedback.log_path
     if args.db is None or not args.db.is_file():
         print(f"no feedback log at {args.db}", file=sys.stderr)
+        return 1
+    # Opening it as a FeedbackLog would create our tables in any SQLite file it is pointed at.
+    if not is_feedback_log(args.db):
+        print(f"error: {args.db} is not a feedback log (a SQLite file with the tables {', '.join(TABLES)})",
+              file=sys.stderr)
         return 1
     log = FeedbackLog(args.db)
     try:

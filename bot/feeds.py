@@ -1,6 +1,6 @@
 """Poll the ``[feeds]`` URLs in the background and add what is new to the index; /feeds for admins.
 
-The index service (``bot_data["news"]``) holds the ``index.ingest.poll.FeedPoller`` (or None) and does the
+The index service (``services(context).news``) holds the ``index.ingest.poll.FeedPoller`` (or None) and does the
 poll off the event loop; when it published a new index version, the new retriever is swapped in as
 /reindex does, so /latest shows the new articles at once and the index never goes away.
 """
@@ -14,6 +14,7 @@ from telegram import Update
 from telegram.ext import Application, ContextTypes
 
 from .admin import admin_only, usage
+from .services import services
 from .text import CHINA_TZ, esc
 
 logger = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ MAX_CHARS = 100
 
 def schedule(application: Application) -> None:
     """Start polling the configured feeds (first poll shortly after start-up)."""
-    poller = application.bot_data["news"].poller
+    poller = services(application).news.poller
     if poller is None or not poller.feeds or application.job_queue is None:
         return
     for job in application.job_queue.get_jobs_by_name(POLL_JOB):
@@ -38,7 +39,7 @@ def schedule(application: Application) -> None:
 
 async def poll_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Poll the due feeds off the event loop; swap in the new index when articles were added."""
-    news = context.bot_data["news"]
+    news = services(context).news
     if news.poller is None:
         return
     try:
@@ -59,7 +60,7 @@ def _when(ts: float | None) -> str:
 async def feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """List the feeds with their last status and next attempt, to a bot admin."""
     message = update.effective_message
-    poller = context.bot_data["news"].poller
+    poller = services(context).news.poller
     if poller is None or not poller.feeds:
         await message.reply_html(esc(NO_FEEDS))
         return

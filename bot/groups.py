@@ -1,11 +1,10 @@
 """Group chats: the allowlist gate, the message log, /summary, /digest, /forget and their jobs.
 
 Thin async callbacks like ``bot.handlers``; the work is in ``bot.chatlog`` (SQLite),
-``bot.summarize`` / ``bot.summary_format`` and ``bot.digest``, run off the event loop with
-``asyncio.to_thread``. Services live in ``context.bot_data``: ``"chatlog"`` (bot.chatlog.ChatLog),
-``"subscriptions"`` (bot.subscriptions.Subscriptions),
-``"news"`` (its ``retriever``), ``"config"`` and ``"clock"`` (monotonic seconds, for the /summary
-cooldown). ``bot.app`` wires it all.
+``bot.analysis`` (summarize, digest) and ``bot.summary_format`` / ``bot.digest_format``, run off
+the event loop with ``asyncio.to_thread``. The services (``bot.services.Services``: the chat log, the subscriptions, the
+retriever, the settings, the clock of the /summary cooldown) come from ``services(context)``;
+``bot.app`` wires it all.
 """
 
 from __future__ import annotations
@@ -14,32 +13,30 @@ import asyncio
 import logging
 import math
 import re
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from telegram import Chat, ChatMember, Message, Update
 from telegram.constants import ChatAction
 from telegram.error import Forbidden
 from telegram.ext import Application, ApplicationHandlerStop, ContextTypes, JobQueue, filters
 
-from . import digest as news_digest
-from . import summarize
+from index.schema import Headline
+
+from .analysis import digest as news_digest
+from .analysis import summarize
 from .chatlog import ChatLog, ChatMessage
 from .config import BotConfig
-from .handlers import ADDRESSED_TO_BOT, send_messages
+from .digest_format import format_digest
+from .mentions import ADDRESSED_TO_BOT
+from .sending import send_messages
+from .services import Retriever, services
 from .subscriptions import Subscriptions
 from .summary_format import format_summary, too_few_text
 from .text import CHINA_TZ, esc
 
 logger = logging.getLogger(__name__)
-
-try:
-    SHANGHAI = ZoneInfo("Asia/Shanghai")
-except ZoneInfoNotFoundError:  # no tz database (a slim image without tzdata): same offset
-    SHANGHAI = CHINA_TZ
 
 GROUP_TYPES = (Chat.GROUP, Chat.SUPERGROUP)
 ADMIN_STATUSES = (ChatMember.OWNER, ChatMember.ADMINISTRATOR)
@@ -52,7 +49,6 @@ REFUSAL = (
 )
 GROUP_ONLY = "这个命令只能在群组里用。"
 COOLDOWN = "请稍等：每个群 {every} 秒内只总结一次，{wait} 秒后再试。"
-SUMMARY_TIMES = "summary_started"  # bot_data key: chat id -> bot_data["clock"] time its last summary began
 FORGET_REFUSED = "只有群管理员（或机器人管理员）可以删除本群的消息记录。"
 FORGOTTEN = "已删除本群的 {n} 条消息记录。"
 PRIVACY_HINT = (
@@ -70,15 +66,15 @@ NOT_SUBSCRIBED = "这里没有订阅每日新闻摘要。"
 
 
 def _config(context: ContextTypes.DEFAULT_TYPE) -> BotConfig:
-    return context.bot_data["config"]
+    return services(context).config
 
 
 def _chatlog(context: ContextTypes.DEFAULT_TYPE) -> ChatLog:
-    return context.bot_data["chatlog"]
+    return services(context).chatlog
 
 
 def _subscriptions(context: ContextTypes.DEFAULT_TYPE) -> Subscriptions:
-    return context.bot_data["subscriptions"]
+    return services(context).subscriptions
 
 
 def is_group(chat: Chat | None) -> bool:
@@ -226,8 +222,8 @@ async def summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     # One summary per chat per cooldown, so one group cannot keep a core busy; the time is taken
     # before the work starts, so two /summary sent together do not both run.
-    started = context.bot_data.setdefault(SUMMARY_TIMES, {})
-    now = context.bot_data["clock"]()
+    started = services(context).summary_started
+    now = services(context).clock()
     wait = config.summary.cooldown_seconds - (now - started.get(chat.id, -math.inf))
     if wait > 0:
         every = f"{config.summary.cooldown_seconds:g}"
@@ -236,7 +232,7 @@ async def summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     started[chat.id] = now
     await message.reply_chat_action(ChatAction.TYPING)
     result, label = await asyncio.to_thread(
-        _summarize_window, _chatlog(context), context.bot_data["news"].retriever, config, chat.id, window,
+        _summarize_window, _chatlog(context), services(context).retriever, config, chat.id, window,
         message.date,
     )
     if result.too_few:
@@ -254,7 +250,7 @@ async def summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 def _summarize_window(
     chatlog: ChatLog,
-    retriever: object,
+    retriever: Retriever,
     config: BotConfig,
     chat_id: int,
     window: Window,
@@ -268,7 +264,6 @@ def _summarize_window(
     messages = chatlog.select(
         chat_id, count=window.count, since=window.since, default_n=s.default_messages, limit=s.max_messages
     )
-    has_related = s.related_headlines > 0 and hasattr(retriever, "related")
     result = summarize.summarize(
         messages,
         s.picks,
@@ -276,7 +271,7 @@ def _summarize_window(
         min_chars=s.min_chars,
         quote_chars=s.quote_chars,
         n_keywords=s.keywords,
-        related=discussion_related(retriever, s.related_headlines) if has_related else None,
+        related=discussion_related(retriever, s.related_headlines) if s.related_headlines > 0 else None,
         max_related=s.related_headlines,
         diversity=s.diversity,
         duplicate_jaccard=s.duplicate_jaccard,
@@ -290,24 +285,16 @@ def _summarize_window(
 RELATED_QUERY_WORDS = 4
 
 
-def discussion_related(retriever: object, n: int) -> Callable[[str], list]:
-    """Return ``related(text)`` for summarize: headlines that lines of the text are about.
+def discussion_related(retriever: Retriever, n: int) -> Callable[[list[str]], list[Headline]]:
+    """Return ``related(keywords)`` for summarize: the headlines the discussion's top keywords find.
 
-    ``Retriever.search`` scores how much of the query a passage covers, so the summary's one long
-    query (eight keywords and every quoted message) never passes its relevance threshold, even for
-    a discussion of nothing but indexed news. Each line alone does: the keyword line cut to its
-    first few keywords, and each quoted message. Headlines found by more lines come first.
+    One search of the first few keywords: ``Retriever.search`` scores how much of the query a
+    passage covers, so a query of every keyword (or of the quoted messages too) would never pass
+    its relevance threshold, even for a discussion of nothing but indexed news.
     """
 
-    def related(text: str) -> list:
-        votes: Counter[str] = Counter()
-        found: dict[str, object] = {}
-        for line in text.splitlines():
-            query = " ".join(line.split()[:RELATED_QUERY_WORDS])
-            for headline in retriever.related(query, n) if query else []:
-                votes[headline.title] += 1
-                found.setdefault(headline.title, headline)
-        return [found[title] for title, _ in votes.most_common(n)]
+    def related(keywords: list[str]) -> list[Headline]:
+        return retriever.related(" ".join(keywords[:RELATED_QUERY_WORDS]), n)
 
     return related
 
@@ -385,9 +372,9 @@ async def post_digest(
     """Build the digest off the event loop and send it to the chat."""
     s = _config(context).summary
     built = await asyncio.to_thread(
-        news_digest.build_digest, context.bot_data["news"].retriever, s.digest_hours, s.digest_max_items
+        news_digest.build_digest, services(context).retriever, s.digest_hours, s.digest_max_items
     )
-    messages = news_digest.format_digest(built, datetime.now(UTC))
+    messages = format_digest(built, datetime.now(UTC))
     await send_messages(context, chat_id, messages, reply_to=reply_to)
 
 
@@ -404,7 +391,7 @@ def schedule_digest(job_queue: JobQueue, chat_id: int, at: str) -> None:
     unschedule_digest(job_queue, chat_id)
     hour, minute = map(int, at.split(":"))
     job_queue.run_daily(
-        digest_job, time(hour, minute, tzinfo=SHANGHAI), chat_id=chat_id, name=digest_job_name(chat_id)
+        digest_job, time(hour, minute, tzinfo=CHINA_TZ), chat_id=chat_id, name=digest_job_name(chat_id)
     )
 
 
@@ -445,7 +432,7 @@ async def schedule_jobs(application: Application) -> None:
         job.schedule_removal()
     # The first run comes soon after start-up: the bot may have been down for days.
     job_queue.run_repeating(prune_job, interval=minutes * 60, first=10, name=PRUNE_JOB)
-    subscriptions = await asyncio.to_thread(application.bot_data["subscriptions"].all)
+    subscriptions = await asyncio.to_thread(services(application).subscriptions.all)
     for chat_id, at in subscriptions:
         schedule_digest(job_queue, chat_id, at)
     if subscriptions:
@@ -453,4 +440,4 @@ async def schedule_jobs(application: Application) -> None:
 
 
 def _app_config(application: Application) -> BotConfig:
-    return application.bot_data["config"]
+    return services(application).config

@@ -1,10 +1,10 @@
-"""Thin async callbacks: parse the update, call the retriever off the event loop, format, reply.
+"""Thin async callbacks: parse the update, ask the ask service (``bot.ask``) or the retriever, format, reply.
 
-Each command's argument parsing sits beside its handler (/latest's here, /summary's in ``bot.groups``).
+Private and group questions go through ``answer``, which formats the ask service's reply; the
+buttons under an answer page through the hits it kept. Each command's argument parsing sits beside
+its handler (/latest's here, /summary's in ``bot.groups``).
 
-The services live in ``context.bot_data``: ``"news"`` (bot.newsindex.NewsIndex, whose
-``retriever`` is read once per update), ``"config"`` (bot.config.BotConfig), ``"answers"`` (bot.answers.AnswerStore) and ``"clock"`` (monotonic
-seconds, for the question limit). ``bot.app`` wires it all.
+The services (``bot.services.Services``) come from ``services(context)``; ``bot.app`` wires it all.
 """
 
 from __future__ import annotations
@@ -12,19 +12,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import secrets
 from collections.abc import Sequence
 from datetime import datetime
 
-from telegram import Chat, InlineKeyboardMarkup, Message, MessageEntity, ReplyParameters, Update
+from telegram import Chat, Message, Update
 from telegram.constants import ChatAction
-from telegram.ext import ContextTypes, filters
+from telegram.ext import ContextTypes
 
-from . import feedback, formatting, whatsnew
-from .answers import Answer, AnswerStore
+from . import feedback, formatting
+from .answers import Answer
+from .ask import TOO_FAST, USAGE_ASK, Asking, Headlines, NotFound, Quotes, Surface, TooFast, Unaskable, ask
 from .config import BotConfig
-from .limits import QuestionLimiter, Verdict
-from .questions import clean_question, is_askable
+from .digest_format import format_whats_new
+from .mentions import question_without_mention
+from .sending import quote_in, send_messages
+from .services import services
 from .text import CHINA_TZ, esc
 
 logger = logging.getLogger(__name__)
@@ -34,66 +36,7 @@ logger = logging.getLogger(__name__)
 
 
 def _config(context: ContextTypes.DEFAULT_TYPE) -> BotConfig:
-    return context.bot_data["config"]
-
-
-async def send_messages(
-    context: ContextTypes.DEFAULT_TYPE,
-    chat_id: int,
-    messages: Sequence[str],
-    *,
-    reply_to: Message | None = None,
-    keyboard: InlineKeyboardMarkup | None = None,
-) -> None:
-    """Send messages in order; quote ``reply_to`` with the first, put ``keyboard`` on the last."""
-    thread_id = reply_to.message_thread_id if reply_to and reply_to.is_topic_message else None
-    for n, text in enumerate(messages):
-        await context.bot.send_message(
-            chat_id,
-            text,
-            message_thread_id=thread_id,
-            reply_parameters=(
-                ReplyParameters(reply_to.message_id, allow_sending_without_reply=True)
-                if reply_to is not None and n == 0
-                else None
-            ),
-            reply_markup=keyboard if n == len(messages) - 1 else None,
-        )
-
-
-def _quote_in(chat: Chat, message: Message) -> Message | None:
-    """In groups a reply quotes the question so the thread stays readable; not in private."""
-    return None if chat.type == Chat.PRIVATE else message
-
-
-class AddressedToBot(filters.MessageFilter):
-    """Group messages meant for the bot: they mention it or reply to one of its messages."""
-
-    def filter(self, message: Message) -> bool:
-        bot = message.get_bot()
-        reply = message.reply_to_message
-        if reply is not None and reply.from_user is not None and reply.from_user.id == bot.id:
-            return True
-        return bool(_mentions(message, bot.username, bot.id))
-
-
-ADDRESSED_TO_BOT = AddressedToBot(name="AddressedToBot")
-
-
-def _mentions(message: Message, username: str, bot_id: int) -> list[MessageEntity]:
-    entities = message.parse_entities([MessageEntity.MENTION, MessageEntity.TEXT_MENTION])
-    return [
-        entity
-        for entity, text in entities.items()
-        if (entity.type == MessageEntity.MENTION and text[1:].lower() == username.lower())
-        or (entity.user is not None and entity.user.id == bot_id)
-    ]
-
-
-def question_without_mention(message: Message, username: str) -> str:
-    """Return the message text with @mentions of the bot removed."""
-    text = message.text or ""
-    return re.sub(rf"@{re.escape(username)}\b", " ", text, flags=re.IGNORECASE).strip()
+    return services(context).config
 
 
 # --- commands ----------------------------------------------------------------------------------
@@ -106,7 +49,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Explain what the bot knows and how to ask, when /help is issued."""
-    stats = await asyncio.to_thread(context.bot_data["news"].retriever.stats)
+    stats = await asyncio.to_thread(services(context).retriever.stats)
     await update.effective_message.reply_html(formatting.format_help(stats))
 
 
@@ -155,28 +98,20 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     except ValueError:
         await update.effective_message.reply_html(latest_usage(config.latest_max))
         return
-    headlines = await asyncio.to_thread(context.bot_data["news"].retriever.latest, n, keyword)
+    headlines = await asyncio.to_thread(services(context).retriever.latest, n, keyword)
     message = update.effective_message
     await send_messages(
         context,
         message.chat_id,
         formatting.headline_list(headlines, keyword=keyword),
-        reply_to=_quote_in(message.chat, message),
+        reply_to=quote_in(message.chat, message),
     )
-
-
-USAGE_ASK = "用法：/ask 你的问题，例如 /ask 社区防控要突出什么"
 
 
 async def ask_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Answer the question after /ask (works in every chat)."""
-    message = update.effective_message
-    parts = (message.text or "").split(maxsplit=1)
-    question = parts[1].strip() if len(parts) > 1 else ""
-    if not question:
-        await message.reply_html(esc(USAGE_ASK))
-        return
-    await answer(update, context, question)
+    parts = (update.effective_message.text or "").split(maxsplit=1)
+    await answer(update, context, parts[1] if len(parts) > 1 else "")
 
 
 async def ask_private(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -186,70 +121,36 @@ async def ask_private(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 async def ask_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Answer a group message that mentions the bot or replies to it."""
-    question = question_without_mention(update.effective_message, context.bot.username)
-    if not question:
-        await update.effective_message.reply_html(esc(USAGE_ASK))
-        return
-    await answer(update, context, question)
+    await answer(update, context, question_without_mention(update.effective_message, context.bot.username))
 
 
-TOO_FAST = "提问太快了：每人每分钟最多 {n} 个问题，请稍后再问。"
-
-
-def search_now(retriever, question: str, k: int):
-    """Search as of the current China time, so "昨天" restricts the answer and "2019年" weighs in it."""
-    return retriever.search(question, k, now=datetime.now(CHINA_TZ))
+def asking_of(update: Update) -> Asking:
+    """Who asks a chat message, where and when (now, in China time)."""
+    chat, user = update.effective_chat, update.effective_user
+    surface = Surface.PRIVATE if chat.type == Chat.PRIVATE else Surface.GROUP
+    return Asking(surface, chat.id, user.id if user else None, datetime.now(CHINA_TZ))
 
 
 async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
-    """Search for ``question`` and reply with quoted passages, or with the nearest headlines."""
+    """Ask the ask service and reply with what it found: quotes, headlines, or the nearest headlines."""
     message = update.effective_message
-    config = _config(context)
-    # Zero-width and control characters would only confuse the search and the echoed question.
-    question = clean_question(question)
-    if not is_askable(question):  # only emoji, punctuation or blanks: nothing to find
-        await message.reply_html(esc(USAGE_ASK))
-        return
-    usage = context.bot_data["usage"]
-    limiter: QuestionLimiter = context.bot_data["question_limiter"]
-    user = update.effective_user
-    # One user must not starve a group: past the limit, one short notice, then silence.
-    verdict = limiter.check(user.id if user else message.chat_id, context.bot_data["clock"]())
-    if verdict is not Verdict.ANSWER:
-        usage["rate_limited"] += 1
-        if verdict is Verdict.NOTIFY:
-            await message.reply_html(esc(TOO_FAST.format(n=limiter.per_minute)))
-        return
-    usage["questions"] += 1
-    await message.reply_chat_action(ChatAction.TYPING)
-    reply_to = _quote_in(message.chat, message)
-    if whatsnew.is_whats_new(question):  # 今天有什么新闻: the newest headlines, not a search
-        usage["whats_new"] += 1
-        found = await asyncio.to_thread(
-            whatsnew.answer, context.bot_data["news"].retriever, question, datetime.now(CHINA_TZ), config.latest_default
-        )
-        key = secrets.token_hex(4)  # no pages or articles to keep: only the votes refer to it
-        await feedback.log_answer(update, context, key, question, [])
-        await send_messages(context, message.chat_id, whatsnew.format_whats_new(found), reply_to=reply_to,
-                            keyboard=feedback.with_vote_buttons(None, key))
-        return
-    # Encoding the question takes a while: keep it off the event loop so other chats go on.
-    result = await asyncio.to_thread(
-        search_now, context.bot_data["news"].retriever, question, config.max_passages
-    )
-    if not result.found:
-        usage["not_found"] += 1
-        await feedback.log_not_found(update, context, question)
-        messages = formatting.format_not_found(question, result.nearest_headlines, date_range=result.date_range)
-        await send_messages(context, message.chat_id, messages, reply_to=reply_to)
-        return
-    store: AnswerStore = context.bot_data["answers"]
-    kept = Answer(
-        question, tuple(result.hits), config.passages, result.date_range, result.confident, result.outside_range
-    )
-    key = store.add(kept)
-    await feedback.log_answer(update, context, key, question, [h.passage.id for h in kept.hits])
-    await _send_page(context, message.chat_id, key, kept, 0, reply_to=reply_to)
+    reply = await ask(services(context), question, asking_of(update),
+                      working=lambda: message.reply_chat_action(ChatAction.TYPING))
+    reply_to = quote_in(message.chat, message)
+    match reply:
+        case Unaskable():
+            await message.reply_html(esc(USAGE_ASK))
+        case TooFast(per_minute=n, notify=notify):
+            if notify:
+                await message.reply_html(esc(TOO_FAST.format(n=n)))
+        case Headlines(found=found, key=key):
+            await send_messages(context, message.chat_id, format_whats_new(found), reply_to=reply_to,
+                                keyboard=feedback.with_vote_buttons(None, key))
+        case NotFound(question=asked, result=result):
+            messages = formatting.format_not_found(asked, result.nearest_headlines, date_range=result.date_range)
+            await send_messages(context, message.chat_id, messages, reply_to=reply_to)
+        case Quotes(answer=kept, key=key):
+            await _send_page(context, message.chat_id, key, kept, 0, reply_to=reply_to)
 
 
 async def _send_page(
@@ -278,13 +179,15 @@ async def _send_page(
 
 EXPIRED = "这条回答已过期，请重新提问。"
 NO_MORE = "没有更多了。"
+# A message sent through inline mode sits in a chat the bot may not write to: only the toast answers.
+NOT_HERE = "这里不能显示更多内容，请私聊机器人提问。"
 
 
 async def more(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Send the next passages of an answer when its "more" button is pressed."""
     query = update.callback_query
-    _, key, offset_text = (query.data or "").split(":")
-    kept: Answer | None = context.bot_data["answers"].get(key)
+    _, key, offset_text = query.data.split(":")
+    kept: Answer | None = services(context).answers.get(key)
     offset = int(offset_text)
     if kept is None:
         await query.answer(EXPIRED)
@@ -292,22 +195,38 @@ async def more(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not kept.page(offset):
         await query.answer(NO_MORE)
         return
+    if query.message is None:
+        await query.answer(NOT_HERE)
+        return
     await query.answer()
-    await _send_page(context, update.effective_chat.id, key, kept, offset)
+    await _send_page(context, query.message.chat.id, key, kept, offset)
 
 
 async def full_article(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Send the whole cleaned article when a "full article" button is pressed."""
     query = update.callback_query
-    _, key, index_text = (query.data or "").split(":")
-    kept: Answer | None = context.bot_data["answers"].get(key)
+    _, key, index_text = query.data.split(":")
+    kept: Answer | None = services(context).answers.get(key)
     ids = kept.article_ids if kept is not None else []
     index = int(index_text)
     article = None
     if index < len(ids):
-        article = await asyncio.to_thread(context.bot_data["news"].retriever.article, ids[index])
+        article = await asyncio.to_thread(services(context).retriever.article, ids[index])
     if article is None:
         await query.answer(EXPIRED)
         return
+    if query.message is None:
+        await query.answer(NOT_HERE)
+        return
     await query.answer()
-    await send_messages(context, update.effective_chat.id, formatting.format_article(article))
+    await send_messages(context, query.message.chat.id, formatting.format_article(article))
+
+
+def no_data(data: object) -> bool:
+    """Match no callback data: with this pattern a handler gets only the presses that carry none."""
+    return False
+
+
+async def stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer a press no other handler takes (no data, forged or outdated data), so the client's spinner stops."""
+    await update.callback_query.answer(EXPIRED)

@@ -1,6 +1,7 @@
 """Inline mode: ``@bot 问题`` in any chat offers the best passages as articles to send.
 
-An empty query (or a "what's new" one) offers the newest headlines. Retrieval and answerability are
+The question goes through the ask service like a chat message (the same per-user limit); an empty
+query (or a "what's new" one) offers the newest headlines. Retrieval and answerability are
 the private chat's: a question nothing answers gets one "没有找到" article with the nearest headlines.
 The results are the same for everyone (``is_personal`` false) and cached briefly by Telegram.
 Inline mode must be switched on in @BotFather (/setinline); the bot works without it.
@@ -8,7 +9,6 @@ Inline mode must be switched on in @BotFather (/setinline); the bot works withou
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Sequence
 from datetime import datetime
@@ -19,16 +19,17 @@ from telegram.ext import ContextTypes
 
 from index.schema import HEADLINE, SearchResult
 
-from . import formatting, whatsnew
-from .digest import EXTRACT_CHARS, DigestItem
-from .handlers import search_now
-from .questions import clean_question, is_askable
+from . import formatting
+from .analysis.digest import EXTRACT_CHARS, DigestItem
+from .ask import TOO_FAST, Asking, Headlines, NotFound, Quotes, Reply, Surface, TooFast, ask
+from .services import services
 from .text import CHINA_TZ, esc, shorten
 
 CACHE_SECONDS = 30  # Telegram keeps the results of one query this long; the index may change meanwhile
 MAX_TITLE = 100
 MAX_DESCRIPTION = 120
 NOT_FOUND_TITLE = "没有找到能回答的内容"
+TOO_FAST_TITLE = "提问太快了，请稍后再问"
 
 
 def _content(html: str) -> InputTextMessageContent:
@@ -96,26 +97,36 @@ def headline_results(items: Sequence[DigestItem]) -> list[InlineQueryResultArtic
     return out
 
 
-def inline_results(retriever: object, query: str, now: datetime, k: int, n_headlines: int,
-                   hours: float) -> list[InlineQueryResultArticle]:
-    """The results for one inline query (blocking: reads the index)."""
-    question = clean_question(query)
-    if not is_askable(question) or whatsnew.is_whats_new(question):
-        found = whatsnew.answer(retriever, question, now, n_headlines, hours)
-        return headline_results(found.items)
-    result = search_now(retriever, question, k)
-    if not result.found:
-        return [not_found_result(result)]
-    return hit_results(result, k)
+def too_fast_result(per_minute: int) -> InlineQueryResultArticle:
+    """The single article of a user over the question limit."""
+    text = TOO_FAST.format(n=per_minute)
+    return InlineQueryResultArticle(id="too-fast", title=TOO_FAST_TITLE, input_message_content=_content(esc(text)),
+                                    description=shorten(text, MAX_DESCRIPTION))
+
+
+def inline_results(reply: Reply, limit: int) -> list[InlineQueryResultArticle]:
+    """The articles offered for one inline query, from the ask service's reply."""
+    match reply:
+        case TooFast(per_minute=n):
+            return [too_fast_result(n)]
+        case Headlines(found=found):
+            return headline_results(found.items)
+        case NotFound(result=result):
+            return [not_found_result(result)]
+        case Quotes(result=result):
+            return hit_results(result, limit)
+    return []  # Unaskable: inline mode turns an empty query into headlines, so it never comes
 
 
 async def answer_inline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Answer ``@bot 问题`` with passages (or the newest headlines for an empty query)."""
     query = update.inline_query
-    config = context.bot_data["config"]
-    context.bot_data["usage"]["inline"] += 1
-    results = await asyncio.to_thread(
-        inline_results, context.bot_data["news"].retriever, query.query, datetime.now(CHINA_TZ),
-        config.max_passages, config.latest_default, config.summary.digest_hours,
-    )
+    shared = services(context)
+    asking = Asking(Surface.INLINE, None, query.from_user.id, datetime.now(CHINA_TZ))
+    reply = await ask(shared, query.query, asking)
+    results = inline_results(reply, shared.config.max_passages)
+    if isinstance(reply, TooFast):
+        # The notice is this user's alone: not cached, so another user's same query is still searched.
+        await query.answer(results, cache_time=0, is_personal=True)
+        return
     await query.answer(results, cache_time=CACHE_SECONDS, is_personal=False)

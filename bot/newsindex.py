@@ -1,4 +1,4 @@
-"""The news index the bot answers from: one service, ``bot_data["news"]``, that owns it.
+"""The news index the bot answers from: one service, ``Services.news`` (bot/services.py), that owns it.
 
 ``NewsIndex`` holds the current ``index.Retriever`` and is the only thing that replaces it: /reindex
 (``rebuild``), a feed poll (``poll_feeds``) and a channel post (``add_articles``) each build a new
@@ -7,8 +7,8 @@ built; a version another process published (``python -m index add``) is noticed 
 ``FOLLOW_EVERY`` seconds and swapped in the same way (``follow``). A swap is one assignment: a
 handler reads ``news.retriever`` once per update, so an answer comes wholly from the old index or
 wholly from the new; the replaced retriever is closed ``RETIRE_AFTER`` seconds later, once the
-searches that started on it are long done (or when the service closes). ``python -m bot`` makes it with ``NewsIndex.open``; ``bot.app`` starts it in
-``post_init`` and closes it in ``post_shutdown``.
+searches that started on it are long done (or when the service closes). ``python -m bot`` makes it
+with ``NewsIndex.open``; ``bot.app`` starts it in ``post_init`` and closes it in ``post_shutdown``.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import unicodedata
 
+from index.search.query import is_askable  # one definition of "something to search for", the index's
+
 __all__ = ["clean_question", "is_askable"]
 
 
@@ -18,8 +20,3 @@ def clean_question(text: str) -> str:
         if ch in "\t\n\r" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co")
     )
     return " ".join(kept.split())
-
-
-def is_askable(question: str) -> bool:
-    """Whether a cleaned question has anything to search for (a letter or a digit)."""
-    return any(ch.isalnum() for ch in question)

@@ -6,7 +6,7 @@ import html
 import unicodedata
 from datetime import datetime
 
-from bot.summarize import Summary
+from bot.analysis.summarize import Summary
 from bot.text import CHINA_TZ, MAX_MESSAGE_CHARS, shorten, tg_len
 
 

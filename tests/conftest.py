@@ -246,7 +246,7 @@ def make_bot(fake_bot_api, handler_errors, tmp_path):
     The Application is wired to the fake Bot API with the given HTTP read timeout and rate limiter
     (default: Telegram's flood limits). Its clock (the question limit, the /summary cooldown) is a
     ``tests.helpers.FakeClock`` unless ``clock`` is given: time moves only when a test advances it
-    (``application.bot_data["clock"].advance(s)``). Unless ``groups`` is given, its ChatLog is
+    (``application.bot_data["services"].clock.advance(s)``). Unless ``groups`` is given, its ChatLog is
     ``tmp_path / "chatlog.sqlite"``, so a second Application made in the same test opens the same
     file (a restart). Every error reaching the error handlers is appended to ``handler_errors``.
     Logs are closed at teardown.
@@ -281,8 +281,10 @@ def make_bot(fake_bot_api, handler_errors, tmp_path):
 
     yield make
     for application in made:
-        application.bot_data["chatlog"].close()
-        application.bot_data["subscriptions"].close()
+        services = application.bot_data.get("services")  # made by post_init, if the test started the bot
+        if services is not None:
+            services.chatlog.close()
+            services.subscriptions.close()
 # --- end bot fixtures ---
 
 

@@ -28,7 +28,7 @@ async def started(application) -> AsyncIterator[object]:
 
 
 class FakeClock:
-    """Monotonic seconds that move only when a test moves them: the bot's ``bot_data["clock"]``."""
+    """Monotonic seconds that move only when a test moves them: the bot's ``bot_data["services"].clock``."""
 
     def __init__(self, start: float = 1000.0) -> None:
         self.now = start

@@ -15,10 +15,10 @@ from telegram import Update
 
 from bot import admin, error_handling, groups
 from bot.config import BotConfig, ConfigError, load_bot_config
-from bot.handlers import TOO_FAST
+from bot.ask import TOO_FAST
 from tests.fakebotapi import ALICE, BOB, GROUP_CHAT, TOKEN, parse_html
 from tests.fakeretriever import FakeRetriever
-from tests.helpers import feed
+from tests.helpers import feed, started
 
 QUESTION = "社区防控要突出什么"
 SECRET = "webhook-Secret_0123456789"
@@ -45,7 +45,7 @@ async def test_admin_commands_are_refused_to_everyone_else(
 ):
     built = []
     application = make_bot(FakeRetriever(), admins=admins, reindex=lambda: built.append(1))
-    async with application:
+    async with started(application):
         await feed(application, fake_bot_api.message_update(command, user=ALICE))
         await feed(application, fake_bot_api.message_update(command, chat=GROUP_CHAT, user=BOB))
     assert fake_bot_api.texts() == [admin.REFUSED, admin.REFUSED]
@@ -54,7 +54,7 @@ async def test_admin_commands_are_refused_to_everyone_else(
 
 async def test_stats_shows_the_index_figures_and_usage_to_an_admin(make_bot, fake_bot_api, handler_errors):
     application = make_bot(FakeRetriever(label="v-1"), admins=frozenset({ADMIN["id"]}))
-    async with application:
+    async with started(application):
         await feed(application, fake_bot_api.message_update(QUESTION))
         await feed(application, fake_bot_api.message_update("/stats", user=ADMIN, chat={"id": ADMIN["id"], "type": "private", "first_name": "Root"}))
     text = fake_bot_api.texts()[-1]
@@ -65,7 +65,7 @@ async def test_stats_shows_the_index_figures_and_usage_to_an_admin(make_bot, fak
 
 async def test_forget_is_allowed_to_a_configured_admin_in_any_group(make_bot, fake_bot_api, handler_errors):
     application = make_bot(FakeRetriever(), admins=frozenset({ADMIN["id"]}))
-    async with application:
+    async with started(application):
         await feed(application, fake_bot_api.message_update("大家好", chat=GROUP_CHAT, user=BOB))
         await feed(application, fake_bot_api.message_update("/forget", chat=GROUP_CHAT, user=BOB))
         await feed(application, fake_bot_api.message_update("/forget", chat=GROUP_CHAT, user=ADMIN))
@@ -107,7 +107,7 @@ async def test_reindex_swaps_the_index_while_questions_are_answered(
         old, admins=frozenset({ADMIN["id"]}), reindex=rebuild, questions_per_minute=0
     )
     admin_chat = {"id": ADMIN["id"], "type": "private", "first_name": "Root"}
-    async with application:
+    async with started(application):
         in_flight = asyncio.create_task(feed(application, fake_bot_api.message_update("进行中的问题")))
         assert await asyncio.to_thread(old.holding.wait, 10)
         reindexing = asyncio.create_task(feed(application, fake_bot_api.message_update("/reindex", user=ADMIN, chat=admin_chat)))
@@ -117,7 +117,7 @@ async def test_reindex_swaps_the_index_while_questions_are_answered(
         await feed(application, fake_bot_api.message_update("/reindex", user=ADMIN, chat=admin_chat))
         finish.set()
         await reindexing
-        assert application.bot_data["news"].retriever is new
+        assert application.bot_data["services"].news.retriever is new
         await feed(application, fake_bot_api.message_update("重建后的问题", user=BOB))
         # The search that started before the swap finishes on the object it started with.
         old.release.set()
@@ -133,7 +133,7 @@ async def test_reindex_swaps_the_index_while_questions_are_answered(
     assert "new:" in after and "old:" not in after
     assert "old:" in in_flight_text and "new:" not in in_flight_text  # never a mix
     assert admin.REINDEX_BUSY in texts and any(t.startswith("索引已更新") for t in texts)
-    assert application.bot_data["usage"]["reindex"] == 1
+    assert application.bot_data["services"].usage["reindex"] == 1
     assert handler_errors == []
 
 
@@ -161,15 +161,15 @@ async def test_reindex_with_the_real_index_builder(make_bot, fake_bot_api, handl
                "source": "测试日报", "body": "江城防汛工程的堤坝加固长度达到三十公里，沿江十二个泵站全部完成改造。"}
     question = "江城防汛工程的堤坝加固长度达到多少公里"
     admin_chat = {"id": ADMIN["id"], "type": "private", "first_name": "Root"}
-    async with application:
+    async with started(application):
         await feed(application, fake_bot_api.message_update(question))
         (seeds / "new.jsonl").write_text(json.dumps(article, ensure_ascii=False) + "\n", encoding="utf-8")
         await feed(application, fake_bot_api.message_update("/reindex", user=ADMIN, chat=admin_chat))
         await feed(application, fake_bot_api.message_update(question))
     before, after = fake_bot_api.texts(ALICE["id"])
     assert before.startswith("抱歉，没有找到") and "三十公里" in after
-    assert application.bot_data["news"].retriever is not first
-    application.bot_data["news"].retriever.close()
+    assert application.bot_data["services"].news.retriever is not first
+    application.bot_data["services"].news.retriever.close()
     first.close()
     assert handler_errors == []
 
@@ -181,7 +181,7 @@ async def test_a_flooding_user_gets_one_notice_and_cannot_starve_the_group(
     make_bot, fake_bot_api, handler_errors
 ):
     application = make_bot(FakeRetriever(), questions_per_minute=3)
-    async with application:
+    async with started(application):
         for n in range(8):
             await feed(application, fake_bot_api.message_update(f"/ask 问题{n}", chat=GROUP_CHAT, user=ALICE))
         await feed(application, fake_bot_api.message_update("/ask 鲍勃的问题", chat=GROUP_CHAT, user=BOB))
@@ -191,8 +191,8 @@ async def test_a_flooding_user_gets_one_notice_and_cannot_starve_the_group(
     ]
     assert texts.count(TOO_FAST.format(n=3)) == 1  # one notice, then silence
     assert len(texts) == 5 and "鲍勃的问题" in texts[-1]
-    assert application.bot_data["usage"]["rate_limited"] == 5
-    application.bot_data["clock"].advance(60)  # a minute later Alice may ask again
+    assert application.bot_data["services"].usage["rate_limited"] == 5
+    application.bot_data["services"].clock.advance(60)  # a minute later Alice may ask again
     async with application:
         await feed(application, fake_bot_api.message_update("/ask 一分钟后的问题", chat=GROUP_CHAT, user=ALICE))
     assert "一分钟后的问题" in fake_bot_api.texts()[-1]
@@ -229,7 +229,7 @@ async def test_token_and_webhook_secret_never_reach_logs_or_users(
         # Connection errors whose text holds the URL, retried then given up; then a bug whose
         # message holds both secrets.
         fake_bot_api.fail("sendMessage", "connect_error", times=4)
-        async with application:
+        async with started(application):
             await feed(application, fake_bot_api.message_update("/latest"))
             await feed(application, fake_bot_api.message_update(QUESTION))
     finally:
@@ -266,7 +266,7 @@ async def test_the_webhook_server_rejects_requests_without_the_secret_token(
     """A real HTTP server on loopback (PTB's tornado webhook), real requests to it."""
     application = make_bot(FakeRetriever())
     port = _free_port()
-    async with application:
+    async with started(application):
         await application.updater.start_webhook(
             listen="127.0.0.1", port=port, url_path="telegram", secret_token=SECRET,
             webhook_url="https://bot.example.com/telegram", allowed_updates=Update.ALL_TYPES,

@@ -43,7 +43,7 @@ def cli(folder, *args) -> int:
 
 
 def bot_index(folder) -> NewsIndex:
-    """What `python -m bot` does at start: open the index (building it if its seeds changed), here with the fake encoder."""
+    """What `python -m bot` does at start: open the index (building it if its seeds changed); the fake encoder."""
     return NewsIndex.open(load_config(folder / "config.toml"), FeedsConfig(), encoder=HashEncoder())
 
 

@@ -54,7 +54,6 @@ def test_environment_overrides_base_url_and_webhook_url():
         ({"passages": 5}, "passages"),
         ({"passages": "3"}, "integer"),
         ({"latest_default": 80}, "latest_default"),
-        ({"colour": "red"}, "unknown"),
     ],
 )
 def test_bad_settings_are_refused(table, needle):
@@ -115,7 +114,6 @@ def test_groups_allowlist_and_log_path():
         ({"min_messages": 300}, {}, "min_messages"),
         ({"diversity": 1.5}, {}, "diversity"),
         ({"picks": 5.0}, {}, "integer"),
-        ({"colour": 1}, {}, "unknown"),
         ({}, {"allowed_chats": ["-100123"]}, "chat ids"),
         ({}, {"retention_days": 0}, "retention"),
         ({}, {"log_path": 3}, "log_path"),
@@ -125,3 +123,14 @@ def test_groups_allowlist_and_log_path():
 def test_bad_summary_and_groups_settings_are_refused(summary, groups, needle):
     with pytest.raises(ConfigError, match=needle):
         load_bot_config({}, {}, summary=summary, groups=groups)
+
+
+def test_an_unknown_key_is_named_in_a_warning_and_ignored(caplog):
+    """A key a newer version knows (or a typo) does not stop the bot; the log names it and its table."""
+    tables = {"summary": {"colour": 1}, "groups": {"colour": 2}, "feeds": {"colour": 3},
+              "feedback": {"colour": 4}, "channels": {"colour": 5}}
+    with caplog.at_level(logging.WARNING, logger="config"):
+        config = load_bot_config({"colour": "red"}, {}, **tables)
+    assert config.summary == SummaryConfig() and config.passages == 3
+    for table in ("telegram", *tables):
+        assert any("'colour'" in r.getMessage() and f"[{table}]" in r.getMessage() for r in caplog.records), table

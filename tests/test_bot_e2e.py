@@ -14,6 +14,7 @@ import asyncio
 import json
 import logging
 import re
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -21,9 +22,11 @@ import pytest
 from telegram.ext import AIORateLimiter
 
 from bot import app as bot_app
+from bot import handlers
 from bot.config import BotConfig
 from bot.error_handling import APOLOGY
 from bot.handlers import EXPIRED
+from bot.services import SERVICES, Services, services
 from tests.fakebotapi import BOB, GROUP_CHAT, PRIVATE_CHAT, parse_html, utf16_len
 from tests.helpers import feed, started
 
@@ -68,8 +71,8 @@ async def test_private_question_quotes_the_seed_with_title_date_and_source(eithe
     assert "2020-02-09 23:26" in text
     assert "观察者网" in text
     # The quoted passages are real paragraphs of the seed article.
-    article = seed_bot.bot_data["news"].retriever.article(
-        seed_bot.bot_data["news"].retriever.search(QUESTION).hits[0].passage.article_id
+    article = seed_bot.bot_data["services"].news.retriever.article(
+        seed_bot.bot_data["services"].news.retriever.search(QUESTION).hits[0].passage.article_id
     )
     body = "".join(article.paragraphs)
     for quote in quotes(html):
@@ -87,7 +90,7 @@ async def test_off_topic_question_says_not_found_and_offers_three_headlines(eith
     assert "<blockquote>" not in reply["text"]
     headlines = [line for line in text.splitlines() if line.startswith("• ")]
     assert len(headlines) == 3
-    known = {h.title for h in seed_bot.bot_data["news"].retriever.latest(100)}
+    known = {h.title for h in seed_bot.bot_data["services"].news.retriever.latest(100)}
     assert all(any(title in line for title in known) for line in headlines)
     assert "reply_markup" not in reply
 
@@ -112,7 +115,7 @@ async def test_a_hedged_answer_quotes_under_a_hedge_in_valid_html(make_bot, fake
     from tests.fakeretriever import FakeRetriever
 
     application = make_bot(FakeRetriever(found_every=1, confident=False))
-    async with application:
+    async with started(application):
         await feed(application, fake_bot_api.message_update("口罩产量是多少"))
 
     [reply] = fake_bot_api.sent("sendMessage")
@@ -147,6 +150,17 @@ async def test_post_init_registers_the_command_menu(seed_bot, fake_bot_api):
         "ask", "summary", "latest", "digest", "forget", "help"
     ]
 
+
+async def test_the_services_are_made_in_post_init_and_closed_in_post_shutdown(make_bot, hash_seed_retriever):
+    application = make_bot(hash_seed_retriever)
+    assert SERVICES not in application.bot_data  # a built bot has opened nothing yet
+    async with started(application):
+        shared = services(application)
+        assert isinstance(shared, Services) and shared.retriever.stats() == hash_seed_retriever.stats()
+        await application.post_shutdown(application)
+    assert SERVICES not in application.bot_data
+    with pytest.raises(sqlite3.ProgrammingError):  # the logs are closed
+        shared.chatlog.count(GROUP_CHAT["id"])
 
 def _times(lines: list[str]) -> list[str]:
     return [re.match(r"• (\S+ \S+|时间不详)", line)[1] for line in lines]
@@ -188,7 +202,7 @@ async def test_latest_filters_by_keyword(seed_bot, fake_bot_api):
     [text] = fake_bot_api.texts()
     lines = [line for line in text.splitlines() if line.startswith("• ")]
     assert lines and all("疫情" in line for line in lines)
-    assert len(lines) == len(seed_bot.bot_data["news"].retriever.latest(50, "疫情"))
+    assert len(lines) == len(seed_bot.bot_data["services"].news.retriever.latest(50, "疫情"))
 
 
 @pytest.mark.parametrize("args", ["abc", "-5", "100000", "0", "3 4"])
@@ -252,7 +266,7 @@ def _buttons(reply: dict) -> dict[str, str]:
 
 async def test_more_button_pages_to_the_next_passages(make_bot, hash_seed_retriever, fake_bot_api):
     application = make_bot(hash_seed_retriever, passages=2, max_passages=6)
-    async with application:
+    async with started(application):
         await feed(application, fake_bot_api.message_update(QUESTION))
         first_call = [c for c in fake_bot_api.calls if c.method == "sendMessage"][-1]
         buttons = _buttons(first_call.params)
@@ -284,7 +298,7 @@ async def test_full_article_button_sends_the_whole_cleaned_article(seed_bot, fak
     assert len(fake_bot_api.sent("answerCallbackQuery")) == 1
     article_texts = fake_bot_api.texts()[1:]
     assert article_texts and article_texts[0].startswith(TITLE)
-    retriever = seed_bot.bot_data["news"].retriever
+    retriever = seed_bot.bot_data["services"].news.retriever
     article = retriever.article(retriever.search(QUESTION).hits[0].passage.article_id)
     sent = "".join(article_texts)
     assert all(paragraph in sent for paragraph in article.paragraphs)
@@ -298,6 +312,49 @@ async def test_a_button_of_a_forgotten_answer_says_it_expired(seed_bot, fake_bot
     [answered] = fake_bot_api.sent("answerCallbackQuery")
     assert answered["text"] == EXPIRED
     assert len(fake_bot_api.sent("sendMessage")) == 1
+
+
+def _press(fake_bot_api, data: str | None, *, message: dict | None = None, user: dict = BOB) -> dict:
+    """A button press; without ``message`` it comes from an inline message (``inline_message_id``)."""
+    query = {"id": "cq-press", "from": user, "chat_instance": "ci-1"}
+    query.update({"message": message} if message is not None else {"inline_message_id": "im-1"})
+    if data is not None:
+        query["data"] = data
+    return fake_bot_api.update(callback_query=query)
+
+
+@pytest.mark.parametrize("data", [None, ""])
+async def test_a_button_press_without_data_is_answered_without_an_apology(seed_bot, fake_bot_api, handler_errors, data):
+    # Telegram passes a callback without data to every pattern handler (python-telegram-bot matches it).
+    await feed(seed_bot, fake_bot_api.message_update(QUESTION))
+    await feed(seed_bot, _press(fake_bot_api, data, message=fake_bot_api.calls[-1].result))
+    [answered] = fake_bot_api.sent("answerCallbackQuery")
+    assert answered.get("text") != APOLOGY and handler_errors == []
+    assert len(fake_bot_api.sent("sendMessage")) == 1
+
+
+async def test_more_pressed_under_an_inline_message_is_answered(make_bot, hash_seed_retriever, fake_bot_api, handler_errors):
+    application = make_bot(hash_seed_retriever, passages=2, max_passages=6)
+    async with started(application):
+        await feed(application, fake_bot_api.message_update(QUESTION))
+        more = _buttons(fake_bot_api.sent("sendMessage")[-1])["更多 ▸"]
+        key = more.split(":")[1]
+        # A message sent through inline mode has no chat the bot may write to: only the toast can answer.
+        await feed(application, _press(fake_bot_api, f"more:{key}:3"))
+        await feed(application, _press(fake_bot_api, f"full:{key}:0"))
+    answered = fake_bot_api.sent("answerCallbackQuery")
+    assert [a["text"] for a in answered] == [handlers.NOT_HERE, handlers.NOT_HERE]
+    assert len(fake_bot_api.sent("sendMessage")) == 1 and handler_errors == []
+
+
+@pytest.mark.parametrize("data", ["vote:{key}:sideways", "more:{key}", "unknown"])
+async def test_every_button_press_gets_answered_even_one_no_handler_knows(seed_bot, fake_bot_api, handler_errors, data):
+    await feed(seed_bot, fake_bot_api.message_update(QUESTION))
+    answer = fake_bot_api.calls[-1]
+    key = _buttons(answer.params)["👍"].split(":")[1]
+    await feed(seed_bot, _press(fake_bot_api, data.format(key=key), message=answer.result))
+    [answered] = fake_bot_api.sent("answerCallbackQuery")  # the client's spinner stops
+    assert answered["text"] == EXPIRED and handler_errors == []
 
 
 # --- long replies ----------------------------------------------------------------------------
@@ -334,7 +391,7 @@ def long_retriever(tmp_path_factory, project_config, hash_retrieval_config):
 
 async def test_long_article_is_split_under_the_limit_between_sentences(make_bot, long_retriever, fake_bot_api):
     application = make_bot(long_retriever)
-    async with application:
+    async with started(application):
         await feed(application, fake_bot_api.message_update("江城防汛工程的堤坝加固长度达到多少公里"))
         answer = [c for c in fake_bot_api.calls if c.method == "sendMessage"][-1]
         assert f'<a href="{LONG_URL.replace("&", "&amp;")}">' in answer.params["text"]
@@ -404,7 +461,7 @@ async def test_a_slow_question_does_not_stall_other_chats(make_bot, hash_seed_re
     application = make_bot(slow)
     other_chat = {"id": 2002, "type": "private", "first_name": "Bob"}
     fake_bot_api.chats[other_chat["id"]] = other_chat
-    async with application:
+    async with started(application):
         await application.updater.start_polling(poll_interval=0, timeout=1)
         await application.start()
         try:
@@ -441,7 +498,7 @@ async def test_errors_are_logged_with_the_update_first_then_apologised_for(
     make_bot, fake_bot_api, caplog
 ):
     application = make_bot(Broken())
-    async with application:
+    async with started(application):
         with caplog.at_level(logging.ERROR):
             await feed(application, fake_bot_api.message_update(QUESTION))
 
@@ -454,7 +511,7 @@ async def test_errors_are_logged_with_the_update_first_then_apologised_for(
 
 async def test_base_url_is_configurable(make_bot, hash_seed_retriever, fake_bot_api):
     application = make_bot(hash_seed_retriever, base_url="http://127.0.0.1:8081/bot")
-    async with application:
+    async with started(application):
         await feed(application, fake_bot_api.message_update("/latest 3"))
     assert fake_bot_api.calls
     assert all(c.url.startswith("http://127.0.0.1:8081/bot") for c in fake_bot_api.calls)

@@ -80,7 +80,7 @@ def test_duplicates_stored_once_and_add_remove(seeds, tmp_path):
     assert report.duplicates == 1 and report.articles == 7
     r = Retriever.load(tmp_path / "idx", enc)
     assert r.article("n9") is not None and r.article("copy-of-n3") is None
-    assert r.article("000_eb63601c10643f4d-bb0c61cbffa4") is not None  # add keeps what was there
+    assert r.article("000_eb63601c10643f4d-3037094dec84") is not None  # add keeps what was there
     report = remove_from_index(["n9"], tmp_path / "idx")
     assert report.removed == 1
     assert Retriever.load(tmp_path / "idx", enc).article("n9") is None
@@ -101,7 +101,8 @@ def test_bad_input_is_reported_and_the_rest_goes_on(seeds, tmp_path):
 
 def test_lexical_first_then_embed(seeds, tmp_path):
     enc = CountingEncoder()
-    report = build_index([seeds], tmp_path / "idx", None, IndexConfig(model=enc.name), embed=False, progress=False)
+    report = build_index([seeds], tmp_path / "idx", None, IndexConfig(model=enc.name, passage_vectors="fp32"),
+                         embed=False, progress=False)
     assert report.vectors == 0
     r = Retriever.load(tmp_path / "idx", enc)
     hits = r.search("社区防控要突出什么").hits
@@ -264,7 +265,7 @@ def test_a_new_index_gets_the_configured_passage_vectors_and_keeps_them(seeds, t
     assert not (tmp_path / "idx" / "embeddings" / "hash-bigram-64.sqlite").exists()
     assert _stored_kinds(tmp_path / "idx", enc) == {"int8"}
     # The config now says fp32: an add (and a changed file) extends the index with int8 vectors all the same.
-    fp32 = IndexConfig(model=enc.name)
+    fp32 = IndexConfig(model=enc.name, passage_vectors="fp32")
     extra = jsonl(tmp_path / "extra.jsonl", [numbered_article(9, "第九篇的新正文。")])
     add_to_index([extra], tmp_path / "idx", enc, fp32, progress=False)
     jsonl(seeds / "news.jsonl", [numbered_article(i) for i in range(1, 6)] + [numbered_article(6, "全新的一段报道。")])
@@ -282,7 +283,8 @@ def test_an_index_from_before_the_kind_was_recorded_stays_fp32(seeds, tmp_path):
     import json
 
     enc = TwoKindEncoder()
-    build_index([seeds], tmp_path / "idx", enc, IndexConfig(model=enc.name), embed=False, progress=False)
+    build_index([seeds], tmp_path / "idx", enc, IndexConfig(model=enc.name, passage_vectors="fp32"), embed=False,
+                progress=False)
     version = store.require_version(tmp_path / "idx")
     manifest = store.read_manifest(version)
     del manifest["passage_vectors"]  # as written before this key existed

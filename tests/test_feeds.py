@@ -33,7 +33,7 @@ from index.__main__ import main as index_main
 from index.ingest.pages import parse_feed
 from index.ingest.poll import FeedPoller
 from tests.fakebotapi import ALICE
-from tests.helpers import feed, one_article_index
+from tests.helpers import feed, one_article_index, started
 
 ADMIN = {"id": 4242, "is_bot": False, "first_name": "Root"}
 ADMIN_CHAT = {"id": ADMIN["id"], "type": "private", "first_name": "Root"}
@@ -226,12 +226,12 @@ async def test_the_bot_polls_feeds_and_latest_shows_them(make_bot, fake_bot_api,
     news = NewsIndex(Retriever.load(index_dir), reload=lambda: Retriever.load(index_dir),
                      add=adder(index_dir), poller=p)
     application = make_bot(news, admins=frozenset({ADMIN["id"]}))
-    async with application:
-        news.start(application.job_queue)  # what post_init does
+    async with started(application):  # post_init starts the index service with the job queue
         old = news.retriever
         await bot_feeds.poll_job(CallbackContext(application))
         new = news.retriever
-        assert new is not old and [j.name for j in application.job_queue.jobs()] == [RETIRE_JOB]
+        retiring = [j.name for j in application.job_queue.jobs() if j.name == RETIRE_JOB]
+        assert new is not old and retiring == [RETIRE_JOB]
         await feed(application, fake_bot_api.message_update("/latest"))
         await feed(application, fake_bot_api.message_update("/feeds", user=ADMIN, chat=ADMIN_CHAT))
         await feed(application, fake_bot_api.message_update("/feeds", user=ALICE))
@@ -240,7 +240,7 @@ async def test_the_bot_polls_feeds_and_latest_shows_them(make_bot, fake_bot_api,
     assert latest.index("长江流域") < latest.index("种子新闻标题")  # newest first
     assert "ok: 2 items, 2 new" in status and "HTTP 500" in status and "连续失败 1 次" in status
     assert refused == admin.REFUSED
-    assert application.bot_data["usage"]["feed_articles"] == 2 and handler_errors == []
+    assert application.bot_data["services"].usage["feed_articles"] == 2 and handler_errors == []
     news.close()  # the new retriever and the retired old one
 
 
@@ -452,7 +452,7 @@ async def test_feeds_are_fetched_outside_the_reindex_lock(make_bot, index_dir, f
     news = NewsIndex(Retriever.load(index_dir), rebuild=rebuild, reload=lambda: Retriever.load(index_dir),
                      add=adder(index_dir), poller=p)
     application = make_bot(news)
-    async with application:
+    async with started(application):
         reindexing = asyncio.create_task(news.rebuild())
         assert await asyncio.to_thread(building.wait, 10)
         polled = asyncio.create_task(news.poll_feeds())

@@ -23,11 +23,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from telegram import ChatMemberAdministrator, ChatMemberOwner
 
-from bot import groups, summarize
+from bot import groups
+from bot.analysis import summarize
 from bot.config import GroupsConfig, SummaryConfig
-from bot.sentence_picker import representative_sentence
+from bot.analysis.sentence_picker import representative_sentence
 from tests.fakebotapi import ALICE, BOB, GROUP_CHAT, PRIVATE_CHAT, parse_html
-from tests.helpers import feed
+from tests.helpers import Shared, feed, started
 
 GROUP = GROUP_CHAT["id"]  # -100123, a supergroup: its links are https://t.me/c/123/<message id>
 LINK = re.compile(r'<a href="https://t\.me/c/123/(\d+)">(.*?)</a>')
@@ -61,7 +62,7 @@ def vcsum_turns() -> list[dict]:
 async def quick_group_bot(make_bot, hash_seed_retriever):
     """group_bot without the /summary cooldown, for tests that summarize several times."""
     application = make_bot(hash_seed_retriever, summary=SummaryConfig(cooldown_seconds=0))
-    async with application:
+    async with started(application):
         await application.post_init(application)
         yield application
 
@@ -119,7 +120,7 @@ async def test_group_messages_are_logged_and_private_ones_are_not(group_bot, fak
     await feed(group_bot, fake_bot_api.message_update("/latest 3", chat=GROUP_CHAT, user=BOB))
     await feed(group_bot, fake_bot_api.message_update("这句是私聊，不能记下来"))
 
-    log = group_bot.bot_data["chatlog"]
+    log = group_bot.bot_data["services"].chatlog
     assert log.chats() == [GROUP]  # the private chat left no trace
     logged = log.last(GROUP, 10)
     assert [(m.message_id, m.user_id, m.sender, m.text, m.reply_to) for m in logged] == [
@@ -141,7 +142,7 @@ async def test_edited_messages_update_the_log(group_bot, fake_bot_api):
     edit_date = int(time.time()) + 30
     await feed(group_bot, fake_bot_api.edited_update(original["message"], "明天下午四点开会", edit_date=edit_date))
 
-    log = group_bot.bot_data["chatlog"]
+    log = group_bot.bot_data["services"].chatlog
     [logged] = log.last(GROUP, 10)
     assert logged.text == "明天下午四点开会" and logged.edited
     assert logged.message_id == original["message"]["message_id"]
@@ -170,7 +171,7 @@ async def test_summary_quotes_representative_messages_with_links(group_bot, fake
     assert f"读了 {len(lines)} 条消息，{len(people)} 人参与" in text
     assert "最近 200 条消息" in text  # no summary before: the default window
     links = LINK.findall(reply["text"])
-    assert len(links) == group_bot.bot_data["config"].summary.picks == 5
+    assert len(links) == group_bot.bot_data["services"].config.summary.picks == 5
     for message_id, quote in links:
         original = by_id[int(message_id)]  # a link to a message of this chat
         for piece in html.unescape(quote).split(" … "):  # a whole message, or sentences of it
@@ -178,9 +179,9 @@ async def test_summary_quotes_representative_messages_with_links(group_bot, fake
         sender = full_name(original["from"])
         assert f"<b>{html.escape(sender)}</b>：<a href=\"https://t.me/c/123/{message_id}\">" in reply["text"]
     # The picks are exactly what the core picks from the log with the configured settings.
-    config = group_bot.bot_data["config"].summary
+    config = group_bot.bot_data["services"].config.summary
     expected = summarize.summarize(
-        group_bot.bot_data["chatlog"].last(GROUP, 1000), config.picks, min_messages=config.min_messages,
+        group_bot.bot_data["services"].chatlog.last(GROUP, 1000), config.picks, min_messages=config.min_messages,
         min_chars=config.min_chars, quote_chars=config.quote_chars, diversity=config.diversity,
         duplicate_jaccard=config.duplicate_jaccard,
     )
@@ -220,7 +221,7 @@ async def test_six_long_messages_get_a_summary_quoting_their_best_sentences(grou
     text = plain(reply)
     assert "讨论摘要" in text and "读了 6 条消息" in text
     links = LINK.findall(reply)
-    assert 1 <= len(links) <= group_bot.bot_data["config"].summary.picks
+    assert 1 <= len(links) <= group_bot.bot_data["services"].config.summary.picks
     quoted = 0
     for message_id, quote in links:
         original = " ".join(by_id[int(message_id)]["text"].split())
@@ -228,7 +229,7 @@ async def test_six_long_messages_get_a_summary_quoting_their_best_sentences(grou
         assert all(piece in original for piece in pieces)  # sentences of the linked message
         assert sum(map(len, pieces)) < len(original)  # a long message is quoted in part
         quoted += sum(map(len, pieces))
-    assert quoted <= group_bot.bot_data["config"].summary.quote_chars
+    assert quoted <= group_bot.bot_data["services"].config.summary.quote_chars
 
 
 async def test_three_short_messages_get_the_plain_too_little_line(group_bot, fake_bot_api):
@@ -240,7 +241,7 @@ async def test_three_short_messages_get_the_plain_too_little_line(group_bot, fak
 
 
 async def test_a_second_summary_within_the_cooldown_gets_a_short_wait_line(group_bot, fake_bot_api, lccc_dialogues):
-    clock = group_bot.bot_data["clock"]  # a FakeClock: seconds pass only when the test says so
+    clock = group_bot.bot_data["services"].clock  # a FakeClock: seconds pass only when the test says so
     await post(group_bot, fake_bot_api, lccc_chat(lccc_dialogues, k=3, seed=9), int(time.time()) - 3600)
     await feed(group_bot, fake_bot_api.message_update("/summary", chat=GROUP_CHAT))
     clock.advance(12)
@@ -326,8 +327,33 @@ async def test_summary_of_a_discussion_touching_the_news_names_related_headlines
     assert "相关新闻：" in text
     related = text.split("相关新闻：", 1)[1]
     assert TITLE in related
-    assert 1 <= related.count("• ") <= group_bot.bot_data["config"].summary.related_headlines
+    assert 1 <= related.count("• ") <= group_bot.bot_data["services"].config.summary.related_headlines
 
+
+
+class RelatedSpy(Shared):
+    """A retriever that records the texts /summary asks ``related`` about."""
+
+    def __init__(self, retriever) -> None:
+        super().__init__(retriever)
+        self.asked: list[str] = []
+
+    def related(self, text: str, n: int = 3):
+        self.asked.append(text)
+        return self._retriever.related(text, n)
+
+
+async def test_summary_related_news_is_one_search_of_the_keywords(make_bot, hash_seed_retriever, fake_bot_api,
+                                                                    lccc_dialogues):
+    spy = RelatedSpy(hash_seed_retriever)
+    news = [(PEOPLE[0], "社区疫情防控又加强了"), (PEOPLE[1], "社区防控要守住门，网格化管理挺有用"),
+            (PEOPLE[2], "疫情防控还是得靠社区把好关")]
+    async with started(make_bot(spy)) as application:
+        await post(application, fake_bot_api, news + lccc_chat(lccc_dialogues, k=2, seed=6), int(time.time()) - 3600)
+        await feed(application, fake_bot_api.message_update("/summary", chat=GROUP_CHAT))
+    [text] = fake_bot_api.texts(GROUP)
+    topics = parse_html(text)[0].split("话题：", 1)[1].split("\n", 1)[0].split("、")
+    assert spy.asked == [" ".join(topics[: groups.RELATED_QUERY_WORDS])]
 
 @pytest.mark.parametrize(
     "chat, text, expected",
@@ -402,7 +428,7 @@ async def test_digest_on_schedules_a_daily_job_that_survives_a_restart(make_bot,
             assert not second.job_queue.get_jobs_by_name(f"digest:{GROUP}")
         finally:
             await second.stop()
-        assert second.bot_data["subscriptions"].all() == []
+        assert second.bot_data["services"].subscriptions.all() == []
 
 
 async def test_digest_on_with_a_bad_time_subscribes_nothing(group_bot, fake_bot_api):
@@ -413,7 +439,7 @@ async def test_digest_on_with_a_bad_time_subscribes_nothing(group_bot, fake_bot_
     assert "时间超出范围" in refused
     assert off == groups.NOT_SUBSCRIBED
     assert not group_bot.job_queue.get_jobs_by_name(f"digest:{GROUP}")
-    assert group_bot.bot_data["subscriptions"].all() == []
+    assert group_bot.bot_data["services"].subscriptions.all() == []
 
 
 # --- /forget and pruning -------------------------------------------------------------------------
@@ -422,7 +448,7 @@ async def test_digest_on_with_a_bad_time_subscribes_nothing(group_bot, fake_bot_
 async def test_forget_is_refused_to_members_and_done_for_admins(group_bot, fake_bot_api, lccc_dialogues):
     lines = lccc_chat(lccc_dialogues, k=2, seed=8)
     await post(group_bot, fake_bot_api, lines, int(time.time()) - 600)
-    log = group_bot.bot_data["chatlog"]
+    log = group_bot.bot_data["services"].chatlog
 
     await feed(group_bot, fake_bot_api.message_update("/forget", chat=GROUP_CHAT, user=ALICE))
     assert fake_bot_api.texts(GROUP) == [groups.FORGET_REFUSED]
@@ -456,14 +482,14 @@ async def test_the_owner_may_forget_too_and_admins_are_listed_in_spec_shape(grou
 async def test_the_repeating_job_prunes_old_and_surplus_messages(make_bot, hash_seed_retriever, fake_bot_api, tmp_path):
     config = GroupsConfig(log_path=tmp_path / "log.sqlite", retention_days=7, retention_messages=3, prune_every_minutes=30)
     application = make_bot(hash_seed_retriever, groups=config)
-    async with application:
+    async with started(application):
         await application.post_init(application)
         now = int(time.time())
         old = await post(application, fake_bot_api, [(ALICE, "十天前的消息"), (BOB, "九天前的消息")], now - 10 * 86400)
         recent = await post(
             application, fake_bot_api, [(ALICE, f"第{i}条新消息") for i in range(5)], now - 600
         )
-        log = application.bot_data["chatlog"]
+        log = application.bot_data["services"].chatlog
         assert log.count(GROUP) == len(old) + len(recent)
 
         [job] = application.job_queue.get_jobs_by_name(groups.PRUNE_JOB)
@@ -481,7 +507,7 @@ async def test_a_chat_off_the_allowlist_stores_nothing_and_is_refused(make_bot, 
     fake_bot_api.chats[allowed["id"]] = allowed
     config = GroupsConfig(allowed_chats=frozenset({allowed["id"]}), log_path=tmp_path / "log.sqlite")
     application = make_bot(hash_seed_retriever, groups=config)
-    async with application:
+    async with started(application):
         await application.post_init(application)
         fake_bot_api.forget_calls()
         chatter = await post(application, fake_bot_api, [(ALICE, "今晚谁去打球"), (BOB, "我去")], int(time.time()) - 60)
@@ -494,9 +520,9 @@ async def test_a_chat_off_the_allowlist_stores_nothing_and_is_refused(make_bot, 
         await post(application, fake_bot_api, [(ALICE, "这个群可以用")], int(time.time()), chat=allowed)
         await feed(application, fake_bot_api.message_update("/latest 3"))
 
-        log = application.bot_data["chatlog"]
+        log = application.bot_data["services"].chatlog
         assert log.chats() == [allowed["id"]]
-        assert application.bot_data["subscriptions"].all() == []
+        assert application.bot_data["services"].subscriptions.all() == []
         assert not application.job_queue.get_jobs_by_name(f"digest:{GROUP}")
         refusal = groups.REFUSAL.format(chat_id=GROUP)
         # One refusal per thing addressed to this bot; chatter, the edit and another bot's command get none.

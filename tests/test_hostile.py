@@ -26,7 +26,8 @@ from hypothesis import strategies as st
 
 from bot import formatting, groups
 from bot.subscriptions import normalize_hhmm
-from bot.handlers import USAGE_ASK, parse_latest_args
+from bot.ask import USAGE_ASK
+from bot.handlers import parse_latest_args
 from bot.html_split import split_message
 from bot.questions import clean_question, is_askable
 from index.schema import Headline
@@ -34,7 +35,7 @@ from index.store import lexical
 from index.store.lexical import LexicalIndex
 from tests.fakebotapi import ALICE, BOB, GROUP_CHAT, MAX_TEXT, PRIVATE_CHAT, parse_html, utf16_len
 from tests.fakeretriever import HOSTILE_TITLE, FakeRetriever
-from tests.helpers import feed
+from tests.helpers import feed, started
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,7 +70,7 @@ HOSTILE_QUESTIONS = {
 async def hostile_bot(make_bot, hash_seed_retriever, fast_limiter):
     """The bot over the hash-embedded seed index, without flood limits or the per-user question limit."""
     application = make_bot(hash_seed_retriever, rate_limiter=fast_limiter, questions_per_minute=0)
-    async with application:
+    async with started(application):
         await application.post_init(application)
         yield application
 
@@ -279,12 +280,12 @@ async def test_fuzz_a_thousand_generated_updates(make_bot, fake_bot_api, handler
     )
     fake_bot_api.make_admin(GROUP_CHAT["id"], BOB)
     media = list(_media(fake_bot_api).values())
-    started = time.monotonic()
-    async with application:
+    began = time.monotonic()
+    async with started(application):
         for _ in range(FUZZ_UPDATES):
             sent = [c.result for c in fake_bot_api.calls[-50:] if c.method == "sendMessage" and c.delivered]
             await feed(application, _fuzz_update(fake_bot_api, rng, sent, media))
-            if time.monotonic() - started > 90:
+            if time.monotonic() - began > 90:
                 pytest.fail("the fuzz run is too slow: make it smaller rather than the suite longer")
     assert handler_errors == [], handler_errors[:3]
     assert len(fake_bot_api.sent("sendMessage")) > 300
@@ -402,7 +403,7 @@ async def _press_full(application, fake):
 async def test_a_bad_feed_link_never_breaks_a_reply_nor_becomes_a_link(make_bot, fake_bot_api, handler_errors,
                                                                        fast_limiter, name):
     application = make_bot(LinkRetriever(BAD_URLS[name]), rate_limiter=fast_limiter, questions_per_minute=0)
-    async with application:
+    async with started(application):
         for text in ("/latest", "/latest 标题", "社区防控要突出什么"):
             await feed(application, fake_bot_api.message_update(text))
         await _press_full(application, fake_bot_api)
@@ -420,7 +421,7 @@ async def test_a_huge_article_is_sent_in_a_few_messages_then_a_link(make_bot, fa
     url = "https://news.example/long"
     application = make_bot(LinkRetriever(url, body_chars=2_400_000), rate_limiter=fast_limiter,
                                     questions_per_minute=0)
-    async with application:
+    async with started(application):
         await feed(application, fake_bot_api.message_update("社区防控要突出什么"))
         before = len(fake_bot_api.texts())
         await _press_full(application, fake_bot_api)
@@ -467,8 +468,8 @@ def malformed_base_url_runs(tmp_path_factory):
         (folder / "config.toml").write_text('[index]\nseeds = ["seeds"]\ndir = "idx"\nmodel = "hash-bigram-64"\n')
         env = {**os.environ, "TELEGRAM_BOT_TOKEN": SECRET_TOKEN, "TELEGRAM_BASE_URL": base_url, "PYTHONPATH": str(ROOT)}
         with open(folder / "stdout", "w") as out, open(folder / "stderr", "w") as err:
-            # `python -m bot` with the hash fake as its encoder (tests/run_bot.py): no model to load.
-            runs[base_url] = (folder, subprocess.Popen([sys.executable, "-m", "tests.run_bot", "--config", "config.toml"],
+            # `python -m bot` with the hash fake as its encoder (tests/with_fake_encoder.py): no model to load.
+            runs[base_url] = (folder, subprocess.Popen([sys.executable, "-m", "tests.with_fake_encoder", "bot", "--config", "config.toml"],
                                                        cwd=folder, env=env, stdout=out, stderr=err))
     yield runs
     for _, proc in runs.values():
@@ -499,7 +500,7 @@ class HugePassageRetriever(FakeRetriever):
 async def test_an_answer_quoting_a_huge_passage_is_one_message(make_bot, fake_bot_api,
                                                                           handler_errors, fast_limiter):
     application = make_bot(HugePassageRetriever(), rate_limiter=fast_limiter, questions_per_minute=0)
-    async with application:
+    async with started(application):
         await feed(application, fake_bot_api.message_update("社区防控要突出什么"))
     assert handler_errors == []
     texts = fake_bot_api.texts()
@@ -523,7 +524,7 @@ def test_a_long_latest_keyword_is_echoed_short():
 
 
 def test_the_digest_reads_a_bounded_part_of_a_huge_article(monkeypatch):
-    from bot import digest
+    from bot.analysis import digest
 
     seen = []
     monkeypatch.setattr(digest, "representative_sentence",

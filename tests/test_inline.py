@@ -6,8 +6,11 @@ import pytest
 from telegram import Update
 
 from bot import inline
-from tests.fakebotapi import parse_html
+from bot.ask import TOO_FAST
+from bot.services import services
+from tests.fakebotapi import BOB, parse_html
 from tests.fakeretriever import FakeRetriever
+from tests.helpers import feed, started
 
 QUESTION = "社区防控要突出什么"
 SEED_SENTENCE = "社区防控,要以网格化为基础,守住门,突出“严”。"
@@ -23,7 +26,7 @@ def inline_api(fake_bot_api):
 
 async def ask_inline(make_bot, api, retriever, *queries):
     application = make_bot(retriever)
-    async with application:
+    async with started(application):
         for q in queries:
             await application.process_update(Update.de_json(api.inline_query_update(q), application.bot))
     return api.sent("answerInlineQuery"), application
@@ -44,7 +47,7 @@ async def test_an_inline_question_is_answered_with_quotes_in_valid_html(make_bot
     assert problems == []  # the fake checked it too: a violation would fail the test
     assert f"<b>{SEED_SENTENCE}</b>" in content["message_text"]  # formatted like an answer
     assert TITLE in text and "2020-02-09 23:26 · 观察者网" in text
-    assert application.bot_data["usage"]["inline"] == 1
+    assert application.bot_data["services"].usage["inline"] == 1
 
 
 async def test_an_unanswerable_inline_question_gets_one_not_found_article(make_bot, inline_api, hash_seed_retriever):
@@ -89,3 +92,28 @@ def test_the_fake_refuses_inline_results_telegram_would():
     assert _inline_results_problems([article("a", "<b>unclosed")])
     assert _inline_results_problems([article("a", "字" * 4097)])
     assert _inline_results_problems([article(str(i), "x") for i in range(51)])
+
+
+async def test_inline_queries_share_the_per_user_question_limit(make_bot, inline_api, handler_errors):
+    # Issue 23 item 10: 100 inline queries from one user ran 100 searches while messages stopped at 10.
+    retriever = FakeRetriever()
+    application = make_bot(retriever, questions_per_minute=3)
+    async with started(application):
+        for n in range(20):
+            await feed(application, inline_api.inline_query_update(f"问题{n}"))
+        await feed(application, inline_api.message_update("消息里的问题"))  # the same user's budget
+        await feed(application, inline_api.inline_query_update("鲍勃的问题", user=BOB))
+    assert retriever.searches == ["问题0", "问题1", "问题2", "鲍勃的问题"]
+    answers = inline_api.sent("answerInlineQuery")
+    assert len(answers) == 21  # every query answered: an unanswered one leaves the client waiting
+    for answer in answers[3:20]:
+        # Only for this user, and not cached: another user's same query must still be searched.
+        assert answer["is_personal"] == "true" and answer["cache_time"] == "0"
+        [only] = answer["results"]
+        assert only["title"] == inline.TOO_FAST_TITLE
+        assert parse_html(only["input_message_content"]["message_text"])[0] == TOO_FAST.format(n=3)
+    assert inline_api.texts() == []  # the limit's one notice went inline; the message is dropped
+    services(application).clock.advance(60)  # a minute later Alice may ask again
+    async with application:
+        await feed(application, inline_api.inline_query_update("一分钟后的问题"))
+    assert retriever.searches[-1] == "一分钟后的问题" and handler_errors == []

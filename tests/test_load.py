@@ -15,6 +15,7 @@ import pytest
 
 from bot.delivery import RetryingRateLimiter, SlidingWindow
 from tests.fakeretriever import FakeRetriever
+from tests.helpers import started
 
 CHATS = 50
 QUESTIONS = 200
@@ -89,7 +90,7 @@ async def answered_in_order_within_the_limits(make_bot, fake_bot_api, handler_er
     retriever = FakeRetriever(delay=0.05, seed=SEED)
     application = make_bot(retriever)  # the production RetryingRateLimiter
     asked = load_updates(fake_bot_api, chats=chats, questions=questions)
-    async with application:
+    async with started(application):
         await run_load(application, fake_bot_api, questions)
 
     assert handler_errors == []
@@ -105,7 +106,7 @@ async def answered_in_order_within_the_limits(make_bot, fake_bot_api, handler_er
             assert max_in_window([c.at for c in chat_calls if int(c.params["chat_id"]) == chat_id], 60.0) <= 20
     # Nothing grows with the load: the per-chat queues are gone, the seen-update memory is capped.
     assert application.update_processor.busy_chats == 0
-    assert len(application.bot_data["seen_updates"]) == questions
+    assert len(application.bot_data["services"].seen_updates) == questions
 
 
 async def test_a_busy_group_is_held_to_its_window_while_private_chats_go_on(
@@ -120,7 +121,7 @@ async def test_a_busy_group_is_held_to_its_window_while_private_chats_go_on(
         user = {"id": 6000 + n, "is_bot": False, "first_name": f"G{n}"}
         fake_bot_api.enqueue(fake_bot_api.message_update(f"/ask 群问题{n}", chat=group, user=user))
     fake_bot_api.enqueue(fake_bot_api.message_update("私聊问题"))
-    async with application:
+    async with started(application):
         await run_load(application, fake_bot_api, 7)
 
     assert handler_errors == []

@@ -14,6 +14,7 @@ from bot.html_split import split_message
 from bot.console import CONSOLE_TOKEN, ConsoleRequest, html_to_text, run_console
 from index.schema import PARAGRAPH, Hit, Passage, SearchResult
 from tests.fakebotapi import parse_html
+from tests.helpers import started
 
 BEST = "关键的一句在这里。"
 LONG = "前面的背景介绍。" * 12 + BEST + "后面还有很多说明。" * 8  # 96 + 9 + 72 characters
@@ -69,7 +70,7 @@ class LongRetriever:
 
 async def test_the_bot_sends_a_long_passage_as_an_expandable_quote(make_bot, fake_bot_api):
     application = make_bot(LongRetriever())
-    async with application:
+    async with started(application):
         await application.process_update(Update.de_json(fake_bot_api.message_update("关键的是什么"), application.bot))
     [reply] = fake_bot_api.sent("sendMessage")
     html = reply["text"]  # the fake checked it: valid Telegram HTML, blockquote attributes included

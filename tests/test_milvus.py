@@ -6,6 +6,7 @@ Skipped unless the optional packages are installed (`pip install '.[milvus]'`); 
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import datetime
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def seeds(tmp_path):
 
 
 def configs(tmp_path, enc):
-    local = IndexConfig(model=enc.name)
+    local = IndexConfig(model=enc.name, passage_vectors="fp32")  # the hash encoder makes no int8 vectors
     return local, dataclasses.replace(local, backend="milvus", milvus_uri=str(tmp_path / "milvus.db"),
                                       milvus_collection="t")
 
@@ -133,3 +134,44 @@ def test_model_mismatch_is_refused(seeds, tmp_path):
 def test_milvus_sees_normalized_text(tmp_path):
     """Traditional script and pinyin annotations are folded before Milvus analyzes a passage."""
     assert milvus.search_text("社區(qū)發(fā)生") == "社区发生"
+
+
+def _cli(config: Path, *args: str) -> str:
+    """`python -m index --config CONFIG ARGS…` with the hash fake as its encoder (tests/with_fake_encoder.py), in
+    a fresh process (Milvus Lite starts with nothing loaded)."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-m", "tests.with_fake_encoder", "index", "--config", str(config), *args],
+                          capture_output=True, text=True, cwd=root, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+def test_every_operation_syncs_from_a_fresh_process(seeds, tmp_path):
+    """add, remove, a second build and milvus-sync each in a new process: the collection is released there."""
+    config = tmp_path / "config.toml"
+    config.write_text(f'[index]\nseeds = ["{seeds}"]\ndir = "idx"\nmodel = "{HashEncoder.name}"\n'
+                      f'backend = "milvus"\nmilvus_uri = "milvus.db"\nmilvus_collection = "t"\n', encoding="utf-8")
+    idx = tmp_path / "idx"
+
+    def mirrored() -> dict:
+        synced = milvus.read_sync(idx)
+        assert synced["version"] == store.current_version(idx).name  # Milvus follows the published version
+        return synced
+
+    _cli(config, "build")
+    first = mirrored()
+    extra = jsonl(tmp_path / "extra.jsonl", [numbered_article(9, "全新的一段报道：社区防控要突出重点。")])
+    _cli(config, "add", str(extra))
+    assert mirrored()["inserted"] == 2 and mirrored()["version"] != first["version"]  # n9: title, paragraph
+    _cli(config, "remove", "n9")
+    assert mirrored()["deleted"] == 2
+    (seeds / "more.jsonl").write_text(json.dumps(numbered_article(7), ensure_ascii=False) + "\n", encoding="utf-8")
+    _cli(config, "build")
+    assert mirrored()["inserted"] == 3  # n7: its title and two paragraphs
+    assert json.loads(_cli(config, "milvus-sync"))["kept"] == mirrored()["kept"] > 0
+    cfg = IndexConfig(model=HashEncoder.name, backend="milvus", milvus_uri=str(tmp_path / "milvus.db"),
+                      milvus_collection="t")
+    same_answers(idx, HashEncoder(), cfg)

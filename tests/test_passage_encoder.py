@@ -115,16 +115,3 @@ def test_int8_passage_vectors_are_close_to_torch_but_their_own_kind(onnx_encoder
     assert "fp32" not in torch_encoder.passage_sessions
     with pytest.raises(EncoderError, match="kind of passage vector"):
         onnx_encoder.encode_passages(PASSAGES[:1], vectors="int4")
-
-
-def test_onnx_runtime_aborts_a_batch_for_a_question_and_the_vectors_stay_the_same(onnx_encoder):
-    """A real session: the terminate flag makes run() fail (the gate's abort), the batch is run again."""
-    plain = onnx_encoder.onnx_passage_encoder()
-    gate = onnx_encoders.QuestionGate(max_wait=0.01, max_aborts=2)
-    gated = onnx_encoders.OnnxPassageEncoder(plain.path, plain.path.parent / "tokenizer.json",
-                                         onnx_encoder.prompts[1], onnx_encoder.max_seq_length,
-                                         threads=2, nice=0, gate=gate)
-    with gate.asking():  # a question that never ends: every abortable attempt is aborted
-        vecs = gated.encode(PASSAGES, batch_size=16)
-    assert gate.aborted == 2
-    np.testing.assert_allclose(vecs, onnx_encoder.encode_passages(PASSAGES), atol=1e-5)

@@ -104,6 +104,71 @@ def test_jsonl_and_bad_lines(tmp_path):
     assert reasons["5"] == "not a JSON object"
 
 
+# Issue 23: each of these ended the whole build in a traceback (so the bot did not start).
+BAD_LINES = {
+    "epoch published_at": ('{"id": "b1", "title": "标题", "body": "正文。", "published_at": 1700000000}',
+                           "published_at is not a date string (int)"),
+    "surrogate in body": ('{"id": "b2", "title": "标题", "body": "正\\ud800文。"}', "body holds a lone surrogate"),
+    "surrogate in title": ('{"id": "b3", "title": "\\udfff", "body": "正文。"}', "title holds a lone surrogate"),
+    "surrogate in id": ('{"id": "\\ud800", "title": "标题", "body": "正文。"}', "id holds a lone surrogate"),
+    "100k nested [": ("[" * 100_000, "nested too deeply"),
+    "5,000-digit number": ('{"id": ' + "9" * 5000 + ', "title": "标题", "body": "正文。"}', "malformed JSON"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_LINES))
+def test_a_malformed_jsonl_line_is_reported_and_the_rest_is_read(tmp_path, name):
+    line, reason = BAD_LINES[name]
+    good = [json.dumps({"id": f"g{i}", "title": "好标题", "body": f"第{i}段。"}, ensure_ascii=False) for i in (1, 2)]
+    path = _write(tmp_path / "x.jsonl", "\n".join([good[0], line, good[1]]))
+    batch = read_seed_file(path)
+    assert [a.id for a in batch.articles] == ["g1", "g2"]
+    assert [s.origin for s in batch.skipped] == [f"{path}:2"]
+    assert reason in batch.skipped[0].reason and len(str(batch.skipped[0])) < len(str(path)) + 100
+
+
+def test_a_build_reports_malformed_lines_and_indexes_the_rest(tmp_path):
+    from index import build_index
+
+    good = [json.dumps({"id": f"g{i}", "title": "好标题", "body": f"第{i}段。"}, ensure_ascii=False) for i in (1, 2)]
+    path = _write(tmp_path / "x.jsonl", "\n".join([good[0], *(line for line, _ in BAD_LINES.values()), good[1]]))
+    report = build_index([path], tmp_path / "index", embed=False, progress=False)
+    assert report.articles == 2 and len(report.skipped) == len(BAD_LINES)
+
+
+def test_lone_surrogates_from_feeds_and_text_become_replacement_characters():
+    from index.ingest.pages import parse_feed
+
+    assert clean_text("標\ud800題") == "标\ufffd题"  # OpenCC raised UnicodeEncodeError
+    rss = ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>台&#xD800;</title>'
+           "<item><title>標&#xD800;題</title><link>http://a.example/1</link><description>正文&#55296;。"
+           "</description></item></channel></rss>").encode()
+    (article,) = parse_feed(rss, "http://a.example/feed")
+    assert (article.title, article.paragraphs) == ("标\ufffd题", ["正文\ufffd。"])
+
+
+@pytest.mark.parametrize(("text", "simplified"), [
+    # 著 as the particle or verb 着 (issue 23 item 13: t2s left "随著"; the seed has 隨著 and 著力,
+    # crud-news 接著, 带著, 过著, 朝著, 写著, 随著)
+    ("随著返程复工", "随着返程复工"), ("隨著", "随着"), ("著力为已返岗人员", "着力为已返岗人员"),
+    ("接著库尔兰", "接着库尔兰"), ("上头写著", "上头写着"), ("意味著", "意味着"), ("著手", "着手"),
+    # 著 in its own words stays
+    ("著名", "著名"), ("显著提升", "显著提升"), ("原著", "原著"), ("土著", "土著"), ("日本著名", "日本著名"),
+    ("侵害本网站著作权", "侵害本网站著作权"), ("显著力量", "显著力量"), ("臭名昭著", "臭名昭著"), ("随著名师", "随著名师"),
+])
+def test_zhe_written_as_zhu_becomes_simplified(text, simplified):
+    from index.ingest.clean import normalize_for_search
+
+    assert clean_text(text) == simplified
+    assert normalize_for_search(text) == normalize_for_search(simplified)
+
+
+def test_the_seed_has_no_zhu_for_zhe(seed):
+    body = "\n".join(seed.articles[0].paragraphs)
+    assert "随着返程复工高峰的到来" in body and "着力为" in body
+    assert "随著" not in body and "著力" not in body
+
+
 def test_txt_and_unreadable_files(tmp_path):
     batch = read_seed_file(_write(tmp_path / "a.txt", "標題\n\n第一段。\n第二段。\n"))
     assert batch.format == "txt"

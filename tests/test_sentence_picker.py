@@ -1,4 +1,4 @@
-"""bot.sentence_picker: the digest's one sentence per article.
+"""bot.analysis.sentence_picker: the digest's one sentence per article.
 
 TestRepresentativeSentence moved here from test_summarize.py with the picker (bot/summarize.py ->
 bot/sentence_picker.py).
@@ -6,8 +6,8 @@ bot/sentence_picker.py).
 
 from __future__ import annotations
 
-from bot.excerpts import units
-from bot.sentence_picker import article_sentences, representative_sentence
+from bot.analysis.excerpts import units
+from bot.analysis.sentence_picker import article_sentences, representative_sentence
 from index.ingest.split import split_sentences
 
 

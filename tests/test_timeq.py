@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from index.search.timeq import date_mentions, parse_time_query
+from tests.helpers import started
 
 NOW = datetime(2020, 2, 10, 20, 0)  # a Monday evening, China time
 
@@ -43,6 +44,17 @@ NOW = datetime(2020, 2, 10, 20, 0)  # a Monday evening, China time
         ("近一周 疫情", "疫情", "2020-02-04", "2020-02-10"),
         ("过去两个月", "", "2019-12-13", "2020-02-10"),
         ("昨天和今天", "和", "2020-02-09", "2020-02-10"),  # the span covering both
+        ("上上周 疫情", "疫情", "2020-01-27", "2020-02-02"),  # two weeks back, not last week
+        ("上上个星期的会议", "的会议", "2020-01-27", "2020-02-02"),
+        ("大大前天发生了什么", "发生了什么", "2020-02-06", "2020-02-06"),  # four days back, not three
+        ("上上个月 疫情", "疫情", "2019-12-01", "2019-12-31"),
+        ("二〇二〇年二月九日社区防控", "社区防控", "2020-02-09", "2020-02-09"),  # a year written digit by digit
+        ("二〇一九年 经济", "经济", "2019-01-01", "2019-12-31"),
+        ("２０１９年 经济", "经济", "2019-01-01", "2019-12-31"),  # full-width digits
+        ("２０２０年２月", "", "2020-02-01", "2020-02-29"),
+        ("最近一百天的疫情", "的疫情", "2019-11-03", "2020-02-10"),
+        ("近一百零五天", "", "2019-10-29", "2020-02-10"),
+        ("近百天", "", "2019-11-03", "2020-02-10"),
     ],
 )
 def test_time_words_become_a_date_range_and_leave_the_question(question, rest, first, last):
@@ -58,11 +70,29 @@ def test_recency_words_ask_for_the_newest_without_a_range(question, rest):
     assert tq.recent and tq.date_range is None and tq.text == rest
 
 
-@pytest.mark.parametrize("question", ["社区防控要突出什么", "前天津市委书记", "2月30日", "天气预报", ""])
+@pytest.mark.parametrize("question", ["社区防控要突出什么", "前天津市委书记", "马上周末了", "前10000日元", "天气预报", ""])
 def test_no_time_words_means_no_range(question):
     tq = parse_time_query(question, NOW)
     assert tq.date_range is None and not tq.recent
     assert tq.text == question.strip()
+
+
+@pytest.mark.parametrize(
+    "question, rest",
+    [
+        ("2020年13月的疫情", "的疫情"),
+        ("2020年2月30日的疫情", "的疫情"),  # not February 2020 with a stray "30日"
+        ("2月30日", ""),
+        ("2020-02-30 快讯", "快讯"),
+        ("最近五千天的疫情", "的疫情"),  # longer than any span read (3660 days)
+        ("最近十十天的疫情", "的疫情"),
+        ("9999年1月1日的新闻", "的新闻"),
+    ],
+)
+def test_a_date_naming_no_real_day_is_no_date_but_leaves_the_question(question, rest):
+    tq = parse_time_query(question, NOW)
+    assert tq.date_range is None and tq.window is None and tq.event is None
+    assert tq.text == rest and tq.ignored
 
 
 def test_the_reference_time_is_china_time():
@@ -144,6 +174,20 @@ def test_an_empty_window_answers_from_outside_it_and_says_so(dated_retriever):
     assert not nothing.found and nothing.date_range == ("2020-02-19", "2020-02-19")
 
 
+@pytest.mark.parametrize("dated, plain", [
+    ("2020年13月的口罩生产日产量", "口罩生产日产量"),
+    ("2020年2月30日的口罩生产日产量", "口罩生产日产量"),
+    ("二〇二〇年二月九日口罩生产日产量", "口罩生产日产量"),
+    ("最近一百天的口罩生产日产量", "口罩生产日产量"),
+    ("２０１９年口罩生产日产量", "口罩生产日产量"),
+])
+def test_a_date_phrase_valid_or_not_is_not_searched_for(dated_retriever, dated, plain):
+    from index.search.query import prepare
+
+    assert prepare(dated, NOW).words == prepare(plain, NOW).words == ["口罩", "生产", "日产量"]
+    assert dated_retriever.search(dated, k=3, now=NOW).found and dated_retriever.search(plain, k=3, now=NOW).found
+
+
 def test_newest_first_for_zuixin_and_plain_search_without_now(dated_retriever):
     recent = dated_retriever.search("最新 口罩 生产 日产量", k=2, now=NOW)
     assert recent.found and recent.date_range is None
@@ -168,7 +212,7 @@ async def test_the_answer_shows_the_searched_window_and_an_empty_one(make_bot, f
     # The bot searches as of the current time: pin it to the evening of 2020-02-08.
     monkeypatch.setattr(bot.handlers, "datetime", _FixedNow(datetime(2020, 2, 8, 20, 0, tzinfo=CHINA)))
     application = make_bot(dated_retriever)
-    async with application:
+    async with started(application):
         for text in ("昨天 北京天气预报", "2020年2月7日 北京天气预报", "大前天以前 北京天气预报"):
             update = Update.de_json(fake_bot_api.message_update(text), application.bot)
             await application.process_update(update)
@@ -199,7 +243,7 @@ async def test_an_empty_window_says_so_before_the_nearest_passages(make_bot, fak
 
     monkeypatch.setattr(bot.handlers, "datetime", _FixedNow(datetime(2020, 2, 20, 9, 0, tzinfo=CHINA)))
     application = make_bot(dated_retriever)
-    async with application:
+    async with started(application):
         update = Update.de_json(fake_bot_api.message_update("昨天 北京天气预报"), application.bot)
         await application.process_update(update)
     [text] = [parse_html(t)[0] for t in fake_bot_api.texts()]
@@ -218,7 +262,8 @@ async def test_an_empty_window_says_so_before_the_nearest_passages(make_bot, fak
         ("0000年2月的新闻", None),  # no year 0
         ("9999年1月1日的新闻", None),
         ("一二月三日", None),
-        ("最近一百天", None),
+        ("最近一百天", ("2019-11-03", "2020-02-10")),
+        ("最近一百万天", None),
     ],
 )
 def test_approximate_and_impossible_numbers_are_read_or_ignored_never_raised(question, window):

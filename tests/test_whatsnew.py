@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 from telegram import Update
 
-from bot import whatsnew
+from bot.analysis import whatsnew
+from bot.digest_format import format_whats_new
 from bot.text import CHINA_TZ
 from index.schema import Article, Headline
 from tests.fakebotapi import parse_html
 from tests.fakeretriever import FakeRetriever
+from tests.helpers import started
 
 DATA = Path(__file__).parent / "data"
 
@@ -78,14 +80,14 @@ def test_yesterday_lists_the_headlines_of_yesterday_with_their_extracts():
     found = whatsnew.answer(DatedRetriever(), "昨天有什么新闻", NOW, 10)
     assert [i.headline.title for i in found.items] == ["周日新闻乙", "周日新闻丙"]
     assert not found.fallback and all("代表性" in i.extract for i in found.items)
-    text = parse_html("\n".join(whatsnew.format_whats_new(found)))[0]
+    text = parse_html("\n".join(format_whats_new(found)))[0]
     assert text.startswith("昨天（2020-02-09）的新闻") and "周一新闻甲" not in text
 
 
 def test_an_empty_window_falls_back_to_the_newest_and_says_which_day_it_is():
     found = whatsnew.answer(DatedRetriever(), "上个月有哪些新闻", NOW, 10)
     assert found.fallback and found.items[0].headline.title == "周一新闻甲"
-    text = parse_html("\n".join(whatsnew.format_whats_new(found)))[0]
+    text = parse_html("\n".join(format_whats_new(found)))[0]
     assert text.startswith("🗓 2020-01-01 至 2020-01-31没有新闻。") and "新闻库最新的是 2020-02-10 的" in text
 
 
@@ -107,7 +109,7 @@ def test_no_time_word_gives_the_newest_day():
 async def test_the_bot_answers_whats_new_with_headlines(make_bot, fake_bot_api):
     retriever = FakeRetriever()
     application = make_bot(retriever)
-    async with application:
+    async with started(application):
         await application.process_update(Update.de_json(fake_bot_api.message_update("今天有什么新闻"), application.bot))
         await application.process_update(
             Update.de_json(fake_bot_api.message_update("2020年2月9日有什么新闻"), application.bot))
@@ -116,7 +118,7 @@ async def test_the_bot_answers_whats_new_with_headlines(make_bot, fake_bot_api):
     assert "没有新闻" in fallback and "新闻库最新的是 2020-02-09 的" in fallback  # the fake's news is old
     assert "<tag>" in fallback and "•" in fallback  # headline lines, as in /latest
     assert dated.startswith("2020-02-09的新闻") and "第一段" in dated  # the digest's extract of the article
-    assert application.bot_data["usage"]["whats_new"] == 2
+    assert application.bot_data["services"].usage["whats_new"] == 2
     # Votes on a headline answer count like any other (the feedback log keeps its question).
     first = next(c for c in fake_bot_api.calls if c.method == "sendMessage")
     [[up, down]] = first.params["reply_markup"]["inline_keyboard"]
@@ -124,4 +126,4 @@ async def test_the_bot_answers_whats_new_with_headlines(make_bot, fake_bot_api):
     async with application:
         await application.process_update(Update.de_json(
             fake_bot_api.callback_update(down["callback_data"], first.result), application.bot))
-    assert application.bot_data["feedback"].gaps() == [("今天有什么新闻", 0, 1)]
+    assert application.bot_data["services"].feedback.gaps() == [("今天有什么新闻", 0, 1)]

@@ -87,11 +87,24 @@ def looks_like_feed(content: bytes, content_type: str = "") -> bool:
     return head.startswith(b"<?xml") or any(t in head for t in (b"<rss", b"<feed", b"<rdf:rdf"))
 
 
+_CHAR_REF = re.compile(rb"&#(x[0-9a-f]{1,8}|[0-9]{1,10});", re.IGNORECASE)
+
+
+def _no_surrogate_refs(content: bytes) -> bytes:
+    """Character references to lone surrogates ("&#xD800;") as U+FFFD: feedparser raises UnicodeEncodeError on them."""
+    def fix(m: re.Match) -> bytes:
+        ref = m.group(1)
+        code = int(ref[1:], 16) if ref[:1] in b"xX" else int(ref)
+        return b"&#xFFFD;" if 0xD800 <= code <= 0xDFFF else m.group(0)
+
+    return _CHAR_REF.sub(fix, content)
+
+
 def parse_feed(content: bytes, url: str) -> list[Article]:
     """Parse RSS or Atom into articles (HTML bodies stripped to paragraphs); FeedError if not a feed."""
     import feedparser
 
-    parsed = feedparser.parse(as_declared(content))
+    parsed = feedparser.parse(_no_surrogate_refs(as_declared(content)))
     if parsed.bozo and not parsed.entries:
         raise FeedError(f"malformed feed: {parsed.get('bozo_exception')}")
     if not parsed.entries and not parsed.get("version"):

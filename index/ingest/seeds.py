@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index.ingest.clean import clean_text
+from index.ingest.clean import clean_text, has_surrogate
 from index.schema import Article, Headline
 from index.chinatime import parse_published
 
@@ -113,14 +113,43 @@ def _sidecar_meta(path: Path) -> dict:
     if not side.is_file():
         return {}
     try:
-        return json.loads(side.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        logger.warning("%s: ignored (%s)", side, e)
+        meta = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as e:
+        logger.warning("%s: ignored (%s)", side, str(e)[:100])
         return {}
+    if not isinstance(meta, dict):
+        logger.warning("%s: ignored (not a JSON object)", side)
+        return {}
+    # Only text is read from it (a number or a list where a string belongs is dropped, not a crash).
+    return {k: v for k, v in meta.items() if isinstance(v, str) and not has_surrogate(v)}
 
 
 def _article_id(path: Path, title: str, paragraphs: list[str]) -> str:
     return f"{path.stem}-{content_hash(title, paragraphs)[:12]}"
+
+
+_FIELDS = ("id", "title", "published_at", "source", "url", "body")
+
+
+def _parse_line(line: str) -> dict:
+    """One JSONL line as an object, or ValueError with a short reason for the report."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"malformed JSON ({e.msg})") from None
+    except RecursionError:
+        raise ValueError("malformed JSON (nested too deeply)") from None
+    except ValueError as e:  # a number of more than 4,300 digits
+        raise ValueError(f"malformed JSON ({str(e).split(':')[0][:80]})") from None
+    if not isinstance(obj, dict):
+        raise ValueError("not a JSON object")
+    published = obj.get("published_at")
+    if published is not None and not isinstance(published, str):
+        raise ValueError(f"published_at is not a date string ({type(published).__name__})")
+    for key in _FIELDS:
+        if isinstance(obj.get(key), str) and has_surrogate(obj[key]):
+            raise ValueError(f"{key} holds a lone surrogate escape (not Unicode text)")
+    return obj
 
 
 def _read_jsonl(text: str, path: Path, batch: SeedBatch) -> None:
@@ -129,12 +158,9 @@ def _read_jsonl(text: str, path: Path, batch: SeedBatch) -> None:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            obj = _parse_line(line)
         except ValueError as e:
-            batch.skipped.append(Skipped(origin, f"malformed JSON ({e.msg})"))
-            continue
-        if not isinstance(obj, dict):
-            batch.skipped.append(Skipped(origin, "not a JSON object"))
+            batch.skipped.append(Skipped(origin, str(e)))
             continue
         title = clean_text(str(obj.get("title") or ""))
         body = obj.get("body")
@@ -148,7 +174,7 @@ def _read_jsonl(text: str, path: Path, batch: SeedBatch) -> None:
             continue
         published = parse_published(obj.get("published_at"))
         if obj.get("published_at") and not published:
-            batch.skipped.append(Skipped(origin, f"bad published_at {obj.get('published_at')!r}; kept without time"))
+            batch.skipped.append(Skipped(origin, f"bad published_at {obj['published_at'][:40]!r}; kept without time"))
         batch.articles.append(
             Article(
                 id=str(obj.get("id") or _article_id(path, title, paragraphs)),

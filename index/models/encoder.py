@@ -27,8 +27,6 @@ PASSAGE_THREADS = 2
 # to questions: search p95 42 ms niced vs 56 ms at normal priority while 1,000 passages were embedded on
 # a busy machine, at the price of embedding slower whenever other processes want the cores (0: normal).
 PASSAGE_NICE = 10
-# ... and, between batches, out of the way of questions answered in the same process (onnx_encoders.QUESTIONS).
-PASSAGE_GATE = False
 
 
 class EncoderError(RuntimeError):
@@ -72,7 +70,7 @@ class SentenceTransformerEncoder:
 
     def __init__(self, name: str, model_path: str, *, max_seq_length: int = 256, query_backend: str = "torch",
                  passage_backend: str = "torch", passage_threads: int = PASSAGE_THREADS,
-                 passage_nice: int = PASSAGE_NICE, passage_gate: bool = PASSAGE_GATE) -> None:
+                 passage_nice: int = PASSAGE_NICE) -> None:
         if passage_backend not in PASSAGE_BACKENDS:
             raise EncoderError(f"unknown passage_backend {passage_backend!r}: use 'onnx' or 'torch'")
         if query_backend not in QUERY_BACKENDS:  # before loading the model, not after
@@ -84,7 +82,6 @@ class SentenceTransformerEncoder:
         self._lock = threading.Lock()
         self._model = None
         self.passage_backend, self.passage_threads, self.passage_nice = passage_backend, passage_threads, passage_nice
-        self.passage_gate = passage_gate
         self._passage_onnx: dict = {}  # kind -> the ONNX passage encoder (False: unavailable), made on first use
         self._passage_lock = threading.Lock()
         if query_backend == "onnx-int8":
@@ -264,8 +261,7 @@ class SentenceTransformerEncoder:
                 if vectors == "int8":
                     onnx_encoders.ensure_passage_int8(fp32, path)
             encoder = onnx_encoders.OnnxPassageEncoder(path, tokenizer, self._passage_prompt, self.max_seq_length,
-                                                   threads=self.passage_threads, nice=self.passage_nice,
-                                                   gate=onnx_encoders.QUESTIONS if self.passage_gate else None)
+                                                   threads=self.passage_threads, nice=self.passage_nice)
         except (ImportError, OSError, RuntimeError, AttributeError) as e:
             logger.warning("ONNX passage encoder unavailable (%s): passages stay on torch", e)
             return None

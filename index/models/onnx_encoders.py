@@ -12,7 +12,6 @@ embedded.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -181,78 +180,6 @@ def ensure_passage_model(st_model, out: Path) -> Path:
                      ".onnx-export.lock")
 
 
-class QuestionGate:
-    """Questions in flight, so that passage embedding in the same process gets out of their way.
-
-    A question (`Retriever.search`, `OnnxQueryEncoder.encode`) runs inside `asking()`. The passage
-    loop runs each batch through `run()`: it starts no batch while a question is in flight (waiting
-    at most `max_wait` s), and a question that arrives during a batch aborts it (ONNX Runtime's
-    `RunOptions.terminate`, checked between graph nodes) so the question gets both cores; the batch
-    is then run again. After `max_aborts` aborts in a row a batch runs to its end, so embedding never
-    starves however busy the questions are.
-    """
-
-    def __init__(self, max_wait: float = 1.0, max_aborts: int = 3):
-        self.max_wait, self.max_aborts = max_wait, max_aborts
-        self._cond = threading.Condition()
-        self._asking = 0
-        self._running: set = set()  # RunOptions of the batches that a question may abort
-        self.aborted = 0  # batches aborted for a question (for benchmarks and tests)
-
-    @property
-    def in_flight(self) -> int:
-        return self._asking
-
-    @contextlib.contextmanager
-    def asking(self):
-        """A question in flight: abort the batches running now, hold back new ones until it is done."""
-        with self._cond:
-            self._asking += 1
-            for options in self._running:
-                options.terminate = True
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._asking -= 1
-                if not self._asking:
-                    self._cond.notify_all()
-
-    def wait_idle(self, timeout: float | None = None) -> bool:
-        """Wait until no question is in flight (True) or `timeout` s have passed (False)."""
-        with self._cond:
-            return self._cond.wait_for(lambda: self._asking == 0, self.max_wait if timeout is None else timeout)
-
-    def run(self, session, feeds: dict):
-        """`session.run(None, feeds)` for one passage batch, out of the way of questions."""
-        import onnxruntime as ort
-
-        for attempt in range(self.max_aborts + 1):
-            self.wait_idle()
-            options = ort.RunOptions()
-            abortable = attempt < self.max_aborts
-            with self._cond:
-                if abortable:
-                    options.terminate = self._asking > 0  # one arrived after the wait: do not even start
-                    self._running.add(options)
-            try:
-                return session.run(None, feeds, options)
-            except Exception:
-                if not (abortable and options.terminate):
-                    raise
-                with self._cond:
-                    self.aborted += 1
-            finally:
-                with self._cond:
-                    self._running.discard(options)
-        raise AssertionError("unreachable: the last attempt is not abortable")
-
-
-# The process's questions: the bot's Retriever.search and question encoder register here, and passages
-# embedded in the same process (a feed batch) yield to them.
-QUESTIONS = QuestionGate()
-
-
 def length_sorted_batches(lengths: Sequence[int], batch_size: int, max_tokens: int | None = None) -> list[np.ndarray]:
     """Indices of the texts in batches of similar length (longest first), every index exactly once.
 
@@ -279,13 +206,11 @@ class OnnxPassageEncoder:
     the questions the bot answers meanwhile, but halves the speed on a quiet machine). The session is made, and each `encode` runs, in a thread
     of its own at `nice` (Linux: a per-thread priority, inherited by the session's pool threads): when
     other work shares the cores, questions get the CPU first. Vectors come back in the input order.
-    With `gate` (a QuestionGate), each batch waits for, and is aborted by, questions in flight;
-    `max_batch_tokens` also bounds a batch by its padded size (shorter batches to abort).
+    `max_batch_tokens` also bounds a batch by its padded size.
     """
 
     def __init__(self, path: Path, tokenizer_json: Path, prompt: str | None, max_seq_length: int,
-                 threads: int = 1, nice: int = 10, gate: QuestionGate | None = None,
-                 max_batch_tokens: int | None = None):
+                 threads: int = 1, nice: int = 10, max_batch_tokens: int | None = None):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -295,7 +220,7 @@ class OnnxPassageEncoder:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # Idle pool threads sleep instead of spinning: a spinning one would take the core a question needs.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.path, self.threads, self.nice, self.gate = Path(path), threads, nice, gate
+        self.path, self.threads, self.nice = Path(path), threads, nice
         self.max_batch_tokens = max_batch_tokens
         # The session's pool threads inherit the nice value of the thread that creates them.
         self._session = self._niced(lambda: ort.InferenceSession(str(path), options,
@@ -351,8 +276,7 @@ class OnnxPassageEncoder:
                     input_ids[row, : len(ids[j])] = ids[j]
                     mask[row, : len(ids[j])] = 1
                 feeds = {"input_ids": input_ids, "attention_mask": mask}
-                vecs = (self.gate.run(self._session, feeds) if self.gate is not None
-                        else self._session.run(None, feeds))[0]
+                vecs = self._session.run(None, feeds)[0]
                 if out is None:
                     out = np.zeros((len(texts), vecs.shape[1]), np.float32)
                 out[batch] = vecs
@@ -446,11 +370,7 @@ class OnnxQueryEncoder:
         self._lock = threading.Lock()  # the Rust tokenizer is not safe for concurrent use
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """L2-normalised float32 vectors, one row per text (a question in flight: passages wait)."""
-        with QUESTIONS.asking():
-            return self._encode(texts)
-
-    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised float32 vectors, one row per text."""
         with self._lock:
             batch = self._tokenizer([self._prompt + t for t in texts], return_tensors="np", padding=True,
                                     truncation=True, max_length=min(self._max, MAX_QUERY_TOKENS))

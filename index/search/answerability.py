@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -46,6 +47,10 @@ class Evidence:
     lex_rank: float
     dense_rank: float
     numbers: float = 1.0
+
+    def __getitem__(self, feature: str) -> float:
+        """One feature by name: AnswerModel.probability reads an Evidence and a dict of features alike."""
+        return getattr(self, feature)
 
     def vector(self) -> np.ndarray:
         """The features in FEATURES order."""
@@ -81,9 +86,14 @@ class AnswerModel:
     answer_at: float  # at or above: quote it
     hedge_at: float  # at or above (and below answer_at): quote it under a hedge; below: "not found"
 
-    def probability(self, evidence: Evidence) -> float:
-        """The model's probability that this passage answers the question."""
-        z = self.bias + sum(self.weights.get(f, 0.0) * getattr(evidence, f) for f in FEATURES)
+    @cached_property
+    def features(self) -> tuple[str, ...]:
+        """The features this model weighs (a non-zero weight), in FEATURES order: the only ones it reads."""
+        return tuple(f for f in FEATURES if self.weights.get(f, 0.0))
+
+    def probability(self, features: Mapping[str, float] | Evidence) -> float:
+        """The model's probability that a passage with these features (by name) answers the question."""
+        z = self.bias + sum(self.weights[f] * features[f] for f in self.features)
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
     def verdict(self, p: float) -> str:

@@ -29,14 +29,19 @@ class PreparedQuery:
     @property
     def empty(self) -> bool:
         """Nothing left to search for (blanks, punctuation, symbols)."""
-        return not any(ch.isalnum() for ch in self.text)
+        return not is_askable(self.text)
+
+
+def is_askable(text: str) -> bool:
+    """Whether a text has anything to search for (a letter or a digit); the bot asks before searching."""
+    return any(ch.isalnum() for ch in text)
 
 
 def prepare(question: str, now: datetime | None = None) -> PreparedQuery:
     """Prepare a question; with `now`, its time words are parsed against it and taken out of the text."""
     question = question.strip()[:MAX_QUESTION_CHARS]
     tq = parse_time_query(question, now) if now is not None else None
-    text = normalize_for_search(tq.text if tq is not None and tq.matched else question).strip()
+    text = normalize_for_search(tq.text if tq is not None and (tq.matched or tq.ignored) else question).strip()
     tokens = tokenize(text) if text else []
     return PreparedQuery(question, text, tokens, rank.content_words(tokens), tq,
                          date_mentions(tq) if tq is not None and tq.event else ())

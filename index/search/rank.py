@@ -5,12 +5,45 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import dataclasses
+from dataclasses import dataclass
 
 import numpy as np
 
+from index.chinatime import NO_DAY
 from index.store.lexical import QUESTION_WORDS
 from index.schema import HEADLINE, Hit
+from index.search.answerability import leg_ranks
 from index.ingest.split import split_sentences
+
+
+RECENCY_WEIGHT = 0.15  # "最新": added to the score of a passage from the newest day
+HALF_LIFE_DAYS = 7.0  # the bonus halves with every week of age
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One passage in a question's fused ranking, before the threshold."""
+
+    row: int
+    fused: float
+    lexical: float
+    cosine: float | None
+    lex_rank: int = 0  # 0-based rank in the lexical leg (the number of candidates when absent)
+    dense_rank: int = 0  # the same in the dense leg
+
+
+def ranking(rows: np.ndarray, lexical: np.ndarray, cosines: np.ndarray, has_vector: np.ndarray,
+            dense_weight: float, n: int) -> list[Candidate]:
+    """The first n candidates of the legs' merged candidates by fused score, with each leg's rank."""
+    fused = fuse(lexical, cosines, has_vector, dense_weight)
+    lex_rank = leg_ranks(lexical, lexical > 0)
+    dense_rank = leg_ranks(cosines, has_vector)
+    order = np.argsort(-fused, kind="stable")[:n]
+    return [
+        Candidate(int(rows[i]), float(fused[i]), float(lexical[i]), float(cosines[i]) if has_vector[i] else None,
+                  int(lex_rank[i]), int(dense_rank[i]))
+        for i in order
+    ]
 
 
 def content_words(tokens: Sequence[str]) -> list[str]:
@@ -87,3 +120,18 @@ def drop_redundant_headlines(hits: Sequence[Hit]) -> list[Hit]:
     quoted = {h.passage.article_id for h in hits if h.passage.kind != HEADLINE and h.passage.article_id}
     kept = [h for h in hits if not (h.passage.kind == HEADLINE and h.passage.article_id in quoted)]
     return [dataclasses.replace(h, rank=i + 1) for i, h in enumerate(kept)]
+
+
+def newest_first(hits: Sequence[Hit], row_days: np.ndarray, newest_day: int | None) -> list[Hit]:
+    """Hits re-ordered by score plus a bonus for the newest (for "最新", "最近"), renumbered.
+
+    `row_days`: each row's China date ordinal (NO_DAY undated); `newest_day`: the index's newest.
+    """
+
+    def boosted(hit: Hit) -> float:
+        day = int(row_days[hit.passage.id])
+        if newest_day is None or day == NO_DAY:
+            return hit.score
+        return hit.score + RECENCY_WEIGHT * 0.5 ** (max(0, newest_day - day) / HALF_LIFE_DAYS)
+
+    return [dataclasses.replace(h, rank=i + 1) for i, h in enumerate(sorted(hits, key=boosted, reverse=True))]

@@ -40,12 +40,12 @@ import logging
 import re
 import time
 import unicodedata
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
 from index import store
+from index.chinatime import NO_DAY, china_day, epoch
 from index.ingest.clean import normalize_for_search
 from index.errors import ModelMismatchError, NewsIndexError
 
@@ -53,7 +53,6 @@ logger = logging.getLogger(__name__)
 
 K1, B = 1.5, 0.75  # as index.store.lexical
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF = 32, 80, 256  # as index.store
-NO_DAY = np.iinfo(np.int32).min  # as index.search.retriever
 MAX_TEXT_BYTES = 65_535
 MAX_META_BYTES = 1_024
 BATCH = 1_000
@@ -96,26 +95,16 @@ def _cut_bytes(text: str, limit: int) -> str:
     return text or "" if len(data) <= limit else data[:limit].decode(errors="ignore")
 
 
-def _epoch(iso: str | None) -> int:
-    if not iso:
-        return -1
-    from index.chinatime import CHINA_TZ
-
-    dt = datetime.fromisoformat(iso)
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=CHINA_TZ)
-    return int(dt.timestamp())
+def _published(iso: str | None) -> int:
+    """Milvus's "published": epoch seconds, -1 undated."""
+    return int(epoch(iso)) if iso else -1
 
 
 def _day(iso: str | None) -> int:
-    if not iso:
-        return int(NO_DAY)
-    from index.search.retriever import china_day
-
     try:
-        return china_day(iso)
+        return china_day(iso) if iso else NO_DAY
     except ValueError:
-        return int(NO_DAY)
+        return NO_DAY
 
 
 def connect(uri: str, token: str | None = None):
@@ -227,6 +216,8 @@ class MilvusIndex:
             raise NewsIndexError("the Milvus backend needs the model's vector size: embed the index first")
         if self.exists():
             self.check_model(model, dim)
+            # A collection another process made is "released" here: load it before existing() queries it.
+            self.client.load_collection(self.collection)
         else:
             self.create(model, dim)
         db = store.open_db(version / store.DB)
@@ -258,7 +249,7 @@ class MilvusIndex:
                 "key": keys[i], "text": search_text(rows[i]["index_text"]),
                 "dense": vectors[i].tolist(), "has_vector": bool(has[i]),
                 "article_id": _cut_bytes(rows[i]["article_id"] or "", MAX_META_BYTES), "kind": rows[i]["kind"],
-                "published": _epoch(rows[i]["published_at"]), "day": _day(rows[i]["published_at"]),
+                "published": _published(rows[i]["published_at"]), "day": _day(rows[i]["published_at"]),
                 "source": _cut_bytes(rows[i]["source"] or "", MAX_META_BYTES),
                 "title": _cut_bytes(rows[i]["title"] or "", 4 * MAX_META_BYTES),
             } for i in part]
@@ -329,10 +320,13 @@ def _version_vectors(version: Path, n: int, dim: int) -> tuple[np.ndarray, np.nd
 
 
 class MilvusLegs:
-    """The leg interface of Retriever (rows, BM25 scores, cosines, has-vector) answered by Milvus."""
+    """The legs (index.search.legs.Legs) answered by Milvus: rows, BM25 scores, cosines, has-vector."""
 
-    def __init__(self, index: MilvusIndex, version: Path):
-        self.index = index
+    vector_index = "milvus"
+
+    def __init__(self, index: MilvusIndex, version: Path, days: np.ndarray, vectors: int):
+        """`days`: each row's China date ordinal (NO_DAY undated), to send a date mask as a day range."""
+        self.index, self.days, self.vectors = index, days, vectors
         db = store.open_db(Path(version) / store.DB)
         try:
             self.keys = [passage_key(r["article_id"], r["position"], r["kind"], r["hash"], r["published_at"],
@@ -353,14 +347,14 @@ class MilvusLegs:
             return f"day >= {lo} and day <= {hi}"
         return _keys_expr(self.keys[i] for i in np.flatnonzero(mask))
 
-    def legs(self, pq, n: int, lexical: bool, qvec: np.ndarray | None, within: np.ndarray | None,
-             prefer: np.ndarray | None, days):
-        """Candidates from Milvus's two legs, each candidate scored on both (as Retriever.legs)."""
+    def candidates(self, pq, n: int, qvec: np.ndarray | None, within: np.ndarray | None = None,
+                   prefer: np.ndarray | None = None, lexical: bool = True):
+        """Candidates from Milvus's two legs, each candidate scored on both (as index.search.legs.LocalLegs)."""
         tokens = pq.tokens if lexical else []
-        base = None if within is None else self.restriction(within, days())
+        base = None if within is None else self.restriction(within, self.days)
         exprs = [base]
         if prefer is not None and prefer.any():
-            exprs.append(_and(base, self.restriction(prefer, days())))
+            exprs.append(_and(base, self.restriction(prefer, self.days)))
         cand: dict[str, None] = {}
         lex: dict[str, float] = {}
         cos: dict[str, float] = {}
@@ -393,15 +387,16 @@ class MilvusLegs:
 
     def background(self, sample: int, seed: int = 0) -> np.ndarray | None:
         """Vectors of a fixed sample of passages (the answerability background)."""
-        if not self.keys:
+        if not self.keys or not self.vectors:
             return None
         rows = np.sort(np.random.default_rng(seed).choice(len(self.keys), min(sample, len(self.keys)), replace=False))
         got = self.index.vectors([self.keys[i] for i in rows])
         return np.stack(list(got.values())) if got else None
 
 
-def open_legs(config, version: Path, model: str | None, dim: int | None) -> MilvusLegs:
-    """The Milvus legs for a loaded version, refusing another model's collection."""
+def open_legs(config, stored, model: str | None, dim: int | None) -> MilvusLegs:
+    """The Milvus legs for an opened version (index.store.stored.StoredVersion), refusing another model's collection."""
+    version = stored.path
     index = MilvusIndex.open(config.milvus_uri, config.milvus_collection)
     if not index.exists():
         raise NewsIndexError(f"no Milvus collection {config.milvus_collection!r} at {config.milvus_uri}; "
@@ -412,7 +407,8 @@ def open_legs(config, version: Path, model: str | None, dim: int | None) -> Milv
         logger.warning("Milvus mirrors version %s, the current one is %s: run `python -m index milvus-sync`",
                        synced.get("version"), version.name)
     index.client.load_collection(index.collection)
-    return MilvusLegs(index, version)
+    vectors = int(stored.manifest.get("counts", {}).get("vectors", 0))
+    return MilvusLegs(index, version, stored.row_days(), vectors)
 
 
 def read_sync(index_dir: Path) -> dict:

@@ -201,14 +201,41 @@ def read_manifest(version: Path) -> dict:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CorruptIndexError(f"{path} is missing; rebuild with `python -m index build`") from None
-    except ValueError as e:
-        raise CorruptIndexError(f"{path} is not valid JSON ({e}); rebuild with `python -m index build`") from None
-    if manifest.get("format_version") != FORMAT_VERSION:
+    except (ValueError, RecursionError) as e:
+        raise CorruptIndexError(f"{path} is not valid JSON ({str(e)[:100]}); rebuild with `python -m index build`") from None
+    if isinstance(manifest, dict) and manifest.get("format_version") != FORMAT_VERSION:
         raise CorruptIndexError(
-            f"{path}: index format {manifest.get('format_version')} is not {FORMAT_VERSION}; "
+            f"{path}: index format {str(manifest.get('format_version'))[:20]} is not {FORMAT_VERSION}; "
             "rebuild with `python -m index build --rebuild`"
         )
+    problem = manifest_problem(manifest)
+    if problem:
+        raise CorruptIndexError(f"{path} was altered ({problem}); rebuild with `python -m index build --rebuild`")
     return manifest
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and x >= 0
+
+
+def manifest_problem(manifest) -> str | None:
+    """What is wrong with a manifest's shape (the fields readers use), or None: valid JSON can still be altered."""
+    if not isinstance(manifest, dict):
+        return f"a JSON {type(manifest).__name__}, not an object"
+    files, counts = manifest.get("files"), manifest.get("counts")
+    if not isinstance(files, dict) or not files:
+        return "no file list"
+    for name, info in files.items():
+        if not isinstance(info, dict) or not _is_int(info.get("size")) or not isinstance(info.get("sha256"), str):
+            return f"the entry of {name[:80]} has no size or sha256"
+    if not isinstance(counts, dict) or not all(_is_int(v) for v in counts.values()):
+        return "counts are not numbers"
+    if not _is_int(counts.get("passages")) or not _is_int(counts.get("vectors")):
+        return "no passage or vector count"
+    for key, kind in (("model", str), ("dim", int), ("max_passage_chars", int), ("passage_vectors", str)):
+        if manifest.get(key) is not None and not isinstance(manifest[key], kind):
+            return f"{key} is a {type(manifest[key]).__name__}"
+    return None
 
 
 def verify_files(version: Path, manifest: dict, hashes: bool = True) -> None:
@@ -351,41 +378,128 @@ def read_vectors(path: Path, mmap: bool = False):
         ) from None
 
 
+_CORRUPT = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB: a damaged file (not "locked" or "disk full")
+
+
+def _is_corrupt(e: sqlite3.DatabaseError) -> bool:
+    code = getattr(e, "sqlite_errorcode", None)
+    if code is None:
+        return not isinstance(e, sqlite3.OperationalError)
+    return code & 0xFF in _CORRUPT
+
+
+def _truncated(path: Path) -> bool:
+    """Whether a SQLite file is shorter than its header says (the header's page count, when valid)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(100)
+        size = path.stat().st_size
+    except OSError:
+        return False
+    if len(head) < 100 or not head.startswith(b"SQLite format 3\0"):
+        return False  # empty (new) or not SQLite at all: sqlite itself says so
+    page = int.from_bytes(head[16:18], "big")
+    page = 65536 if page == 1 else page
+    pages = int.from_bytes(head[28:32], "big")
+    valid = head[24:28] == head[92:96]  # the page count is only kept up to date when these agree
+    return valid and size < page * pages
+
+
 class EmbeddingCache:
-    """Vectors by content hash for one model and kind of passage vector, committed per batch (so embedding can resume)."""
+    """Vectors by content hash for one model and kind of passage vector, committed per batch (so embedding can resume).
+
+    A damaged cache file (garbage, truncated) is only a cache: it is set aside as NAME.corrupt-<time>, with a
+    warning, and a new one is started, so the passages are embedded again instead of the build failing.
+    """
 
     def __init__(self, index_dir: Path, model: str, kind: str = "fp32"):
         folder = Path(index_dir) / "embeddings"
         folder.mkdir(parents=True, exist_ok=True)
         # fp32 keeps the name it always had; another kind of vector of the same model never shares a cache.
         self.path = folder / f"{model_slug(model)}{'' if kind == 'fp32' else '.' + kind}.sqlite"
+        self.model, self._dim = model, None
+        if _truncated(self.path):
+            self._set_aside("truncated")
+        try:
+            self._open()
+        except sqlite3.DatabaseError as e:
+            if not _is_corrupt(e):
+                raise
+            self.conn.close()
+            self._set_aside(str(e))
+            self._open()
+
+    def _open(self) -> None:
         self.conn = sqlite3.connect(self.path, check_same_thread=False)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("CREATE TABLE IF NOT EXISTS vectors (hash TEXT PRIMARY KEY, vec BLOB NOT NULL)")
         self.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-        self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('model', ?)", (model,))
+        self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('model', ?)", (self.model,))
         self.conn.commit()
+
+    def _set_aside(self, why: str) -> None:
+        """Rename the damaged file (and its WAL and shared-memory files) out of the way."""
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{uuid.uuid4().hex[:4]}")
+        for suffix in ("", "-wal", "-shm"):
+            src = self.path.with_name(self.path.name + suffix)
+            if src.exists():
+                os.replace(src, aside.with_name(aside.name + suffix))
+        logger.warning("embedding cache %s is damaged (%s): set aside as %s; its passages will be embedded again",
+                       self.path, why[:80], aside.name)
+
+    def _recover(self, e: sqlite3.DatabaseError) -> None:
+        """A read or write met a damaged page: start a new cache (or re-raise what is not damage)."""
+        if not _is_corrupt(e):
+            raise e
+        self.conn.close()
+        self._set_aside(str(e))
+        self._open()
+        if self._dim is not None:  # recorded by this run before the damage showed: keep it
+            self._set_dim(self._dim)
 
     def dim(self) -> int | None:
         """The vector dimension recorded by the first embedding run, if any."""
-        row = self.conn.execute("SELECT value FROM meta WHERE key = 'dim'").fetchone()
+        try:
+            row = self.conn.execute("SELECT value FROM meta WHERE key = 'dim'").fetchone()
+        except sqlite3.DatabaseError as e:
+            self._recover(e)
+            return None
         return int(row[0]) if row else None
 
     def set_dim(self, dim: int) -> None:
         """Record the vector dimension."""
+        try:
+            self._set_dim(dim)
+        except sqlite3.DatabaseError as e:
+            self._recover(e)
+            self._set_dim(dim)
+
+    def _set_dim(self, dim: int) -> None:
+        self._dim = dim
         self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('dim', ?)", (str(dim),))
         self.conn.commit()
 
     def hashes(self) -> set[str]:
         """Hashes that have a vector."""
-        return {h for (h,) in self.conn.execute("SELECT hash FROM vectors")}
+        try:
+            return {h for (h,) in self.conn.execute("SELECT hash FROM vectors")}
+        except sqlite3.DatabaseError as e:
+            self._recover(e)
+            return set()
 
     def put(self, hashes: list[str], vectors: np.ndarray) -> None:
         """Store a batch of vectors and commit."""
         vectors = np.asarray(vectors, dtype=np.float32)
-        self.conn.executemany(
-            "INSERT OR REPLACE INTO vectors VALUES (?, ?)", [(h, v.tobytes()) for h, v in zip(hashes, vectors)]
-        )
+        rows = [(h, v.tobytes()) for h, v in zip(hashes, vectors)]
+        try:
+            self._put(rows)
+        except sqlite3.DatabaseError as e:
+            self._recover(e)
+            self._put(rows)
+
+    def _put(self, rows: list[tuple[str, bytes]]) -> None:
+        self.conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
         self.conn.commit()
 
     def get(self, hashes: list[str], dim: int) -> tuple[list[int], np.ndarray]:
@@ -400,10 +514,14 @@ class EmbeddingCache:
     def count(self, hashes: list[str], chunk: int = 900) -> int:
         """How many of the (distinct) hashes have a vector."""
         unique, n = list(set(hashes)), 0
-        for start in range(0, len(unique), chunk):
-            part = unique[start : start + chunk]
-            n += self.conn.execute(f"SELECT COUNT(*) FROM vectors WHERE hash IN ({','.join('?' * len(part))})",
-                                   part).fetchone()[0]
+        try:
+            for start in range(0, len(unique), chunk):
+                part = unique[start : start + chunk]
+                n += self.conn.execute(f"SELECT COUNT(*) FROM vectors WHERE hash IN ({','.join('?' * len(part))})",
+                                       part).fetchone()[0]
+        except sqlite3.DatabaseError as e:
+            self._recover(e)
+            return 0
         return n
 
     def iter_get(self, hashes: list[str], dim: int, chunk: int = 900):
@@ -411,7 +529,11 @@ class EmbeddingCache:
         for start in range(0, len(hashes), chunk):
             part = hashes[start : start + chunk]
             q = f"SELECT hash, vec FROM vectors WHERE hash IN ({','.join('?' * len(set(part)))})"
-            found = dict(self.conn.execute(q, list(set(part))).fetchall())
+            try:
+                found = dict(self.conn.execute(q, list(set(part))).fetchall())
+            except sqlite3.DatabaseError as e:
+                self._recover(e)
+                return  # the new cache is empty: nothing more to find
             positions = [start + i for i, h in enumerate(part) if h in found]
             matrix = np.empty((len(positions), dim), dtype=np.float32)
             for j, i in enumerate(positions):

@@ -58,7 +58,8 @@ def add_articles(batches: Mapping[str, Sequence[Article]], index_dir: Path, enco
     tries = [list(written)] + ([[name] for name in written] if len(written) > 1 else [])
     for names in tries:
         try:
-            report = add_to_index([written[n][0] for n in names], index_dir, encoder, config, embed=embed, progress=False)
+            report = add_to_index([written[n][0] for n in names], index_dir, encoder, config, embed=embed,
+                                  progress=False)
         except Exception as e:  # noqa: BLE001 — returned per batch; one bad batch stops no other
             if len(names) == 1:
                 written.pop(names[0])[0].unlink(missing_ok=True)

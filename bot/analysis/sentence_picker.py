@@ -1,6 +1,6 @@
 """The digest's sentence picker: the one sentence of an article that says most of what it is about.
 
-LexRank-style centrality over word + character-bigram TF-IDF rows (``bot.excerpts.featurize``),
+LexRank-style centrality over word + character-bigram TF-IDF rows (``bot.analysis.excerpts.featurize``),
 plus overlap with the title; a leading news dateline is cut from the pick.
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bot.excerpts import featurize
-from bot.summarize_text import content as _content
+from bot.analysis.excerpts import featurize
+from bot.analysis.summarize_text import content as _content
 from index.ingest.split import split_sentences
 
 __all__ = ["article_sentences", "representative_sentence", "strip_dateline"]

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from bot.chatlog import ChatMessage
-from bot.summarize_text import STOPCHARS, clean, content, idf, words
+from bot.analysis.messages import ChatMessage
+from bot.analysis.summarize_text import STOPCHARS, clean, content, idf, words
 from index.ingest.split import split_sentences
 
 __all__ = ["Excerpt", "Features", "Unit", "units", "featurize", "relevance", "pick_units", "excerpts"]

@@ -3,7 +3,7 @@
 A question asks for news rather than a fact when it names news (新闻, 消息, 头条…) or asks what
 happened (发生了什么), and nothing is left once its time words (``index.search.timeq``), news words, question
 words and fillers are taken out: "最近疫情有什么新消息" keeps "疫情" and goes to the search.
-``is_whats_new`` and ``format_whats_new`` are pure; ``answer`` reads the retriever (call it off the loop).
+``is_whats_new`` is pure; ``answer`` reads the retriever (call it off the loop); ``bot.digest_format`` formats it.
 """
 
 from __future__ import annotations
@@ -12,14 +12,12 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from index.chinatime import CHINA_TZ, china_today
 from index.ingest.clean import clean_text
 from index.schema import Headline
-from index.chinatime import china_today
 from index.search.timeq import parse_time_query
 
-from .digest import DigestItem, build_digest, extract, headline_time, item_lines
-from .html_split import split_message
-from .text import CHINA_TZ, MAX_MESSAGE_CHARS, esc
+from .digest import DigestItem, NewsReader, build_digest, extract, headline_time
 
 # Words that make a question about news as such.
 NEWS_WORDS = (
@@ -74,7 +72,7 @@ class WhatsNew:
 POOL = 500  # newest headlines looked through first for a window; more while the window lies further back
 
 
-def in_window(retriever: object, window: tuple[date, date], n: int) -> list[Headline]:
+def in_window(retriever: NewsReader, window: tuple[date, date], n: int) -> list[Headline]:
     """The newest ``n`` distinct headlines published within the window (China dates), newest first."""
     first, last = window
     pool = POOL
@@ -97,7 +95,7 @@ def in_window(retriever: object, window: tuple[date, date], n: int) -> list[Head
         pool *= 4
 
 
-def answer(retriever: object, question: str, now: datetime, n: int, hours: float = 24) -> WhatsNew:
+def answer(retriever: NewsReader, question: str, now: datetime, n: int, hours: float = 24) -> WhatsNew:
     """Collect up to ``n`` headlines with their extracts for the question (blocking: reads the index)."""
     window = asked_window(question, now)
     today = china_today(now)
@@ -107,30 +105,3 @@ def answer(retriever: object, question: str, now: datetime, n: int, hours: float
             return WhatsNew([DigestItem(h, extract(retriever, h)) for h in heads], window, today=today)
     newest = build_digest(retriever, hours, n)
     return WhatsNew(newest.items, window, fallback=window is not None, today=today)
-
-
-def _span(window: tuple[date, date], today: date | None) -> str:
-    first, last = window
-    if first == last:
-        name = {0: "今天", 1: "昨天", 2: "前天"}.get((today - first).days) if today else None
-        return f"{name}（{first:%Y-%m-%d}）" if name else f"{first:%Y-%m-%d}"
-    return f"{first:%Y-%m-%d} 至 {last:%Y-%m-%d}"
-
-
-def _day(headline: Headline) -> str:
-    t = headline_time(headline)
-    return f"{t.astimezone(CHINA_TZ):%Y-%m-%d}" if t else "日期不详"
-
-
-def format_whats_new(found: WhatsNew, *, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
-    """The headlines as messages: a header saying which dates they are from, then a line and extract each."""
-    if not found.items:
-        return ["新闻库里还没有带日期的标题。"]
-    newest = _day(found.items[0].headline)
-    if found.window is None:
-        header = f"<b>最新新闻</b>（新闻库最新的是 {newest} 的）："
-    elif found.fallback:
-        header = f"🗓 {esc(_span(found.window, found.today))}没有新闻。新闻库最新的是 {newest} 的："
-    else:
-        header = f"<b>{esc(_span(found.window, found.today))}的新闻</b>，最新 {len(found.items)} 条："
-    return split_message("\n".join([header, "", *item_lines(found.items)]), limit)

@@ -1,19 +1,28 @@
 """The news digest: the newest headlines of a day of news, each with one sentence of its article.
 
-``build_digest`` reads the retriever (call it off the event loop); ``format_digest`` is pure.
+``build_digest`` reads the retriever (call it off the event loop); ``bot.digest_format`` formats it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from index.schema import Headline
+from index.chinatime import china_datetime
+from index.schema import Article, Headline
 
-from .formatting import headline_line
-from .html_split import split_message
+from ..text import first_chars
 from .sentence_picker import representative_sentence
-from .text import CHINA_TZ, MAX_MESSAGE_CHARS, esc, first_chars, shorten
+
+
+class NewsReader(Protocol):
+    """The two index reads a digest needs (``index.Retriever`` has them)."""
+
+    def latest(self, n: int = 10, keyword: str | None = None) -> list[Headline]: ...
+
+    def article(self, article_id: str) -> Article | None: ...
+
 
 EXTRACT_CHARS = 200  # an extract longer than this is cut (a few news sentences run on and on)
 # The extract is picked from the article's first this-many characters: ranking the sentences of a
@@ -43,14 +52,12 @@ def headline_time(headline: Headline) -> datetime | None:
     if not headline.published_at:
         return None
     try:
-        t = datetime.fromisoformat(headline.published_at)
+        return china_datetime(headline.published_at)  # the corpus is Chinese news: naive means China time
     except ValueError:
         return None
-    # The corpus is Chinese news: a time without an offset is China time.
-    return t if t.tzinfo is not None else t.replace(tzinfo=CHINA_TZ)
 
 
-def build_digest(retriever: object, hours: float, max_items: int) -> Digest:
+def build_digest(retriever: NewsReader, hours: float, max_items: int) -> Digest:
     """Collect up to ``max_items`` headlines of the ``hours`` up to the newest dated one.
 
     Args:
@@ -86,40 +93,12 @@ def build_digest(retriever: object, hours: float, max_items: int) -> Digest:
     return Digest(items, hours, end)
 
 
-def extract(retriever: object, headline: Headline) -> str:
+def extract(retriever: NewsReader, headline: Headline) -> str:
+    """The most representative sentence of the headline's article ("" without an indexed article)."""
     if not headline.article_id:
         return ""
     article = retriever.article(headline.article_id)
     if article is None or not article.paragraphs:
         return ""
     return representative_sentence(first_chars(article.paragraphs, EXTRACT_SOURCE_CHARS), title=article.title)
-
-
-
-def format_digest(
-    digest: Digest, now: datetime, *, limit: int = MAX_MESSAGE_CHARS
-) -> list[str]:
-    """Return the digest as Telegram HTML messages: a header, then a line (and extract) per headline."""
-    if not digest.items or digest.end is None:
-        return ["新闻库里还没有带日期的标题，暂时没有新闻摘要。"]
-    end = digest.end.astimezone(CHINA_TZ)
-    hours = f"{digest.hours:g}"
-    header = (
-        f"<b>新闻摘要</b>：截至 {end:%Y-%m-%d %H:%M}（北京时间）的 {hours} 小时内，"
-        f"最新 {len(digest.items)} 条"
-    )
-    if now - digest.end > timedelta(hours=digest.hours):
-        # Say so when the newest news is old, so nobody takes 2020 for today.
-        header += f"\n（新闻库最新的新闻是 {end:%Y-%m-%d} 的）"
-    return split_message("\n".join([header, "", *item_lines(digest.items)]), limit)
-
-
-def item_lines(items) -> list[str]:
-    """Each headline's line, with its one-sentence extract in italics below it."""
-    lines = []
-    for item in items:
-        lines.append(headline_line(item.headline))
-        if item.extract:
-            lines.append(f"　<i>{esc(shorten(item.extract, EXTRACT_CHARS))}</i>")
-    return lines
 

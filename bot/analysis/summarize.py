@@ -17,14 +17,14 @@ from datetime import datetime
 
 import numpy as np
 
-from bot.chatlog import ChatMessage
-from bot.excerpts import Excerpt, Features, featurize, pick_units, relevance, units
-from bot.excerpts import excerpts as group_excerpts
-from bot.summarize_text import bigrams as _bigrams
-from bot.summarize_text import clean as _clean
-from bot.summarize_text import content as _content
-from bot.summarize_text import idf as _idf
-from bot.summarize_text import words as _words
+from bot.analysis.messages import ChatMessage
+from bot.analysis.excerpts import Excerpt, Features, featurize, pick_units, relevance, units
+from bot.analysis.excerpts import excerpts as group_excerpts
+from bot.analysis.summarize_text import bigrams as _bigrams
+from bot.analysis.summarize_text import clean as _clean
+from bot.analysis.summarize_text import content as _content
+from bot.analysis.summarize_text import idf as _idf
+from bot.analysis.summarize_text import words as _words
 
 logger = logging.getLogger(__name__)
 
@@ -201,7 +201,7 @@ def summarize(
     min_chars: int = 300,
     quote_chars: int = 400,
     n_keywords: int = 8,
-    related: Callable[[str], list] | None = None,
+    related: Callable[[list[str]], list] | None = None,
     max_related: int = 3,
     diversity: float = 0.5,
     duplicate_jaccard: float = DUPLICATE_JACCARD,
@@ -210,8 +210,8 @@ def summarize(
 
     A window is summarized when it has `min_messages` messages or `min_chars` characters of
     discussion, whichever comes first; otherwise the Summary has `too_few=True`. The quotes
-    take at most `quote_chars` characters. `related(text)` (optional) returns news items for the
-    discussion; errors there are logged and ignored so a broken index never breaks /summary.
+    take at most `quote_chars` characters. `related(keywords)` (optional) returns news items for the
+    discussion's keywords; errors there are logged and ignored so a broken index never breaks /summary.
     """
     msgs = [m for m in messages if m.text and m.text.strip()]
     participants = len({m.user_id for m in msgs})
@@ -237,10 +237,9 @@ def summarize(
     else:
         kws = []
     items: list = []
-    if related is not None and max_related > 0:
-        query = " ".join(kws) + "\n" + "\n".join(_clean(p.text) for p in picks)
+    if related is not None and max_related > 0 and kws:
         try:
-            items = _unique_related(related(query))[:max_related]
+            items = _unique_related(related(kws))[:max_related]
         except Exception:
             logger.warning("related() failed; summary goes out without news", exc_info=True)
     return Summary(kws, picks, participants, len(msgs), items, first, last, False, min_messages, chars, min_chars)

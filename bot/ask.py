@@ -1,0 +1,168 @@
+"""The ask service: a question from any surface (private chat, group, inline mode, the terminal
+chat) to a finished answer that the surface only formats and delivers.
+
+``ask`` does, in order: clean the question, the per-user rate limit, the "what's new" routing, the
+search (off the event loop), keeping the hits for the buttons, and the feedback log. It returns
+one of the ``Reply`` types; nothing here knows Telegram.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+from index.schema import SearchResult
+
+from .analysis import whatsnew
+from .answers import Answer
+from .limits import Verdict
+from .questions import clean_question, is_askable
+from .services import Services
+
+__all__ = ["Surface", "Asking", "Unaskable", "TooFast", "Headlines", "Quotes", "NotFound", "Reply", "ask",
+           "TOO_FAST", "USAGE_ASK"]
+
+USAGE_ASK = "用法：/ask 你的问题，例如 /ask 社区防控要突出什么"
+TOO_FAST = "提问太快了：每人每分钟最多 {n} 个问题，请稍后再问。"
+
+
+class Surface(Enum):
+    """Where a question was asked (the terminal chat is a private chat)."""
+
+    PRIVATE = "private"
+    GROUP = "group"
+    INLINE = "inline"
+
+
+@dataclass(frozen=True)
+class Asking:
+    """Who asks, where and when."""
+
+    surface: Surface
+    chat_id: int | None  # None in inline mode: the query belongs to no chat the bot sees
+    user_id: int | None  # None for an anonymous group admin or a channel: the chat is limited instead
+    now: datetime  # China time of the question: 今天 and 昨天 are read against it
+
+
+@dataclass(frozen=True)
+class Unaskable:
+    """Nothing to search for (only emoji, punctuation or blanks): the surface shows how to ask."""
+
+    question: str
+
+
+@dataclass(frozen=True)
+class TooFast:
+    """The user asked more than ``per_minute`` questions in a minute; ``notify`` only on the first."""
+
+    per_minute: int
+    notify: bool
+
+
+@dataclass(frozen=True)
+class Headlines:
+    """A "what's new" question: the headlines of the asked window (or the newest)."""
+
+    question: str
+    found: whatsnew.WhatsNew
+    key: str | None  # the key votes refer to; None in inline mode (no buttons)
+
+
+@dataclass(frozen=True)
+class Quotes:
+    """Passages that answer the question (``answer.confident`` False: under a hedge)."""
+
+    question: str
+    result: SearchResult  # the retrieval result as the retriever gave it
+    answer: Answer  # the hits to quote, page by page
+    key: str | None  # the key of the kept answer for the buttons; None in inline mode
+
+
+@dataclass(frozen=True)
+class NotFound:
+    """Nothing answers the question; ``result.nearest_headlines`` are the closest there are."""
+
+    question: str
+    result: SearchResult
+
+
+Reply = Unaskable | TooFast | Headlines | Quotes | NotFound
+
+
+async def ask(services: Services, question: str, asking: Asking,
+              *, working: Callable[[], Awaitable[object]] | None = None) -> Reply:
+    """Take a question to a finished answer: limit, route, search, keep, log.
+
+    Args:
+        services: the bot's services (the retriever is read once, here).
+        question: what the user typed, as typed.
+        asking: the surface, chat, user and time of the question.
+        working: awaited once the question is admitted, before the search (a chat shows "typing…").
+
+    Returns:
+        One of ``Unaskable``, ``TooFast``, ``Headlines``, ``Quotes``, ``NotFound``.
+    """
+    # Zero-width and control characters would only confuse the search and the echoed question.
+    question = clean_question(question)
+    inline = asking.surface is Surface.INLINE
+    askable = is_askable(question)
+    if not askable and not inline:  # inline mode offers the newest headlines for an empty query
+        return Unaskable(question)
+    # One user must not starve the others, on any surface: past the limit, one notice, then silence.
+    asker = asking.user_id if asking.user_id is not None else asking.chat_id or 0
+    verdict = services.limiter.check(asker, services.clock())
+    if verdict is not Verdict.ANSWER:
+        services.usage["rate_limited"] += 1
+        return TooFast(services.limiter.per_minute, notify=verdict is Verdict.NOTIFY)
+    services.usage["inline" if inline else "questions"] += 1
+    if working is not None:
+        await working()
+    retriever = services.retriever  # once: a /reindex swap mid-question must not mix two indexes
+    config = services.config
+    if not askable or whatsnew.is_whats_new(question):  # 今天有什么新闻: the newest headlines, not a search
+        if not inline:
+            services.usage["whats_new"] += 1
+        found = await asyncio.to_thread(
+            whatsnew.answer, retriever, question, asking.now, config.latest_default, config.summary.digest_hours
+        )
+        key = None if inline else secrets.token_hex(4)  # no pages or articles to keep: only votes refer to it
+        if key is not None:
+            await _log_answer(services, asking, key, question, [])
+        return Headlines(question, found, key)
+    # Encoding the question takes a while: keep it off the event loop so other chats go on.
+    result = await asyncio.to_thread(retriever.search, question, config.max_passages, now=asking.now)
+    if not result.found:
+        if not inline:
+            services.usage["not_found"] += 1
+            await _log_not_found(services, asking, question)
+        return NotFound(question, result)
+    kept = Answer(question, tuple(result.hits), config.passages, result.date_range, result.confident,
+                  result.outside_range)
+    key = None if inline else services.answers.add(kept)
+    if key is not None:
+        await _log_answer(services, asking, key, question, [h.passage.id for h in kept.hits])
+    return Quotes(question, result, kept, key)
+
+
+# Inline queries are not logged: Telegram sends one as the user types, so the log would fill with
+# half-typed questions that were never asked.
+
+
+def _chat_label(services: Services, asking: Asking) -> str:
+    return services.feedback.chat_label(asking.chat_id or 0, asking.surface is Surface.PRIVATE)
+
+
+async def _log_answer(services: Services, asking: Asking, key: str, question: str, passage_ids: list[int]) -> None:
+    """Keep an answer (question, passages, time) so votes on it can be counted."""
+    await asyncio.to_thread(services.feedback.record_answer, key, _chat_label(services, asking), question,
+                            passage_ids, asking.now.timestamp())
+
+
+async def _log_not_found(services: Services, asking: Asking, question: str) -> None:
+    """Log a question the index could not answer."""
+    await asyncio.to_thread(services.feedback.record_not_found, _chat_label(services, asking), question,
+                            asking.now.timestamp())
