@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from telegram.ext import Application
 
@@ -36,6 +38,25 @@ def deployment(tmp_path):
         '[index]\nseeds = ["seeds"]\ndir = "idx"\nmodel = "hash-bigram-64"\nembed_on_build = false\n')
     assert cli(tmp_path, "build") == 0
     return tmp_path
+
+
+def seed_index(tmp_path, encoder=None) -> Path:
+    """An index of the one seed article (embedded with `encoder`, lexical only without)."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    jsonl(seeds / "seed.jsonl", [SEED])
+    config = IndexConfig(model=encoder.name) if encoder else IndexConfig()
+    build_index([seeds], tmp_path / "idx", encoder, config, embed=encoder is not None, progress=False)
+    return tmp_path / "idx"
+
+
+def published_counts(monkeypatch) -> list[dict]:
+    """The manifest counts of every version published from now on, in order."""
+    counts: list[dict] = []
+    real = store.publish
+    monkeypatch.setattr(store, "publish", lambda index_dir, tmp: counts.append(
+        store.read_manifest(tmp)["counts"]) or real(index_dir, tmp))
+    return counts
 
 
 def cli(folder, *args) -> int:
@@ -120,16 +141,12 @@ async def test_a_running_bot_swaps_in_a_version_the_cli_published(deployment):
         news.close()
 
 
-def test_an_added_batch_and_a_feed_file_survive_a_full_rebuild(tmp_path):
-    seeds = tmp_path / "seeds"
-    seeds.mkdir()
-    jsonl(seeds / "seed.jsonl", [SEED])
-    idx = tmp_path / "idx"
-    build_index([seeds], idx, None, IndexConfig(), embed=False, progress=False)
+def test_an_added_batch_survives_a_rebuild_from_scratch(tmp_path):
+    idx = seed_index(tmp_path)
     post = Article(id="tg-1-5", title="频道消息标题", paragraphs=["频道里发的一条新闻。"])
     added = add_articles({"telegram-1": [post]}, idx, None, IndexConfig(), embed=False)
     assert added.added == {"telegram-1": 1} and added.version
-    build_index([seeds], idx, None, IndexConfig(), embed=False, progress=False, rebuild=True)
+    build_index([tmp_path / "seeds"], idx, None, IndexConfig(), embed=False, progress=False, rebuild=True)
     r = Retriever.load(idx)
     try:
         assert r.article("tg-1-5") is not None and r.article("seed1") is not None
@@ -138,30 +155,22 @@ def test_an_added_batch_and_a_feed_file_survive_a_full_rebuild(tmp_path):
 
 
 def test_a_small_add_publishes_one_version_with_its_vectors(tmp_path, monkeypatch):
-    seeds = tmp_path / "seeds"
-    seeds.mkdir()
-    jsonl(seeds / "seed.jsonl", [SEED])
-    idx, enc = tmp_path / "idx", HashEncoder()
-    build_index([seeds], idx, enc, IndexConfig(model=enc.name), progress=False)
-    published = []
-    real = store.publish
-    monkeypatch.setattr(store, "publish", lambda index_dir, tmp: published.append(tmp) or real(index_dir, tmp))
+    enc = HashEncoder()
+    idx = seed_index(tmp_path, enc)
+    counts = published_counts(monkeypatch)
     post = Article(id="tg-1-6", title="频道消息标题", paragraphs=["频道里发的一条新闻。", "第二段。"])
-    added = add_articles({"telegram-1": [post]}, idx, enc, IndexConfig(model=enc.name))
-    assert len(published) == 1  # not a lexical version first and a vectors one after
-    manifest = store.read_manifest(store.current_version(idx))
-    assert manifest["counts"]["vectors"] == manifest["counts"]["passages"] and added.version
+    assert add_articles({"telegram-1": [post]}, idx, enc, IndexConfig(model=enc.name)).version
+    (version,) = counts  # not a lexical version first and a vectors one after
+    assert version["vectors"] == version["passages"]
 
 
 def test_one_cli_add_of_a_file_and_a_feed_url_is_one_version(deployment, feed_server, monkeypatch):
     feed_server.route("/rss", '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>网</title>'
                       '<item><guid>f1</guid><title>城市更新项目集中开工</title><link>http://x/f1</link>'
                       '<description>今年计划改造老旧小区两千个。</description></item></channel></rss>')
-    published = []
-    real = store.publish
-    monkeypatch.setattr(store, "publish", lambda index_dir, tmp: published.append(tmp) or real(index_dir, tmp))
+    counts = published_counts(monkeypatch)
     assert cli(deployment, "add", str(deployment / "a1.jsonl"), feed_server.url("/rss")) == 0
-    assert len(published) == 1
+    assert len(counts) == 1
     jsonl(deployment / "seeds" / "more.jsonl", [NEW_SEED])
     news = bot_index(deployment)  # rebuilt from the seeds and both added sources
     try:
@@ -174,16 +183,10 @@ def test_one_cli_add_of_a_file_and_a_feed_url_is_one_version(deployment, feed_se
 def test_a_large_add_is_published_lexical_first_then_with_its_vectors(tmp_path, monkeypatch):
     from index.writer import vectors
 
-    seeds = tmp_path / "seeds"
-    seeds.mkdir()
-    jsonl(seeds / "seed.jsonl", [SEED])
-    idx, enc = tmp_path / "idx", HashEncoder()
-    build_index([seeds], idx, enc, IndexConfig(model=enc.name), progress=False)
+    enc = HashEncoder()
+    idx = seed_index(tmp_path, enc)
     monkeypatch.setattr(vectors, "EMBED_FIRST_MAX", 2)  # "large": more passages than this to embed
-    counts = []
-    real = store.publish
-    monkeypatch.setattr(store, "publish", lambda index_dir, tmp: counts.append(
-        store.read_manifest(tmp)["counts"]) or real(index_dir, tmp))
+    counts = published_counts(monkeypatch)
     post = Article(id="tg-1-7", title="频道消息标题", paragraphs=["频道里发的一条新闻。", "第二段。", "第三段。"])
     add_articles({"telegram-1": [post]}, idx, enc, IndexConfig(model=enc.name))
     (lexical, embedded) = counts  # searchable by words at once, by meaning when embedded
