@@ -75,6 +75,7 @@ def hash_retrieval(config: RetrievalConfig) -> RetrievalConfig:
         answer_bias=-4.0,
         answer_at=0.5,
         hedge_at=0.2,
+        decision="model",  # the calibrated rule reads e5's cosines; a hash of bigrams has none to read
     )
 
 

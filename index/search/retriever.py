@@ -15,7 +15,7 @@ import numpy as np
 from index.chinatime import china_day, epoch
 from index.config import RetrievalConfig
 from index.schema import Article, Headline, Hit, SearchResult
-from index.search import headlines, rank
+from index.search import calibration, headlines, rank
 from index.search.answerability import ANSWER, NONE
 from index.search.judge import BACKGROUND_SAMPLE, Judge, judged
 from index.search.legs import Candidates, Legs, LocalLegs
@@ -23,7 +23,7 @@ from index.search.query import PreparedQuery, prepare
 from index.search.rank import Candidate
 from index.store import duplicates
 from index.store.lexical import tokenize
-from index.store.stored import StoredVersion, headline, reading
+from index.store.stored import StoredVersion, VersionVectors, headline, reading
 
 
 class Retriever:
@@ -56,7 +56,10 @@ class Retriever:
             else:
                 legs = LocalLegs(stored.lexical, stored.vectors)
             with reading(stored.path):
-                judge = Judge(config, stored.lexical, stored.tokens_of, legs.background(BACKGROUND_SAMPLE))
+                vectors = stored.vectors or (VersionVectors.open(stored.path, len(stored.passages)) if milvus else None)
+                baseline = calibration.calibrate(encoder, vectors, len(stored.passages))
+                judge = Judge(config, stored.lexical, stored.tokens_of, legs.background(BACKGROUND_SAMPLE),
+                              baseline, stored.is_headline)
         except BaseException:
             stored.close()
             raise
