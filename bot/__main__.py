@@ -24,8 +24,11 @@ from .config import TOKEN_ENV, ConfigError, load_bot_config
 logger = logging.getLogger("bot")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Start the bot (or the terminal chat when TELEGRAM_BOT_TOKEN is unset); `report`: the feedback as CSV."""
+def main(argv: list[str] | None = None, *, encoder: object | None = None) -> int:
+    """Start the bot (or the terminal chat when TELEGRAM_BOT_TOKEN is unset); `report`: the feedback as CSV.
+
+    `encoder`: the index's encoder, instead of the model config.toml names (tests pass a fake).
+    """
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["report"]:
         from .feedback import report_main
@@ -75,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("faiss").setLevel(logging.WARNING)
 
     try:
-        news = NewsIndex.open(cfg, bot_config.feeds)
+        news = NewsIndex.open(cfg, bot_config.feeds, encoder=encoder)
     except NewsIndexError as e:
         logger.error("cannot load the index: %s", e)
         return 1

@@ -20,7 +20,7 @@ pytest.importorskip("jieba")
 from index import IndexConfig, ModelMismatchError, RetrievalConfig, Retriever, add_to_index, build_index, embed_missing, remove_from_index  # noqa: E402
 from index import store  # noqa: E402
 from index.store import milvus
-from index.models.hashing import HashEncoder
+from tests.hashencoder import HashEncoder
 from tests.helpers import hash_retrieval, jsonl, numbered_article, seed_folder  # noqa: E402
 from index.chinatime import CHINA_TZ  # noqa: E402
 
@@ -139,12 +139,13 @@ def test_milvus_sees_normalized_text(tmp_path):
 
 
 def _cli(config: Path, *args: str) -> str:
-    """`python -m index --config CONFIG ARGS…` in a fresh process (Milvus Lite starts with nothing loaded)."""
+    """`python -m index --config CONFIG ARGS…` with the hash fake as its encoder (tests/with_fake_encoder.py), in
+    a fresh process (Milvus Lite starts with nothing loaded)."""
     import subprocess
     import sys
 
     root = Path(__file__).resolve().parents[1]
-    proc = subprocess.run([sys.executable, "-m", "index", "--config", str(config), *args],
+    proc = subprocess.run([sys.executable, "-m", "tests.with_fake_encoder", "index", "--config", str(config), *args],
                           capture_output=True, text=True, cwd=root, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout

@@ -1,6 +1,6 @@
-"""One published version opened for reading, and checked: the mirror of what index.build.write writes.
+"""One published version opened for reading, and checked: the mirror of what index.writer.write writes.
 
-`index.build.write.finish_version` writes a version folder (SQLite rows, BM25 segments, FAISS
+`index.writer.write.finish_version` writes a version folder (SQLite rows, BM25 segments, FAISS
 vectors, near-duplicate clusters, the manifest counting them) and publishes it; `StoredVersion.open`
 reads that folder back and refuses it when its parts disagree, as bm25s' `BM25.load` mirrors `save`.
 """
