@@ -165,7 +165,7 @@ TOPIC_ARTICLES = [  # (id, title, date, body); 口罩 in the title or only in th
 def topic_retriever(tmp_path_factory, project_config):
     """A small index of dated articles, embedded with the HashEncoder (answer line on lexical evidence)."""
     from index import Retriever, build_index
-    from index.models.hashing import HashEncoder
+    from tests.hashencoder import HashEncoder
     from tests.helpers import hash_retrieval, jsonl
 
     folder = tmp_path_factory.mktemp("topics")
