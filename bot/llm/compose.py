@@ -99,10 +99,13 @@ class LLMService:
                         if len(sentences) > shown and draft is not None:
                             await draft("".join(sentences))
                         shown = len(sentences)
-        verdict = check_answer(text, numbered)
-        if not verdict.ok:
-            raise _Rejected(verdict.reason)
-        return "".join(split_sentences(normalize_markers(text).strip(), final=True)[0])
+                verdict = check_answer(text, numbered)  # the last sentence, and the answer as a whole
+                if not verdict.ok:
+                    raise _Rejected(verdict.reason)
+                sentences, _ = split_sentences(normalize_markers(text).strip(), final=True)
+                if len(sentences) > shown and draft is not None:
+                    await draft("".join(sentences))
+        return "".join(sentences)
 
 
 async def generate(services: Services, question: str, kept: Answer, asking: Asking,

@@ -167,7 +167,7 @@ def check_answer(text: str, numbered: Sequence[Source]) -> Verdict:
         return Verdict(False, f"answer longer than {MAX_ANSWER_CHARS} characters")
     sentences, _ = split_sentences(text, final=True)
     if len(sentences) > MAX_SENTENCES:
-        return Verdict(False, f"{len(sentences)} sentences (at most {MAX_SENTENCES})")
+        return Verdict(False, f"more than {MAX_SENTENCES} sentences ({len(sentences)})")
     for sentence in sentences:
         reason = check_sentence(sentence, numbered)
         if reason:
