@@ -210,8 +210,8 @@ ANSWER_MARK = "🤖"  # opens a model's answer paragraph: it is generated, the q
 
 
 def format_generated(text: str) -> str:
-    """A checked model answer as the lead of a reply (or a draft of it)."""
-    return f"{ANSWER_MARK} {esc(text)}"
+    """A checked model answer as the lead of a reply (or a draft of it; "" while the model starts: the mark alone)."""
+    return f"{ANSWER_MARK} {esc(text)}".rstrip()
 
 
 def format_not_found(

@@ -180,9 +180,10 @@ class Drafter:
         if self.failed:
             return
         try:
+            # Not the empty text the Bot API turns into "Thinking…": python-telegram-bot 22.8 with
+            # Defaults sends "" as "[]". The mark alone says an answer is coming.
             await self.context.bot.send_message_draft(
-                self.chat_id, self.draft_id, formatting.format_generated(text) if text else "",
-                message_thread_id=self.thread_id,
+                self.chat_id, self.draft_id, formatting.format_generated(text), message_thread_id=self.thread_id,
             )
         except TelegramError as e:
             self.failed = True

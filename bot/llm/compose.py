@@ -82,7 +82,7 @@ class LLMService:
         async with asyncio.timeout(self.config.timeout_seconds):
             async with self._slots:
                 if draft is not None:
-                    await draft("")  # Telegram shows "Thinking…" for an empty draft
+                    await draft("")  # the answer is coming
                 stream = self.client.stream(prompt.messages(question, numbered))
                 async with contextlib.aclosing(stream) as pieces:
                     async for piece in pieces:
