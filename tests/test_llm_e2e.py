@@ -163,3 +163,15 @@ def test_with_llm_off_the_llm_package_is_not_imported():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+async def test_a_hedged_answer_keeps_its_hedge_line_above_the_answer(make_bot, fake_bot_api, model):
+    from bot.formatting import HEDGE
+    from tests.fakeretriever import FakeRetriever
+
+    await ask_private(make_bot, FakeRetriever(found_every=1, confident=False), fake_bot_api, "随便问问", llm=llm(model))
+    [reply] = fake_bot_api.sent("sendMessage")
+    lines = parse_html(reply["text"])[0].split("\n")
+    assert lines[0] == HEDGE
+    assert lines[1] == f"{ANSWER_MARK} 第一句[1]。"  # the faithful model quoted passage 1's first sentence
+    assert lines[2] == ""  # then the quotes
