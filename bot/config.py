@@ -134,6 +134,7 @@ class LLMConfig:
     max_tokens: int = 300  # asked of the model; the stream is also cut at a byte and chunk bound
     temperature: float = 0.2
     answers_per_user_per_day: int = 20  # per user (China day); past it the quotes alone (0: unlimited)
+    summaries: bool = False  # /summary adds a paragraph too: sends the picked group messages to the model
     api_key: str | None = field(default=None, repr=False)  # from LLM_API_KEY only
 
     def __post_init__(self) -> None:

@@ -267,3 +267,27 @@ async def test_the_timeout_bounds_a_model_that_never_answers(model):
     finally:
         server.close()
     assert fallback_reasons(shared) == ["timed out after 0.5 s"]
+
+
+# --- /summary's paragraph ----------------------------------------------------------------------------
+
+
+async def test_a_summary_paragraph_is_guarded_like_an_answer(model):
+    from bot.analysis.excerpts import Excerpt
+    from bot.analysis.messages import ChatMessage
+    from bot.llm import summary
+
+    when = datetime.fromisoformat("2026-03-01T02:00:00+00:00")
+    picks = [Excerpt(ChatMessage(-100123, i, 1, "Alice", when, text), text, True)
+             for i, text in enumerate(["报告周五交，一共3份", "会议改到下午三点"], 1)]
+    shared = service(model)
+    model.queue += [Behaviour("报告周五交，共3份[1]。会议改到下午三点[2]。"), Behaviour("报告一共4份[1]。"),
+                    Behaviour("会议改到下午三点[3]。")]
+    assert await summary.paragraph(shared, picks, -100123, 1, NOW) == "报告周五交，共3份[1]。会议改到下午三点[2]。"
+    assert await summary.paragraph(shared, picks, -100123, 1, NOW) is None  # 4 is in no message
+    assert await summary.paragraph(shared, picks, -100123, 1, NOW) is None  # there is no message [3]
+    await shared.llm.aclose()
+    assert [r.split(" is ")[0] for r in fallback_reasons(shared)] == ["cites passage [3] of 2", "number 4"]
+    [system, user] = model.requests[0].body["messages"]
+    assert system["content"] == summary.SYSTEM
+    assert "[1] 发言人：Alice | 时间：2026-03-01 10:00\n报告周五交，一共3份" in user["content"]

@@ -175,3 +175,45 @@ async def test_a_hedged_answer_keeps_its_hedge_line_above_the_answer(make_bot, f
     assert lines[0] == HEDGE
     assert lines[1] == f"{ANSWER_MARK} 第一句[1]。"  # the faithful model quoted passage 1's first sentence
     assert lines[2] == ""  # then the quotes
+
+
+# --- /summary (opt-in: [llm] summaries = true) ---------------------------------------------------
+
+CHATTER = ["今天的会议改到下午三点了", "好的，我三点前到会议室", "那份报告谁来写？", "我来写报告，周五交",
+           "周五之前我先把数据发给你", "数据在共享盘的二季度文件夹里", "记得把去年的对比也放进去",
+           "去年的数字我有，晚上发群里", "会议室订好了吗", "订好了，三楼小会议室", "投影仪需要借吗",
+           "不用，会议室里有投影仪"]
+
+
+def summarizing(body: dict) -> Behaviour:
+    """A faithful summarizer: the first pick's first sentence, cited."""
+    picks = dict(re.findall(r"^\[(\d+)\] 发言人：.*\n(.*)$", body["messages"][-1]["content"], re.M))
+    return Behaviour(first_sentence(picks["1"]) + "[1]。")
+
+
+@pytest.mark.parametrize("summaries", [True, False])
+async def test_summary_adds_a_cited_paragraph_above_the_picks_only_when_opted_in(
+        make_bot, fake_bot_api, hash_seed_retriever, model, summaries):
+    from bot.llm import summary
+    from tests.fakebotapi import ALICE, BOB, GROUP_CHAT
+
+    model.reply = summarizing
+    async with started(make_bot(hash_seed_retriever, llm=llm(model, summaries=summaries))) as application:
+        start = int(__import__("time").time()) - 3600
+        for i, text in enumerate(CHATTER):
+            await feed(application, fake_bot_api.message_update(text, chat=GROUP_CHAT, user=(ALICE, BOB)[i % 2],
+                                                                date=start + 60 * i))
+        await feed(application, fake_bot_api.message_update("/summary", chat=GROUP_CHAT, user=ALICE))
+    [reply] = fake_bot_api.sent("sendMessage", GROUP_CHAT["id"])
+    if not summaries:
+        assert model.requests == [] and ANSWER_MARK not in reply["text"]  # the group's messages stayed here
+        return
+    [request] = model.requests
+    assert request.body["messages"][0]["content"] == summary.SYSTEM
+    lines = reply["text"].split("\n")
+    lead = next(line for line in lines if line.startswith(ANSWER_MARK))
+    assert re.fullmatch(rf'{ANSWER_MARK} [^<\[]+<a href="https://t\.me/c/123/\d+">\[1\]</a>。', lead)
+    first_pick = next(line for line in lines if line.startswith("[1] "))  # the picks, numbered to match
+    link = re.search(r'href="(https://t\.me/c/123/\d+)"', lead)[1]
+    assert link in first_pick
+    assert lines.index(lead) < lines.index(first_pick)

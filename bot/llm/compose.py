@@ -15,7 +15,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from . import prompt
@@ -76,14 +76,16 @@ class LLMService:
         """Close the HTTP client."""
         await self.client.aclose()
 
-    async def answer(self, question: str, numbered: list[prompt.Source], draft: Draft | None = None) -> str:
+    async def answer(self, messages: list[dict[str, str]], numbered: list[prompt.Source],
+                     draft: Draft | None = None) -> str:
         """The checked answer's text; raises LLMError, _Rejected or TimeoutError."""
+        instructions = messages[0]["content"]
         text, shown = "", 0
         async with asyncio.timeout(self.config.timeout_seconds):
             async with self._slots:
                 if draft is not None:
                     await draft("")  # the answer is coming
-                stream = self.client.stream(prompt.messages(question, numbered))
+                stream = self.client.stream(messages)
                 async with contextlib.aclosing(stream) as pieces:
                     async for piece in pieces:
                         text += piece
@@ -99,7 +101,7 @@ class LLMService:
                         if len(sentences) > shown and draft is not None:
                             await draft("".join(sentences))
                         shown = len(sentences)
-                verdict = check_answer(text, numbered)  # the last sentence, and the answer as a whole
+                verdict = check_answer(text, numbered, instructions)  # the last sentence, and the whole
                 if not verdict.ok:
                     raise _Rejected(verdict.reason)
                 sentences, _ = split_sentences(normalize_markers(text).strip(), final=True)
@@ -111,26 +113,35 @@ class LLMService:
 async def generate(services: Services, question: str, kept: Answer, asking: Asking,
                    draft: Draft | None = None) -> Generated | None:
     """The answer paragraph over the first page of ``kept``, checked; None (logged why) to show the quotes alone."""
-    llm: LLMService = services.llm
     hits = kept.page(0)
+    numbered = prompt.sources(hits)
     user = asking.user_id if asking.user_id is not None else asking.chat_id or 0
-    if not llm.take(user, asking.now.date()):
+    label = None
+    if asking.chat_id is not None:  # inline queries are not logged (half-typed questions)
+        label = services.feedback.chat_label(asking.chat_id, asking.surface.value == "private")
+    text = await checked(services, prompt.messages(question, numbered), numbered, user, asking.now, label,
+                         question, draft)
+    return None if text is None else Generated(text, {hit.passage.id: n for n, hit in enumerate(hits, 1)})
+
+
+async def checked(services: Services, messages: list[dict[str, str]], numbered: list[prompt.Source], user: int,
+                  now: datetime, label: str | None, question: str, draft: Draft | None = None) -> str | None:
+    """The model's checked answer to ``messages``, within ``user``'s budget; None (logged why) on any failure."""
+    llm: LLMService = services.llm
+    if not llm.take(user, now.date()):
         reason = f"budget: {llm.config.answers_per_user_per_day} answers a day spent"
     else:
-        numbered = prompt.sources(hits)
         try:
-            text = await llm.answer(question, numbered, draft)
+            text = await llm.answer(messages, numbered, draft)
         except TimeoutError:
             reason = f"timed out after {llm.config.timeout_seconds:g} s"
         except (LLMError, _Rejected) as e:
             reason = str(e)
         else:
             services.usage["llm_answers"] += 1
-            return Generated(text, {hit.passage.id: n for n, hit in enumerate(hits, 1)})
+            return text
     services.usage["llm_fallbacks"] += 1
     logger.info("model answer not shown (%s): quotes alone", reason)
-    if asking.chat_id is not None:  # inline queries are not logged (half-typed questions)
-        label = services.feedback.chat_label(asking.chat_id, asking.surface.value == "private")
-        await asyncio.to_thread(services.feedback.record_llm_fallback, label, question, reason,
-                                asking.now.timestamp())
+    if label is not None:
+        await asyncio.to_thread(services.feedback.record_llm_fallback, label, question, reason, now.timestamp())
     return None

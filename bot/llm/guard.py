@@ -155,11 +155,8 @@ def _grams(text: str) -> set[str]:
     return {bare[i : i + LEAK_NGRAM] for i in range(len(bare) - LEAK_NGRAM + 1)}
 
 
-_INSTRUCTION_GRAMS = _grams(SYSTEM) - _grams(NO_ANSWER)
-
-
-def check_answer(text: str, numbered: Sequence[Source]) -> Verdict:
-    """Whether the whole answer may be shown (see the module docstring)."""
+def check_answer(text: str, numbered: Sequence[Source], instructions: str = SYSTEM) -> Verdict:
+    """Whether the whole answer may be shown (see the module docstring); ``instructions``: the system prompt."""
     text = normalize_markers(text).strip()
     if not text:
         return Verdict(False, "empty answer")
@@ -173,6 +170,6 @@ def check_answer(text: str, numbered: Sequence[Source]) -> Verdict:
         if reason:
             return Verdict(False, reason)
     evidence = set().union(*(_grams(s.facts_text()) for s in numbered)) if numbered else set()
-    if (_grams(text) & _INSTRUCTION_GRAMS) - evidence:
+    if (_grams(text) & (_grams(instructions) - _grams(NO_ANSWER))) - evidence:
         return Verdict(False, "the answer repeats the instructions")
     return Verdict(True)
