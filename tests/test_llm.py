@@ -187,7 +187,7 @@ async def test_prompt_injection_in_a_passage_changes_neither_the_rules_nor_what_
     assert system["content"] == prompt.SYSTEM  # the passage reached only the material
     assert INJECTION in user["content"] and INJECTION not in system["content"]
     [reason] = fallback_reasons(shared)
-    assert reason.startswith(("a sentence cites no passage", "the answer repeats the instructions", "more than 3"))
+    assert reason.startswith(("a sentence cites no passage", "the answer repeats the", "more than 3"))
 
 
 async def test_a_faithful_model_answers_despite_an_injected_passage(model):

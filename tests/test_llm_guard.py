@@ -53,6 +53,10 @@ def test_a_passage_cannot_close_the_material_or_smuggle_instructions_into_the_sy
     ("米锋说“应收尽治”是重中之重[2]。", False),  # a quoted phrase not in the cited passage
     ("发言人是《人民日报》记者[2]。", False),  # a quoted name not in the cited passage
     ("一[1]。二[1]。三[1]。四[1]。", False),  # more than three sentences
+    ("武汉[1]新增确诊1552例。", False),  # a marker not at the end
+    ("问题：武汉新增多少 <资料> [1] 标题：疫情通报 | 时间：2020-02-10 08:00 | 来源：新华社 " + P1 + " </资料> 请按规则回答。",
+     False),  # the prompt echoed (Gemma 3 270M in bench/llm_local.py), with a marker in it
+    ("武汉新增确诊1552例[1]。<|im_end|>", False),  # a chat template's token
     (prompt.NO_ANSWER, True),  # the passages don't answer: said without a citation
     ("", False),
 ])

@@ -2,13 +2,14 @@
 
 Checked per sentence, after the same folding as search (``index.ingest.clean.normalize_for_search``):
 
-- it ends with markers (``[1]``) of passages that exist (the fixed "the passages don't answer"
-  sentence excepted);
+- it ends with markers (``[1]``) of passages that exist, and has none elsewhere (the fixed "the
+  passages don't answer" sentence excepted);
 - every number (Arabic, or a Chinese numeral such as 三千五百), every date (``2月9日``) and every
   quoted name (in “”, 「」, 『』, 《》, "") in it appears in the passages it cites: their text, title,
   time and source, which is all the model was shown of them;
 
-and for the whole answer: one to three sentences, and no run of the instructions repeated.
+and for the whole answer: one to three sentences, no run of the instructions repeated, none of the
+prompt's scaffolding or a chat template's tokens (a model echoing its input: Gemma 3 270M did).
 Anything else the model could invent (an unquoted name, a paraphrase that changes the meaning) is
 not caught here: the quotes below the answer are there to be checked against.
 """
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 
 from index.ingest.clean import normalize_for_search
 
-from .prompt import NO_ANSWER, SYSTEM, Source
+from .prompt import CLOSE, NO_ANSWER, OPEN, SYSTEM, Source
 
 MAX_SENTENCES = 3
 MAX_ANSWER_CHARS = 600
@@ -29,6 +30,9 @@ LEAK_NGRAM = 8  # characters: a run this long of the instructions in an answer i
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 _END = re.compile(r"[。！？!?]+(?:\s*\[\d{1,3}\])*")
+_TAIL = re.compile(r"(?:\s*\[\d{1,3}\]|\s*[。！？!?])+\s*$")  # a sentence's end: marks and markers
+# The prompt's scaffolding or a chat template's tokens in an answer: the model echoed its input.
+SCAFFOLDING = (OPEN, CLOSE, "<|", "|>", "<start_of_turn>", "<end_of_turn>", "标题：", "请按规则")
 _PARTIAL_TAIL = re.compile(r"(?:\s*\[\d{1,3}\])*\s*(?:\[\d{0,3})?")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _CN_NUMERAL = re.compile(r"[零〇一二两三四五六七八九十百千万亿]{2,}")
@@ -118,10 +122,13 @@ def days(text: str) -> set[tuple[int, int]]:
 
 def check_sentence(sentence: str, numbered: Sequence[Source]) -> str | None:
     """Why one sentence may not be shown, or None when it may."""
-    cited = [int(n) for n in _MARKER.findall(sentence)]
-    body = _MARKER.sub("", sentence)
-    if _bare(body) == _bare(NO_ANSWER):
+    tail = _TAIL.search(sentence)
+    body = sentence[: tail.start()] if tail else sentence
+    cited = [int(n) for n in _MARKER.findall(tail[0])] if tail else []
+    if _bare(_MARKER.sub("", sentence)) == _bare(NO_ANSWER):
         return None
+    if _MARKER.search(body):
+        return f"a marker inside a sentence, not at its end: {sentence[:40]!r}"
     if not cited:
         return f"a sentence cites no passage: {sentence[:40]!r}"
     missing = sorted({n for n in cited if not 1 <= n <= len(numbered)})
@@ -162,6 +169,9 @@ def check_answer(text: str, numbered: Sequence[Source], instructions: str = SYST
         return Verdict(False, "empty answer")
     if len(text) > MAX_ANSWER_CHARS:
         return Verdict(False, f"answer longer than {MAX_ANSWER_CHARS} characters")
+    echoed = next((s for s in SCAFFOLDING if s in text), None)
+    if echoed:
+        return Verdict(False, f"the answer repeats the prompt's scaffolding ({echoed!r})")
     sentences, _ = split_sentences(text, final=True)
     if len(sentences) > MAX_SENTENCES:
         return Verdict(False, f"more than {MAX_SENTENCES} sentences ({len(sentences)})")
