@@ -11,6 +11,13 @@ last, the answer as the model wrote it and the guard's verdict. The model is Gem
 model (not instruction-tuned) and tiny: this shows the plumbing with a real model (server, SSE,
 timeouts, the guard refusing what it should), and says nothing about answer quality. Keep one
 thread: on this shared 2-core machine two threads were five times slower.
+
+Measured here (2026-12-06, 1 thread, --max-tokens 120): server up in 3 s; first token 7.4 s for the
+first question (the whole prompt, ~830 tokens at ~50 tokens/s), then a median 1.9 s (llama.cpp reuses the
+cached system prompt); total median 7.9 s, max 12.9 s; 9 of 10 questions found (the tenth is "not
+found" and never reaches the model); the guard showed 0 of 9. The GGUF has no chat template, so
+llama.cpp formats the chat as ChatML, and the base model echoes the prompt and ``<|im_end|>`` tokens;
+before the guard refused scaffolding and mid-sentence markers, 2 such echoes (with ``[1]`` inside) passed.
 """
 
 from __future__ import annotations
