@@ -291,3 +291,13 @@ async def test_a_summary_paragraph_is_guarded_like_an_answer(model):
     [system, user] = model.requests[0].body["messages"]
     assert system["content"] == summary.SYSTEM
     assert "[1] 发言人：Alice | 时间：2026-03-01 10:00\n报告周五交，一共3份" in user["content"]
+
+
+async def test_an_unexpected_error_still_gives_the_quotes_alone(model, monkeypatch):
+    async def broken(self, messages, numbered, draft=None):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(LLMService, "answer", broken)
+    shared = service(model)
+    assert await run(shared) is None
+    assert fallback_reasons(shared) == ["unexpected RuntimeError"]

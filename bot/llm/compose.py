@@ -137,6 +137,9 @@ async def checked(services: Services, messages: list[dict[str, str]], numbered: 
             reason = f"timed out after {llm.config.timeout_seconds:g} s"
         except (LLMError, _Rejected) as e:
             reason = str(e)
+        except Exception as e:  # noqa: BLE001 - whatever goes wrong, the quotes still go out
+            logger.exception("the model answer failed unexpectedly")
+            reason = f"unexpected {type(e).__name__}"
         else:
             services.usage["llm_answers"] += 1
             return text
