@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from index.schema import SearchResult
 
@@ -22,6 +23,9 @@ from .answers import Answer
 from .limits import Verdict
 from .questions import clean_question, is_askable
 from .services import Services
+
+if TYPE_CHECKING:
+    from .llm.compose import Generated
 
 __all__ = ["Surface", "Asking", "Unaskable", "TooFast", "Headlines", "Quotes", "NotFound", "Reply", "ask",
            "TOO_FAST", "USAGE_ASK"]
@@ -80,6 +84,7 @@ class Quotes:
     result: SearchResult  # the retrieval result as the retriever gave it
     answer: Answer  # the hits to quote, page by page
     key: str | None  # the key of the kept answer for the buttons; None in inline mode
+    generated: Generated | None = None  # [llm]: a checked answer paragraph over the first page
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,8 @@ Reply = Unaskable | TooFast | Headlines | Quotes | NotFound
 
 
 async def ask(services: Services, question: str, asking: Asking,
-              *, working: Callable[[], Awaitable[object]] | None = None) -> Reply:
+              *, working: Callable[[], Awaitable[object]] | None = None,
+              draft: Callable[[str], Awaitable[object]] | None = None) -> Reply:
     """Take a question to a finished answer: limit, route, search, keep, log.
 
     Args:
@@ -102,6 +108,8 @@ async def ask(services: Services, question: str, asking: Asking,
         question: what the user typed, as typed.
         asking: the surface, chat, user and time of the question.
         working: awaited once the question is admitted, before the search (a chat shows "typing…").
+        draft: with [llm] on, awaited with the checked sentences of the answer as they come (a
+            private chat's sendMessageDraft); "" first, while the model starts.
 
     Returns:
         One of ``Unaskable``, ``TooFast``, ``Headlines``, ``Quotes``, ``NotFound``.
@@ -146,7 +154,12 @@ async def ask(services: Services, question: str, asking: Asking,
     key = None if inline else services.answers.add(kept)
     if key is not None:
         await _log_answer(services, asking, key, question, [h.passage.id for h in kept.hits])
-    return Quotes(question, result, kept, key)
+    generated = None
+    if services.llm is not None:  # [llm] on; never for "not found": no answer from the model's memory
+        from .llm.compose import generate
+
+        generated = await generate(services, question, kept, asking, draft)
+    return Quotes(question, result, kept, key, generated)
 
 
 # Inline queries are not logged: Telegram sends one as the user types, so the log would fill with

@@ -116,7 +116,7 @@ class Config:
 
 
 # Every table of config.toml: the index's, then the bot's (read by bot.config); any other is a typo.
-TABLES = ("index", "retrieval", "telegram", "summary", "groups", "feeds", "feedback", "channels")
+TABLES = ("index", "retrieval", "telegram", "summary", "groups", "feeds", "feedback", "channels", "llm")
 
 # Beyond each field's type (index.typedconfig): the values a setting may take.
 RULES = {
