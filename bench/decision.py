@@ -22,6 +22,7 @@ the fused ranking (the order hits are quoted in).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import sys
@@ -195,12 +196,16 @@ def main() -> None:
     ap.add_argument("--eval", default=str(ROOT / "var" / "eval"), help="what bench/evalsets*.py wrote")
     ap.add_argument("--work", default=str(ROOT / "var" / "eval" / "work"), help="indexes and cached features")
     ap.add_argument("--limit", type=int, default=300, help="questions per set (seeded sample)")
+    ap.add_argument("--form", help="coverage_weight,headline_penalty for the detailed table (default: configured)")
     args = ap.parse_args()
     runs = run_all(Path(args.eval), Path(args.work), args.limit)
     cfg = load_config(ROOT / "config.toml").retrieval
+    if args.form:
+        weight, penalty = (float(v) for v in args.form.split(","))
+        cfg = dataclasses.replace(cfg, coverage_weight=weight, headline_penalty=penalty)
     print(f"\nThe rule's form, each cell leave-one-source-out (worst left-out source):")
     print("| coverage weight | headline penalty | most refused | most hedged | fewest unanswerable refused |\n|---|---|---|---|---|")
-    for weight, penalty in itertools.product((0.0, 1.0, 2.0, 3.0), (0.0, 1.0, 2.0)):
+    for weight, penalty in itertools.product((0.0, 1.0, 2.0, 3.0, 4.0, 5.0), (0.0, 1.0, 2.0)):
         _, w = loso(runs, weight, penalty)
         print(f"| {weight:g} | {penalty:g} | {w['refused']:.1%} | {w['hedged']:.1%} | {w['unanswerable refused']:.1%} |")
     print(f"\nLeave one source out, the configured form (coverage weight {cfg.coverage_weight:g}, headline penalty "

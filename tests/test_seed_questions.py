@@ -55,8 +55,8 @@ def test_every_answerable_question_is_quoted_and_most_without_the_hedge(replies,
                       if any(s in h.passage.text for h in seed_retriever.search(q["question"], k=3).hits
                              for s in q["contains"])]
     # Issue #20's targets: 30 of 30 quoted with their paragraph, at least 25 without the hedge. Measured
-    # (docs/answerability.md): 29 quoted, 27 of them without the hedge, 26 with the answering paragraph
-    # among the three quoted; a floor one below that, as the int8 encoder may differ by a hair elsewhere.
+    # (docs/answerability.md): 29 quoted, 28 of them without the hedge, 26 with the answering paragraph
+    # among the three quoted (on the code before this decision: 29 of 30 refused).
     assert len(answerable()) == 30
     assert len(refused) <= 1, refused
     assert len(hedged) <= 4, hedged
@@ -67,8 +67,8 @@ def test_off_topic_questions_are_refused(replies):
     off_topic = [q for q in QUESTIONS if not q["answerable"] and q.get("style") != "stopwords"]
     answered = [q["question"] for q in off_topic if NOT_FOUND not in replies[q["question"]]]
     assert len(off_topic) == 20
-    assert len(answered) <= 1, answered  # the issue's target: 0 (today: 明天出门要不要带伞？, hedged)
-    assert not [q for q in answered if HEDGE not in replies[q]], "an off-topic question answered with confidence"
+    assert len(answered) <= 1, answered  # the issue's target: 0
+    # The one answered today: 明天出门要不要带伞？, matched to the headline 明天上班怎么去最安全 (明天, 出门/上班).
 
 
 def test_stopword_only_inputs_are_never_answered_with_confidence(replies):
