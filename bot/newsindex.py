@@ -22,6 +22,9 @@ from typing import TYPE_CHECKING
 from telegram.ext import CallbackContext, JobQueue
 
 if TYPE_CHECKING:
+    from bot.config import FeedsConfig
+    from index import Config, Retriever
+    from index.ingest.poll import FeedPoller
     from index.writer import Added
     from index.schema import Article
 
@@ -54,10 +57,10 @@ class NewsIndex:
         index_dir: the index folder whose ``current`` link is followed; None: not followed.
     """
 
-    def __init__(self, retriever: object, *, rebuild: Callable[[], object] | None = None,
-                 reload: Callable[[], object] | None = None,
+    def __init__(self, retriever: Retriever, *, rebuild: Callable[[], Retriever] | None = None,
+                 reload: Callable[[], Retriever] | None = None,
                  add: Callable[[Mapping[str, Sequence[Article]]], Added] | None = None,
-                 poller: object | None = None, index_dir: Path | None = None) -> None:
+                 poller: FeedPoller | None = None, index_dir: Path | None = None) -> None:
         self._retriever = retriever
         self._rebuild = rebuild
         self._reload = reload
@@ -66,11 +69,11 @@ class NewsIndex:
         self.index_dir = index_dir
         self._lock = asyncio.Lock()  # one index build at a time, swaps in the order of the builds
         self._job_queue: JobQueue | None = None
-        self._retired: list[object] = []  # replaced, not yet closed
+        self._retired: list[Retriever] = []  # replaced, not yet closed
         self._closed = False
 
     @classmethod
-    def open(cls, config: object, feeds: object, encoder: object | None = None) -> NewsIndex:
+    def open(cls, config: Config, feeds: FeedsConfig, encoder=None) -> NewsIndex:
         """Build the index if it is missing or its seeds changed, and load it (blocking).
 
         Args:
@@ -91,10 +94,10 @@ class NewsIndex:
             report = build_index(config.index.seeds, index_dir, encoder, config=config.index, progress=False)
             logger.info("index built: %d articles, %d passages", report.articles, report.passages)
 
-        def reload() -> object:
+        def reload() -> Retriever:
             return Retriever.load(index_dir, encoder=encoder, config=config.retrieval, index_config=config.index)
 
-        def rebuild() -> object:
+        def rebuild() -> Retriever:
             """Rebuild from the seeds and the added articles (only what changed) and load the new version (blocking)."""
             report = build_index(config.index.seeds, index_dir, encoder, config=config.index, progress=False)
             logger.info("reindexed: %d articles, %d passages", report.articles, report.passages)
@@ -107,7 +110,7 @@ class NewsIndex:
         return cls(reload(), rebuild=rebuild, reload=reload, add=add, poller=poller, index_dir=index_dir)
 
     @property
-    def retriever(self) -> object:
+    def retriever(self) -> Retriever:
         """The retriever to search now; read it once per update and keep it for that update."""
         return self._retriever
 
@@ -154,7 +157,7 @@ class NewsIndex:
             self.swap(await asyncio.to_thread(self._reload))
         return True
 
-    async def rebuild(self, started: Callable[[], Awaitable[object]] | None = None) -> object:
+    async def rebuild(self, started: Callable[[], Awaitable[object]] | None = None) -> Retriever:
         """Rebuild the index off the event loop and swap it in; return the new retriever.
 
         Args:
@@ -208,7 +211,7 @@ class NewsIndex:
         if self._reload is not None:
             self.swap(await asyncio.to_thread(self._reload))
 
-    def swap(self, new: object) -> None:
+    def swap(self, new: Retriever) -> None:
         """Make ``new`` the current retriever; the replaced one is closed ``RETIRE_AFTER`` s later."""
         old, self._retriever = self._retriever, new  # one assignment: handlers read it once per update
         if old is new or not hasattr(old, "close"):
