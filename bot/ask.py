@@ -155,19 +155,21 @@ async def ask(services: Services, question: str, asking: Asking,
         if offset is not None:
             _remember(services, asking, dataclasses.replace(before, offset=offset, at=services.clock()))
         return Page(question, shown, before.key, offset)
-    query, prefer, topic = question, (), followup.topic_after(question)
-    if kind is not followup.Kind.NEW:  # a follow-up (or 还有吗 after an expired answer): searched with the topic
-        query, prefer = followup.merged_query(question, before.topic), before.articles
-        topic = followup.topic_after(question, before.topic)
-        services.usage["followups"] += 1
     # Encoding the question takes a while: keep it off the event loop so other chats go on.
-    extra = {"prefer_articles": prefer} if prefer else {}
-    result = await asyncio.to_thread(retriever.search, query, config.max_passages, now=asking.now, **extra)
+    result = await asyncio.to_thread(retriever.search, question, config.max_passages, now=asking.now)
+    topic, merged = followup.topic_after(question), False
+    if kind is not followup.Kind.NEW:  # a follow-up (or 还有吗 after an expired answer): searched with the topic too
+        query = followup.merged_query(question, before.topic)
+        extra = {"prefer_articles": before.articles} if before.articles else {}
+        with_topic = await asyncio.to_thread(retriever.search, query, config.max_passages, now=asking.now, **extra)
+        if followup.merged_wins(_best(result), _best(with_topic)):
+            result, topic, merged = with_topic, followup.topic_after(question, before.topic), True
+            services.usage["followups"] += 1
     if not result.found:
         if not inline:
             services.usage["not_found"] += 1
             await _log_not_found(services, asking, question)
-        if kind is followup.Kind.NEW:  # a new topic that found nothing still replaces the old one
+        if not merged:  # a new topic that found nothing still replaces the old one
             _remember(services, asking, Turn(asking.chat_id or 0, question, topic, (), None, 0, services.clock()))
         return NotFound(question, result)
     kept = Answer(question, tuple(result.hits), config.passages, result.date_range, result.confident,
@@ -177,7 +179,12 @@ async def ask(services: Services, question: str, asking: Asking,
         await _log_answer(services, asking, key, question, [h.passage.id for h in kept.hits])
         _remember(services, asking, Turn(asking.chat_id or 0, question, topic, tuple(kept.article_ids), key, 0,
                                          services.clock()))
-    return Quotes(question, result, kept, key, before.topic if kind is not followup.Kind.NEW else ())
+    return Quotes(question, result, kept, key, before.topic if merged else ())
+
+
+def _best(result: SearchResult) -> float:
+    """The probability of the best passage found (0 when none)."""
+    return max((h.score for h in result.hits), default=0.0)
 
 
 def _turn_before(services: Services, asking: Asking) -> Turn | None:

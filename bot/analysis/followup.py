@@ -15,7 +15,7 @@ from index.ingest.clean import clean_text
 from index.search.query import MAX_QUESTION_CHARS
 from index.store.lexical import QUESTION_WORDS, tokenize
 
-__all__ = ["Kind", "classify", "own_words", "topic_after", "merged_query", "topic_line"]
+__all__ = ["Kind", "classify", "own_words", "topic_after", "merged_query", "merged_wins", "topic_line"]
 
 
 class Kind(Enum):
@@ -48,8 +48,15 @@ ELLIPSIS_WORDS = frozenset(
 )
 _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
 _THAT_THEN = re.compile(r"^(?:那|那么|那个|还有)(.{1,16})呢$")  # 那返程高峰呢: the same asked of something else
-MAX_OWN_WITH_PRONOUN = 3  # a question naming its topic by a pronoun and at most this many words leans on the one before
-MAX_OWN_WORDS = 1  # a question with at most this many topic words of its own has too few to search on
+# The limits below were chosen on the even half of bench/followup_eval.py's CMRC pairs (README table).
+MAX_OWN_WITH_PRONOUN = 8  # a question naming its topic by a pronoun and at most this many words leans on the one before
+MAX_OWN_WORDS = 2  # a question with at most this many topic words of its own has too few to search on
+MAX_OWN_WITHOUT_SUBJECT = 4  # a question starting with a verb, adverb or preposition (its subject left out) and at most this many
+# A follow-up is searched alone too; that answer wins only when the judge is this much surer of its
+# best passage: a complete question misread as a follow-up keeps its own answer.
+ALONE_MARGIN = 0.1
+# Parts of speech (jieba) a question's first word has when its subject was left out: 位于哪个省, 由什么公司营运, 的出生地在哪.
+_NO_SUBJECT = frozenset("v d p c u uj ul ud uz ug uv b j".split())
 MAX_TOPIC_WORDS = 6  # a chain of follow-ups carries at most this many topic words
 MAX_LINE_CHARS = 20  # the understood topic is shown at most this long
 
@@ -84,7 +91,18 @@ def classify(question: str) -> Kind:
     tokens = tokenize(question[:MAX_QUESTION_CHARS])
     if any(_is_pronoun(t) for t in tokens) and len(own) <= MAX_OWN_WITH_PRONOUN:
         return Kind.FOLLOWUP
+    if len(own) <= MAX_OWN_WITHOUT_SUBJECT and _first_pos(text) in _NO_SUBJECT:
+        return Kind.FOLLOWUP
     return Kind.NEW
+
+
+def _first_pos(text: str) -> str:
+    """The part of speech (jieba) of the text's first word."""
+    from jieba import posseg  # the same jieba the index cuts with; imported on first use
+
+    for pair in posseg.cut(text[:MAX_QUESTION_CHARS]):
+        return pair.flag
+    return ""
 
 
 def topic_after(question: str, before: tuple[str, ...] = ()) -> tuple[str, ...]:
@@ -99,6 +117,11 @@ def merged_query(question: str, topic: tuple[str, ...]) -> str:
     own = set(own_words(question))
     extra = [w for w in topic if w not in own]
     return (" ".join(extra) + " " + question).strip() if extra else question
+
+
+def merged_wins(alone_best: float, merged_best: float) -> bool:
+    """Whether a follow-up is answered with the topic before (the best passages' probabilities, 0 when none)."""
+    return alone_best <= merged_best + ALONE_MARGIN
 
 
 def topic_line(topic: tuple[str, ...]) -> str:
