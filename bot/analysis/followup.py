@@ -50,13 +50,13 @@ _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
 _THAT_THEN = re.compile(r"^(?:那|那么|那个|还有)(.{1,16})呢$")  # 那返程高峰呢: the same asked of something else
 # The limits below were chosen on the even half of bench/followup_eval.py's CMRC pairs (README table).
 MAX_OWN_WITH_PRONOUN = 8  # a question naming its topic by a pronoun and at most this many words leans on the one before
-MAX_OWN_WORDS = 2  # a question with at most this many topic words of its own has too few to search on
+MAX_OWN_WORDS = 1  # a question with at most this many topic words of its own has too few to search on
 MAX_OWN_WITHOUT_SUBJECT = 4  # a question starting with a verb, adverb or preposition (its subject left out) and at most this many
 # A follow-up is searched alone too; that answer wins only when the judge is this much surer of its
 # best passage: a complete question misread as a follow-up keeps its own answer.
 ALONE_MARGIN = 0.1
 # Parts of speech (jieba) a question's first word has when its subject was left out: 位于哪个省, 由什么公司营运, 的出生地在哪.
-_NO_SUBJECT = frozenset("v d p c u uj ul ud uz ug uv b j".split())
+_NO_SUBJECT = frozenset("v d p c u uj ul ud uz ug uv b".split())
 MAX_TOPIC_WORDS = 6  # a chain of follow-ups carries at most this many topic words
 MAX_LINE_CHARS = 20  # the understood topic is shown at most this long
 
