@@ -6,19 +6,29 @@ The end-to-end tests drive the real Application against the spec-checking fake B
 
 from __future__ import annotations
 
+import asyncio
+import io
+import json
 from pathlib import Path
 
 import pytest
 
 from bot import groups
+from bot.app import build_application
+from bot.config import BotConfig
+from bot.console import CONSOLE_TOKEN, ConsoleRequest, run_console
+from bot.newsindex import NewsIndex
 from bot.analysis import followup
 from bot.analysis.followup import Kind
 from bot.conversation import Conversations, Turn
 from bot.handlers import NO_MORE
 from tests.fakebotapi import GROUP_CHAT, PRIVATE_CHAT, parse_html
 from tests.fakeretriever import FakeRetriever
-from tests.helpers import feed, started
+from index.ingest.clean import clean_text
+from index.ingest.seeds import read_seed_file
+from tests.helpers import Shared, feed, started
 
+ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"
 LINE = "（接着上一个问题："
 
@@ -191,3 +201,44 @@ async def test_inline_mode_has_no_context(make_bot, fake_bot_api):
         await feed(application, fake_bot_api.message_update("社区防控要突出什么"))
         await feed(application, fake_bot_api.inline_query_update("为什么"))
     assert retriever.searches == ["社区防控要突出什么", "为什么"]
+
+
+# --- the seed dialogues in the terminal chat ---------------------------------------------------
+
+DIALOGUES = [json.loads(line) for line in (DATA / "seed_dialogues.jsonl").read_text(encoding="utf-8").splitlines()
+             if line.strip()]
+
+
+def chat(retriever, dialogues: list[dict]) -> list[str]:
+    """Each dialogue typed into the terminal chat after /forget; the reply to every turn, in order."""
+    out = io.StringIO()
+    request = ConsoleRequest(out)
+    application = build_application(BotConfig(token=CONSOLE_TOKEN), NewsIndex(Shared(retriever)), request=request,
+                                    get_updates_request=request)
+    lines = "".join("/forget\n" + "".join(t["q"] + "\n" for t in d["turns"]) for d in dialogues)
+    asyncio.run(run_console(application, io.StringIO(lines), out))
+    replies = out.getvalue().split("\n> ")
+    replies[0] = replies[0].removeprefix("> ")
+    return [r for r in replies if not r.startswith("/forget\n")]
+
+
+def test_the_ten_seed_dialogues_hold_three_or_four_turns():
+    assert len(DIALOGUES) == 10 and all(3 <= len(d["turns"]) <= 4 for d in DIALOGUES)
+    seed = read_seed_file(ROOT / "seeds" / "000_eb63601c10643f4d.txt").articles[0]
+    body = clean_text("".join(seed.paragraphs))
+    for d in DIALOGUES:
+        for t in d["turns"]:
+            assert t["contains"] is None or t["contains"] in body  # the answer is in the seed article
+            assert t["q"] not in body  # paraphrased, not copied
+
+
+@pytest.mark.model
+def test_the_terminal_chat_answers_the_seed_dialogues(seed_retriever):
+    replies = chat(seed_retriever, DIALOGUES)
+    turns = [t for d in DIALOGUES for t in d["turns"]]
+    assert len(replies) == len(turns)
+    missed = [(t["q"], r[len(t["q"]):][:60].replace("\n", " ")) for t, r in zip(turns, replies) if not r.startswith(t["q"] + "\n")
+              or "没有找到" in r or (t["contains"] and t["contains"] not in r)]
+    assert not missed, missed
+    # Every dialogue's follow-ups were read with the topic before, and the line says so.
+    assert sum(LINE in r for r in replies) >= 10

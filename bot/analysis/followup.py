@@ -46,6 +46,7 @@ ELLIPSIS_WORDS = frozenset(
     "说 讲 介绍 一下 开始 结束 发生 然后 后来 结果 接着 之后 以后 再 呢 还 又 情况 样子 意思 意义 影响 作用 目的 "
     "时间 地点 哪天 哪年 哪一年 哪一天 几号 几年 几月 几时 何时 多长 多大 多远 多高 谁 人 呢 详情 细节 举例 例子 比如 那么 具体内容 内容 方面".split()
 )
+_WHY = ("为什么", "为啥", "为何")
 _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
 _THAT_THEN = re.compile(r"^(?:那|那么|那个|还有)(.{1,16})呢$")  # 那返程高峰呢: the same asked of something else
 # The limits below were chosen on the even half of bench/followup_eval.py's CMRC pairs (README table).
@@ -91,8 +92,9 @@ def classify(question: str) -> Kind:
     tokens = tokenize(question[:MAX_QUESTION_CHARS])
     if any(_is_pronoun(t) for t in tokens) and len(own) <= MAX_OWN_WITH_PRONOUN:
         return Kind.FOLLOWUP
-    if len(own) <= MAX_OWN_WITHOUT_SUBJECT and _first_pos(text) in _NO_SUBJECT:
-        return Kind.FOLLOWUP
+    if len(own) <= MAX_OWN_WITHOUT_SUBJECT and (text.startswith(_WHY) or text.endswith("呢")
+                                                or _first_pos(text) in _NO_SUBJECT):
+        return Kind.FOLLOWUP  # 为什么要看紧大门, 人手配备呢, 位于哪个省: the subject was left out
     return Kind.NEW
 
 
