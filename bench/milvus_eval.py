@@ -111,7 +111,7 @@ def cmd_cmrc(args) -> dict:
 
 
 def cmd_timing(args) -> dict:
-    from index.models.hashing import HashEncoder
+    from tests.hashencoder import HashEncoder
 
     cfg = load_config(ROOT / "config.toml")
     encoder = HashEncoder(384)

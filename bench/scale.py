@@ -11,8 +11,9 @@ sequential on a shared 2-core machine:
 
 The dense leg of 144k passages takes ~3 h on 2 cores, so `build` embeds a sample and extrapolates,
 and `search`/`startup` use synthetic vectors: each a random mix of three real e5 passage vectors
-(from the CMRC evaluation's embedding cache) plus noise, normalised. Questions are real CMRC
-questions encoded by the model. Synthetic, so recall here is indicative; the retriever's end-to-end
+(from the CMRC evaluation's embedding cache: first run `python bench/retrieval_eval.py
+../shared/data/cmrc2018/cmrc2018_dev.json --work-dir var/eval/cmrc --no-tune`) plus noise, normalised.
+Questions are real CMRC questions encoded by the model. Synthetic, so recall here is indicative; the retriever's end-to-end
 figures use the real BM25 index of the corpus.
 """
 
@@ -186,7 +187,8 @@ def cmd_add(args) -> None:
 def real_vectors() -> np.ndarray:
     paths = glob.glob(str(CMRC_CACHE / "*.sqlite"))
     if not paths:
-        sys.exit(f"no embedding cache in {CMRC_CACHE}: run `python bench/retrieval_eval.py {CMRC} --work-dir var/eval/cmrc --no-tune` first")
+        sys.exit(f"no embedding cache in {CMRC_CACHE}: run "
+                 f"`python bench/retrieval_eval.py {CMRC} --work-dir var/eval/cmrc --no-tune` first")
     conn = sqlite3.connect(paths[0])
     vecs = np.stack([np.frombuffer(b, dtype=np.float32) for (b,) in conn.execute("SELECT vec FROM vectors")])
     conn.close()

@@ -8,13 +8,16 @@ Rows:
   - LangChain: FAISS vector store + BM25Retriever (rank_bm25, jieba.lcut_for_search) in an
     EnsembleRetriever with weights 0.5 / 0.5, as Langchain-Chatchat builds it.
 
-The passages and their vectors are those of the CMRC evaluation index (`python bench/retrieval_eval.py
-../shared/data/cmrc2018/cmrc2018_dev.json --work-dir var/eval/cmrc --no-tune`); nothing is re-embedded.
-Recall@5 counts the gold context among the first 5 distinct articles of paragraph hits (as
-bench/retrieval_eval.py does).
+The pipelines take turns question by question (each question asks all of them, starting with a
+different one each time), so a change in the machine's load during the run hits them alike.
 
-Usage:
+The passages and their vectors are those of the CMRC evaluation index, which bench/retrieval_eval.py
+builds under var/eval/cmrc (first step below; nothing is re-embedded here). Recall@5 counts the gold
+context among the first 5 distinct articles of paragraph hits (as bench/retrieval_eval.py does).
+
+Usage, from a fresh clone:
     pip install -e '.[bench]'
+    python bench/retrieval_eval.py ../shared/data/cmrc2018/cmrc2018_dev.json --work-dir var/eval/cmrc --no-tune
     python bench/side_by_side.py [--limit 3219]
 """
 
@@ -57,13 +60,38 @@ def gold_rank(article_ids, kinds, gold: str, limit: int = 10) -> int:
     return 0
 
 
+def interleaved(pipelines: dict, questions: list) -> dict[str, dict]:
+    """Ask every question of every pipeline, the pipelines taking turns; per pipeline its latencies and Recall@5."""
+    names = list(pipelines)
+    for fn in pipelines.values():
+        fn(questions[0].text)  # warm-up
+    ms: dict[str, list[float]] = {name: [] for name in names}
+    ranks: dict[str, list[int]] = {name: [] for name in names}
+    for i, q in enumerate(questions):
+        # A different pipeline goes first each time: none is always the one after another's cache misses.
+        for name in names[i % len(names):] + names[: i % len(names)]:
+            t = time.perf_counter()
+            art, kinds = pipelines[name](q.text)
+            ms[name].append((time.perf_counter() - t) * 1000)
+            ranks[name].append(gold_rank(art, kinds, q.gold) if art is not None else -1)
+    results = {}
+    for name in names:
+        r = np.array(ranks[name])
+        results[name] = {"ms": pct(ms[name]), "mean": float(np.mean(ms[name])),
+                         "r5": float(np.mean((r > 0) & (r <= 5))) if (r >= 0).all() else None,
+                         "hit5": (r > 0) & (r <= 5)}
+        print(name, {k: v for k, v in results[name].items() if k != "hit5"}, file=sys.stderr, flush=True)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--limit", type=int, help="ask only the first N questions")
     parser.add_argument("-k", type=int, default=10, help="passages LangChain's retrievers each return")
     args = parser.parse_args()
     if not CMRC.is_file() or not (INDEX / "current").exists():
-        sys.exit(f"needs {CMRC} and the CMRC eval index at {INDEX} (python bench/retrieval_eval.py {CMRC} --work-dir var/eval/cmrc --no-tune)")
+        sys.exit(f"needs {CMRC} and the CMRC eval index at {INDEX}: python bench/retrieval_eval.py {CMRC} "
+                 "--work-dir var/eval/cmrc --no-tune")
 
     import logging
 
@@ -96,22 +124,7 @@ def main() -> None:
     xb[ids] = np.vstack([raw.reconstruct(int(i)) for i in ids])
     n = len(questions)
 
-    results: dict[str, dict] = {}
-
-    def run(name: str, fn) -> None:
-        fn(questions[0].text)  # warm-up
-        ms, ranks = [], []
-        for q in questions:
-            t = time.perf_counter()
-            art, kinds = fn(q.text)
-            ms.append((time.perf_counter() - t) * 1000)
-            ranks.append(gold_rank(art, kinds, q.gold) if art is not None else -1)
-        r = np.array(ranks)
-        results[name] = {"ms": pct(ms), "mean": float(np.mean(ms)),
-                         "r5": float(np.mean((r > 0) & (r <= 5))) if (r >= 0).all() else None,
-                         "hit5": (r > 0) & (r <= 5)}
-        print(name, results[name], file=sys.stderr, flush=True)
-
+    pipelines: dict = {}  # name -> fn(question text) -> (article ids, kinds) or (None, None)
     # 1. Floor: raw model + raw FAISS + raw bm25s.
     flat = faiss.IndexFlatIP(raw.d)
     flat.add(xb)
@@ -129,7 +142,7 @@ def main() -> None:
             np.argpartition(-s, min(99, len(s) - 1))[:100]
         return None, None
 
-    run("floor: encode_query + FAISS flat + bm25s", floor)
+    pipelines["floor: encode_query + FAISS flat + bm25s"] = floor
 
     # 2. Ours.
     def our_rank(text: str):
@@ -140,8 +153,8 @@ def main() -> None:
         ours.search(text)
         return None, None
 
-    run("ours: Retriever.rank (both legs, fused)", our_rank)
-    run("ours: Retriever.search (+ threshold, best sentence)", our_search)
+    pipelines["ours: Retriever.rank (both legs, fused)"] = our_rank
+    pipelines["ours: Retriever.search (+ threshold, best sentence)"] = our_search
 
     # 3. LangChain, Langchain-Chatchat style.
     from langchain_classic.retrievers import EnsembleRetriever
@@ -173,7 +186,8 @@ def main() -> None:
         got = ensemble.invoke(text)
         return [d.metadata["article_id"] for d in got], [d.metadata["kind"] for d in got]
 
-    run("LangChain: FAISS + BM25Retriever (jieba) in EnsembleRetriever", langchain)
+    pipelines["LangChain: FAISS + BM25Retriever (jieba) in EnsembleRetriever"] = langchain
+    results = interleaved(pipelines, questions)
 
     floor_p50 = results["floor: encode_query + FAISS flat + bm25s"]["ms"][0]
     floor_mean = results["floor: encode_query + FAISS flat + bm25s"]["mean"]

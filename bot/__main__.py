@@ -24,8 +24,11 @@ from .config import TOKEN_ENV, ConfigError, load_bot_config
 logger = logging.getLogger("bot")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Start the bot (or the terminal chat when TELEGRAM_BOT_TOKEN is unset); `report`: the feedback as CSV."""
+def main(argv: list[str] | None = None, *, encoder: object | None = None) -> int:
+    """Start the bot (or the terminal chat when TELEGRAM_BOT_TOKEN is unset); `report`: the feedback as CSV.
+
+    `encoder`: the index's encoder, instead of the model config.toml names (tests pass a fake).
+    """
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["report"]:
         from .feedback import report_main
@@ -61,13 +64,15 @@ def main(argv: list[str] | None = None) -> int:
             feeds=cfg.raw.get("feeds"),
             feedback=cfg.raw.get("feedback"),
             channels=cfg.raw.get("channels"),
+            llm=cfg.raw.get("llm"),
         )
     except (ConfigError, ValueError, OSError) as e:
         print(f"config error: {e}", file=sys.stderr)
         return 2
-    # The token must not reach the logs, even in a URL inside a traceback.
-    error_handling.redact_logs(bot_config.token, bot_config.webhook_secret)
-    error_handling.redact_tracebacks(bot_config.token, bot_config.webhook_secret)
+    # The token (and the model's key) must not reach the logs, even in a URL inside a traceback.
+    secrets = (bot_config.token, bot_config.webhook_secret, bot_config.llm.api_key)
+    error_handling.redact_logs(*secrets)
+    error_handling.redact_tracebacks(*secrets)
     if not bot_config.token:
         # A terminal chat prints replies on stdout: keep the library chatter to warnings.
         logging.getLogger("telegram").setLevel(logging.WARNING)
@@ -75,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("faiss").setLevel(logging.WARNING)
 
     try:
-        news = NewsIndex.open(cfg, bot_config.feeds)
+        news = NewsIndex.open(cfg, bot_config.feeds, encoder=encoder)
     except NewsIndexError as e:
         logger.error("cannot load the index: %s", e)
         return 1

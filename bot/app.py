@@ -173,6 +173,8 @@ async def post_shutdown(application: Application) -> None:
     shared = application.bot_data.pop(SERVICES, None)
     if shared is not None:  # None: the bot stopped before post_init made them
         shared.close()
+        if shared.llm is not None:
+            await shared.llm.aclose()
 
 
 def run(application: Application, config: BotConfig) -> None:

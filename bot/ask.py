@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from index.schema import SearchResult
 
@@ -25,6 +26,9 @@ from .conversation import Turn
 from .limits import Verdict
 from .questions import clean_question, is_askable
 from .services import Services
+
+if TYPE_CHECKING:
+    from .llm.compose import Generated
 
 __all__ = ["Surface", "Asking", "Unaskable", "TooFast", "Headlines", "Quotes", "Page", "NotFound", "Reply", "ask",
            "TOO_FAST", "USAGE_ASK"]
@@ -84,6 +88,7 @@ class Quotes:
     result: SearchResult  # the retrieval result as the retriever gave it
     answer: Answer  # the hits to quote, page by page
     key: str | None  # the key of the kept answer for the buttons; None in inline mode
+    generated: Generated | None = None  # [llm]: a checked answer paragraph over the first page
     followup: tuple[str, ...] = ()  # the topic words of the question before, when it was searched with them
 
 
@@ -109,7 +114,8 @@ Reply = Unaskable | TooFast | Headlines | Quotes | Page | NotFound
 
 
 async def ask(services: Services, question: str, asking: Asking,
-              *, working: Callable[[], Awaitable[object]] | None = None) -> Reply:
+              *, working: Callable[[], Awaitable[object]] | None = None,
+              draft: Callable[[str], Awaitable[object]] | None = None) -> Reply:
     """Take a question to a finished answer: limit, route, search, keep, log.
 
     Args:
@@ -117,6 +123,8 @@ async def ask(services: Services, question: str, asking: Asking,
         question: what the user typed, as typed.
         asking: the surface, chat, user and time of the question.
         working: awaited once the question is admitted, before the search (a chat shows "typing…").
+        draft: with [llm] on, awaited with the checked sentences of the answer as they come (a
+            private chat's sendMessageDraft); "" first, while the model starts.
 
     Returns:
         One of ``Unaskable``, ``TooFast``, ``Headlines``, ``Quotes``, ``Page``, ``NotFound``.
@@ -138,7 +146,8 @@ async def ask(services: Services, question: str, asking: Asking,
         await working()
     retriever = services.retriever  # once: a /reindex swap mid-question must not mix two indexes
     config = services.config
-    if not askable or whatsnew.is_whats_new(question):  # 今天有什么新闻: the newest headlines, not a search
+    # 今天有什么新闻: the newest headlines, not a search; 湖北有什么新消息: the newest about 湖北.
+    if not askable or whatsnew.is_whats_new(question) or whatsnew.topic_of(question):
         if not inline:
             services.usage["whats_new"] += 1
         found = await asyncio.to_thread(
@@ -179,7 +188,12 @@ async def ask(services: Services, question: str, asking: Asking,
         await _log_answer(services, asking, key, question, [h.passage.id for h in kept.hits])
         _remember(services, asking, Turn(asking.chat_id or 0, question, topic, tuple(kept.article_ids), key, 0,
                                          services.clock()))
-    return Quotes(question, result, kept, key, before.topic if merged else ())
+    generated = None
+    if services.llm is not None:  # [llm] on; never for "not found": no answer from the model's memory
+        from .llm.compose import generate
+
+        generated = await generate(services, question, kept, asking, draft)
+    return Quotes(question, result, kept, key, generated, followup=before.topic if merged else ())
 
 
 def _best(result: SearchResult) -> float:

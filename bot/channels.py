@@ -5,7 +5,7 @@ The bot, made an administrator of a channel, receives its posts (``channel_post`
 a channel listed in ``[channels]`` becomes an article: the leading bold text or the first line as the
 title, the post time, the channel title as the source, ``t.me/<channel>/<id>`` as the link (media
 captions count as text). The index service (``services(context).news``) adds it like a feed item
-(``index.ingest.poll`` JSONL under the index folder, ``add_to_index``) and swaps the new index in
+(``index.writer.add_articles``: a JSONL file under ``<index dir>/added/``, one version) and swaps the new index in
 as a feed poll does, so it is searchable and in /latest at once; an edit, with the same article id, replaces it. Posts of other channels are not stored.
 """
 
@@ -83,10 +83,10 @@ def _text(message: Message) -> tuple[str, dict[MessageEntity, str]]:
 async def _add(context: ContextTypes.DEFAULT_TYPE, article: Article) -> bool:
     """Add one article and swap in the new index; whether the index changed."""
     news = services(context).news
-    if news.poller is None:
+    if not news.can_add:
         logger.warning("a channel post arrived but the bot has no index folder to add it to")
         return False
-    version = await news.add_articles([article])
+    version = await news.add_articles([article], f"telegram-{article.id}")
     if version is None:
         return False
     usage(context)["channel_posts"] += 1
@@ -124,7 +124,7 @@ async def on_forward(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     article = post_article(origin.chat, origin.message_id, origin.date, *_text(message))
     if article is None:
         return
-    if services(context).news.poller is None:
+    if not services(context).news.can_add:
         await message.reply_html(esc(NO_INDEX))
         return
     await _add(context, article)

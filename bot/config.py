@@ -22,6 +22,7 @@ TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
 BASE_URL_ENV = "TELEGRAM_BASE_URL"
 WEBHOOK_URL_ENV = "TELEGRAM_WEBHOOK_URL"
 WEBHOOK_SECRET_ENV = "TELEGRAM_WEBHOOK_SECRET"
+LLM_KEY_ENV = "LLM_API_KEY"
 MAX_FOLLOWUP_MINUTES = 60  # a conversation's context is short-lived: older questions are not "just asked"
 
 
@@ -120,6 +121,35 @@ class FeedbackConfig:
 
 
 @dataclass(frozen=True)
+class LLMConfig:
+    """The optional one-paragraph answer over the quotes: the ``[llm]`` table (off by default).
+
+    Any OpenAI-compatible ``/v1/chat/completions`` (ollama, vLLM, llama.cpp's server, DeepSeek, Qwen).
+    The key comes only from the environment (``LLM_API_KEY``); a local server needs none.
+    """
+
+    enabled: bool = False
+    base_url: str = "http://127.0.0.1:11434/v1"  # up to and including /v1; /chat/completions is added
+    model: str = ""
+    timeout_seconds: float = 20.0  # for the whole answer, first byte to last; past it: the quotes alone
+    max_tokens: int = 300  # asked of the model; the stream is also cut at a byte and chunk bound
+    temperature: float = 0.2
+    answers_per_user_per_day: int = 20  # per user (China day); past it the quotes alone (0: unlimited)
+    summaries: bool = False  # /summary adds a paragraph too: sends the picked group messages to the model
+    api_key: str | None = field(default=None, repr=False)  # from LLM_API_KEY only
+
+    def __post_init__(self) -> None:
+        if self.timeout_seconds <= 0 or not 16 <= self.max_tokens <= 4096:
+            raise ConfigError("[llm] needs timeout_seconds > 0 and max_tokens 16-4096")
+        if self.answers_per_user_per_day < 0 or not 0 <= self.temperature <= 2:
+            raise ConfigError("[llm] needs answers_per_user_per_day >= 0 and temperature 0-2")
+        if self.enabled and not self.model:
+            raise ConfigError("[llm] enabled needs a model name")
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"[llm] base_url must be an http(s) URL, got {self.base_url!r}")
+
+
+@dataclass(frozen=True)
 class BotConfig:
     """Everything the Telegram side needs, read once at start-up."""
 
@@ -143,6 +173,7 @@ class BotConfig:
     feeds: FeedsConfig = field(default_factory=FeedsConfig)
     feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
     channels: ChannelsConfig = field(default_factory=ChannelsConfig)
+    llm: LLMConfig = field(default_factory=LLMConfig)
 
     def __post_init__(self) -> None:
         if not 1 <= self.passages <= 3:
@@ -192,6 +223,7 @@ def load_bot_config(
     feeds: Mapping[str, Any] | None = None,
     feedback: Mapping[str, Any] | None = None,
     channels: Mapping[str, Any] | None = None,
+    llm: Mapping[str, Any] | None = None,
 ) -> BotConfig:
     """Build a BotConfig from the ``[telegram]`` table and the environment.
 
@@ -203,6 +235,7 @@ def load_bot_config(
         feeds: the parsed ``[feeds]`` table, if any.
         feedback: the parsed ``[feedback]`` table, if any (``log_path`` relative to ``base``).
         channels: the parsed ``[channels]`` table, if any.
+        llm: the parsed ``[llm]`` table, if any (its key from ``LLM_API_KEY`` in ``env``).
         base: the folder ``[groups] log_path`` is relative to (config.toml's); default the cwd.
 
     Returns:
@@ -249,6 +282,7 @@ def load_bot_config(
         feeds=load_feeds_config(feeds),
         feedback=load_feedback_config(feedback, base),
         channels=load_channels_config(channels),
+        llm=load_llm_config(llm, env),
         **values,
     )
 
@@ -315,3 +349,17 @@ def load_channels_config(table: Mapping[str, Any] | None) -> ChannelsConfig:
     if not isinstance(ids, list) or any(isinstance(i, bool) or not isinstance(i, int) for i in ids):
         raise ConfigError(f"[channels] ids must be a list of chat ids, got {ids!r}")
     return ChannelsConfig(usernames=frozenset(u.strip("@ ").lower() for u in usernames), ids=frozenset(ids))
+
+
+def load_llm_config(table: Mapping[str, Any] | None, env: Mapping[str, str]) -> LLMConfig:
+    """Build an LLMConfig from the ``[llm]`` table (None: off) and ``LLM_API_KEY`` from the environment."""
+    table = dict(table or {})
+    for key in ("api_key", "key"):
+        if key in table:
+            raise ConfigError(f"[llm] {key} must not be in config.toml; use the environment ({LLM_KEY_ENV})")
+    values = checked(LLMConfig, table, "llm")
+    if "base_url" in values:
+        values["base_url"] = values["base_url"].strip().rstrip("/")
+    if "model" in values:
+        values["model"] = values["model"].strip()
+    return LLMConfig(api_key=env.get(LLM_KEY_ENV, "").strip() or None, **values)

@@ -97,6 +97,7 @@ class ConsoleRequest(BaseRequest):
         self.buttons: list[tuple[str, str]] = []  # (label, callback data) of the last keyboard
         self.keyboard_message: dict[str, Any] | None = None  # the message holding them
         self._message_ids = itertools.count(1)
+        self._draft = ""  # the draft printed so far ([llm] answers stream into it)
 
     @property
     def read_timeout(self) -> float | None:
@@ -130,6 +131,9 @@ class ConsoleRequest(BaseRequest):
             return BOT_USER
         if name == "getupdates":
             return []
+        if name == "sendmessagedraft":
+            self._print_draft(params)
+            return True
         if name == "sendmessage":
             return self._send_message(params)
         if name == "answercallbackquery":
@@ -140,7 +144,21 @@ class ConsoleRequest(BaseRequest):
         # setMyCommands, sendChatAction, deleteWebhook, ...: nothing to show.
         return True
 
+    def _print_draft(self, params: dict[str, Any]) -> None:
+        """Print a draft as it grows: only what is new since the last one (on a line of its own if it changed)."""
+        text = str(params.get("text", ""))
+        shown = html_to_text(text) if params.get("parse_mode") == "HTML" else text
+        if shown.startswith(self._draft):
+            self.out.write(shown[len(self._draft):])
+        else:
+            self.out.write(("\n" if self._draft else "") + shown)
+        self._draft = shown
+        self.out.flush()
+
     def _send_message(self, params: dict[str, Any]) -> dict[str, Any]:
+        if self._draft:  # the final message replaces the draft, as in Telegram
+            self.out.write("\n\n")
+            self._draft = ""
         text = str(params.get("text", ""))
         shown = html_to_text(text) if params.get("parse_mode") == "HTML" else text
         self.out.write(shown.rstrip() + "\n")

@@ -62,10 +62,25 @@ def format_whats_new(found: WhatsNew, *, limit: int = MAX_MESSAGE_CHARS) -> list
     if not found.items:
         return ["新闻库里还没有带日期的标题。"]
     newest = _day(found.items[0].headline)
-    if found.window is None:
+    if found.topic:
+        header = _topic_header(found, newest)
+    elif found.window is None:
         header = f"<b>最新新闻</b>（新闻库最新的是 {newest} 的）："
     elif found.fallback:
         header = f"🗓 {esc(_span(found.window, found.today))}没有新闻。新闻库最新的是 {newest} 的："
     else:
         header = f"<b>{esc(_span(found.window, found.today))}的新闻</b>，最新 {len(found.items)} 条："
     return split_message("\n".join([header, "", *item_lines(found.items)]), limit)
+
+
+def _topic_header(found: WhatsNew, newest: str) -> str:
+    """The header of a topical answer: about what, of which dates, or that nothing is about it."""
+    topic = esc(found.topic)
+    if found.off_topic:
+        return f"没有找到关于「{topic}」的新闻。新闻库最新的新闻（{newest}）："
+    if found.window is None:
+        return f"<b>关于「{topic}」的最新新闻</b>（最新的是 {newest} 的）："
+    span = esc(_span(found.window, found.today))
+    if found.fallback:
+        return f"🗓 {span}没有关于「{topic}」的新闻。关于它最新的是 {newest} 的："
+    return f"<b>{span}关于「{topic}」的新闻</b>，最新 {len(found.items)} 条："

@@ -49,6 +49,8 @@ CREATE TABLE IF NOT EXISTS votes (
 CREATE TABLE IF NOT EXISTS not_found (
     id INTEGER PRIMARY KEY, chat TEXT NOT NULL, question TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS not_found_at ON not_found (at);
+CREATE TABLE IF NOT EXISTS llm_fallback (
+    id INTEGER PRIMARY KEY, chat TEXT NOT NULL, question TEXT NOT NULL, reason TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS answers_at ON answers (at);
 """
 
@@ -80,6 +82,18 @@ class FeedbackLog(db.LockedDB):
         """Log a question nothing in the index answered."""
         with self._lock:
             self._conn.execute("INSERT INTO not_found (chat, question, at) VALUES (?, ?, ?)", (chat, question, at))
+
+    def record_llm_fallback(self, chat: str, question: str, reason: str, at: float) -> None:
+        """Log a question whose model answer was not shown ([llm]): the quotes went alone, and why."""
+        with self._lock:
+            self._conn.execute("INSERT INTO llm_fallback (chat, question, reason, at) VALUES (?, ?, ?, ?)",
+                               (chat, question, reason, at))
+
+    def llm_fallbacks(self) -> list[tuple[str, str, str]]:
+        """(time, question, reason) of every model answer not shown, newest first."""
+        with self._lock:
+            rows = self._conn.execute("SELECT at, question, reason FROM llm_fallback ORDER BY at DESC, id DESC").fetchall()
+        return [(time.strftime("%Y-%m-%d %H:%M", time.gmtime(at)), q, r) for at, q, r in rows]
 
     def vote(self, key: str, voter: str, vote: str, at: float) -> str:
         """Store a vote once per voter and answer: "new", "again" (already voted) or "unknown" (no such answer)."""
@@ -129,6 +143,7 @@ class FeedbackLog(db.LockedDB):
                                    (cutoff,)).rowcount
             n += self._conn.execute("DELETE FROM answers WHERE at < ?", (cutoff,)).rowcount
             n += self._conn.execute("DELETE FROM not_found WHERE at < ?", (cutoff,)).rowcount
+            n += self._conn.execute("DELETE FROM llm_fallback WHERE at < ?", (cutoff,)).rowcount
         return n
 
 
@@ -227,6 +242,9 @@ def report(log: FeedbackLog, out) -> None:
         writer.writerow(map(cell, ["gap", question, missing, down, "", "", ""]))
     for at, question, passages, up, down in log.votes():
         writer.writerow(map(cell, ["voted", question, "", down, up, passages, at]))
+    # [llm]: answers the guard (or a timeout, an error, the budget) kept back; the reason in "passages".
+    for at, question, reason in log.llm_fallbacks():
+        writer.writerow(map(cell, ["llm_fallback", question, "", "", "", reason, at]))
 
 
 def is_feedback_log(path: Path) -> bool:

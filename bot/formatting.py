@@ -62,12 +62,14 @@ def _link(url: str | None, label: str) -> str:
 LONG_PASSAGE_CHARS = 150
 
 
-def quote_passage(text: str, best_sentence: str | None) -> str:
+def quote_passage(text: str, best_sentence: str | None, label: str = "") -> str:
     """Return the passage as a blockquote with the best-matching sentence in bold.
 
     A long passage goes in an expandable blockquote; unless it opens with the best sentence, that
-    sentence comes first in a short quote of its own, so it is read without expanding.
+    sentence comes first in a short quote of its own, so it is read without expanding. ``label``
+    (an answer's marker, "[1]") opens the first quote.
     """
+    mark = f"{esc(label)} " if label else ""
     text, best_sentence = cut_around(text, best_sentence, MAX_QUOTE_CHARS)
     start = text.find(best_sentence) if best_sentence else -1
     if start < 0:
@@ -76,9 +78,10 @@ def quote_passage(text: str, best_sentence: str | None) -> str:
         end = start + len(best_sentence or "")
         body = f"{esc(text[:start])}<b>{esc(text[start:end])}</b>{esc(text[end:])}"
     if len(text) <= LONG_PASSAGE_CHARS:
-        return f"<blockquote>{body}</blockquote>"
-    lead = f"<blockquote><b>{esc(best_sentence or '')}</b></blockquote>\n" if start > 0 else ""
-    return f"{lead}<blockquote expandable>{body}</blockquote>"
+        return f"<blockquote>{mark}{body}</blockquote>"
+    if start > 0:
+        return f"<blockquote>{mark}<b>{esc(best_sentence or '')}</b></blockquote>\n<blockquote expandable>{body}</blockquote>"
+    return f"<blockquote expandable>{mark}{body}</blockquote>"
 
 
 def cut_around(text: str, best: str | None, limit: int) -> tuple[str, str | None]:
@@ -149,6 +152,8 @@ def format_hits(
     date_range: tuple[str, str] | None = None,
     confident: bool = True,
     outside_range: bool = False,
+    lead: str | None = None,
+    numbers: Mapping[int, int] | None = None,
 ) -> list[str]:
     """Format hits as quoted passages, grouped under their article's title.
 
@@ -158,20 +163,26 @@ def format_hits(
         date_range: the publication window the question asked for, said in a first line when given.
         confident: False puts the hedge line first: the passages only may answer.
         outside_range: nothing in date_range answered; the first line says so and when these are from.
+        lead: an answer paragraph (Telegram HTML) between those first lines and the quotes ([llm]).
+        numbers: passage id -> the marker ("[1]") that opens its quote, as the lead cites them.
 
     Returns:
         Messages in Telegram HTML, each at most ``limit`` characters.
     """
+    numbers = numbers or {}
     blocks = []
     for group in group_hits(hits):
         first = group[0].passage
         lines = []
         for hit in group:
+            n = numbers.get(hit.passage.id)
+            label = f"[{n}]" if n else ""
             if hit.passage.kind == HEADLINE:
                 # A headline has no body to quote: the headline is the whole quote.
-                lines.append(f"<blockquote><b>{esc(hit.passage.text)}</b></blockquote>")
+                mark = f"{esc(label)} " if label else ""
+                lines.append(f"<blockquote>{mark}<b>{esc(hit.passage.text)}</b></blockquote>")
             else:
-                lines.append(quote_passage(hit.passage.text, hit.best_sentence))
+                lines.append(quote_passage(hit.passage.text, hit.best_sentence, label))
         only_headline = all(h.passage.kind == HEADLINE and h.passage.text == first.title for h in group)
         lines.append(
             attribution(
@@ -190,7 +201,17 @@ def format_hits(
         note = outside_range_note(date_range, hits[0])
     else:
         note = "\n".join(n for n in (date_range_note(date_range), "" if confident else esc(HEDGE)) if n)
+    if lead:  # the answer under the hedge, above the quotes it cites
+        note = f"{note}\n{lead}\n" if note else f"{lead}\n"
     return split_message((note + "\n" if note else "") + "\n\n".join(blocks), limit)
+
+
+ANSWER_MARK = "🤖"  # opens a model's answer paragraph: it is generated, the quotes below are not
+
+
+def format_generated(text: str) -> str:
+    """A checked model answer as the lead of a reply (or a draft of it; "" while the model starts: the mark alone)."""
+    return f"{ANSWER_MARK} {esc(text)}".rstrip()
 
 
 def format_not_found(

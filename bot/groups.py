@@ -243,8 +243,16 @@ async def summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             text += "\n" + PRIVACY_HINT
         await message.reply_html(esc(text))
         return
+    lead = None
+    if services(context).llm is not None and config.llm.summaries:  # opt-in: the picks go to the model
+        from .llm.summary import paragraph
+
+        user = update.effective_user
+        lead = await paragraph(services(context), result.picks, chat.id, user.id if user else None,
+                               datetime.now(CHINA_TZ))
     html = format_summary(
-        result, chat_id=chat.id, username=chat.username, window_label=label, quote_chars=config.summary.quote_chars
+        result, chat_id=chat.id, username=chat.username, window_label=label, quote_chars=config.summary.quote_chars,
+        lead=lead,
     )
     await send_messages(context, chat.id, [html], reply_to=message)
 

@@ -12,11 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import secrets
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from telegram import Chat, Message, Update
 from telegram.constants import ChatAction
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from . import feedback, formatting
@@ -29,6 +32,9 @@ from .mentions import question_without_mention
 from .sending import quote_in, send_messages
 from .services import services
 from .text import CHINA_TZ, MAX_MESSAGE_CHARS, esc
+
+if TYPE_CHECKING:
+    from .llm.compose import Generated
 
 logger = logging.getLogger(__name__)
 
@@ -151,8 +157,12 @@ def answer_key_of(message: Message | None, bot_id: int) -> str | None:
 async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
     """Ask the ask service and reply with what it found: quotes, headlines, or the nearest headlines."""
     message = update.effective_message
-    reply = await ask(services(context), question, asking_of(update),
-                      working=lambda: message.reply_chat_action(ChatAction.TYPING))
+    asking = asking_of(update)
+    # [llm] on: a private chat sees the checked answer grow (sendMessageDraft); groups get the final reply only.
+    drafting = asking.surface is Surface.PRIVATE and services(context).llm is not None
+    reply = await ask(services(context), question, asking,
+                      working=lambda: message.reply_chat_action(ChatAction.TYPING),
+                      draft=Drafter(context, message) if drafting else None)
     reply_to = quote_in(message.chat, message)
     match reply:
         case Unaskable():
@@ -166,14 +176,42 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: s
         case NotFound(question=asked, result=result):
             messages = formatting.format_not_found(asked, result.nearest_headlines, date_range=result.date_range)
             await send_messages(context, message.chat_id, messages, reply_to=reply_to)
-        case Quotes(answer=kept, key=key, followup=topic):
-            lead = followup.topic_line(topic) if topic else None  # what it understood, so a wrong guess shows
-            await _send_page(context, message.chat_id, key, kept, 0, reply_to=reply_to, lead=lead)
+        case Quotes(answer=kept, key=key, generated=generated, followup=topic):
+            understood = followup.topic_line(topic) if topic else None  # what it understood, so a wrong guess shows
+            await _send_page(context, message.chat_id, key, kept, 0, reply_to=reply_to, generated=generated,
+                             understood=understood)
         case Page(answer=kept, key=key, offset=offset):
             if offset is None:
                 await message.reply_html(esc(NO_MORE))
             else:
                 await _send_page(context, message.chat_id, key, kept, offset, reply_to=reply_to)
+
+
+class Drafter:
+    """Streams an answer into a private chat with sendMessageDraft; the final sendMessage replaces the draft.
+
+    A draft is a preview: one that fails is logged and the next ones are not sent, the answer still is.
+    """
+
+    def __init__(self, context: ContextTypes.DEFAULT_TYPE, message: Message) -> None:
+        self.context = context
+        self.chat_id = message.chat_id
+        self.thread_id = message.message_thread_id if message.is_topic_message else None
+        self.draft_id = secrets.randbelow(2**31 - 1) + 1  # non-zero; drafts with one id are animated
+        self.failed = False
+
+    async def __call__(self, text: str) -> None:
+        if self.failed:
+            return
+        try:
+            # Not the empty text the Bot API turns into "Thinking…": python-telegram-bot 22.8 with
+            # Defaults sends "" as "[]". The mark alone says an answer is coming.
+            await self.context.bot.send_message_draft(
+                self.chat_id, self.draft_id, formatting.format_generated(text), message_thread_id=self.thread_id,
+            )
+        except TelegramError as e:
+            self.failed = True
+            logger.warning("sendMessageDraft failed, the answer comes without a draft: %s", e)
 
 
 async def _send_page(
@@ -184,19 +222,22 @@ async def _send_page(
     offset: int,
     *,
     reply_to: Message | None = None,
-    lead: str | None = None,
+    generated: Generated | None = None,
+    understood: str | None = None,
 ) -> None:
     keyboard = formatting.answer_keyboard(
         key, kept.next_offset(offset), kept.articles_on_page(offset)
     )
     keyboard = feedback.with_vote_buttons(keyboard, key)  # 👍/👎 under every page of an answer
-    head = esc(lead) + "\n" if lead else ""
+    head = esc(understood) + "\n" if understood else ""  # the follow-up line goes first
     messages = formatting.format_hits(
         kept.page(offset),
         limit=MAX_MESSAGE_CHARS - len(head),
         date_range=kept.date_range if offset == 0 else None,
         confident=kept.confident or offset > 0,
         outside_range=kept.outside_range and offset == 0,
+        lead=formatting.format_generated(generated.text) if generated is not None else None,
+        numbers=generated.numbers if generated is not None else None,
     )
     messages = [head + messages[0], *messages[1:]] if messages else messages
     await send_messages(context, chat_id, messages, reply_to=reply_to, keyboard=keyboard)

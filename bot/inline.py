@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from telegram import InlineQueryResultArticle, InputTextMessageContent, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
@@ -21,9 +22,13 @@ from index.schema import HEADLINE, SearchResult
 
 from . import formatting
 from .analysis.digest import EXTRACT_CHARS, DigestItem
+from .answers import Answer
 from .ask import TOO_FAST, Asking, Headlines, NotFound, Quotes, Reply, Surface, TooFast, ask
 from .services import services
 from .text import CHINA_TZ, esc, shorten
+
+if TYPE_CHECKING:
+    from .llm.compose import Generated
 
 CACHE_SECONDS = 30  # Telegram keeps the results of one query this long; the index may change meanwhile
 MAX_TITLE = 100
@@ -65,6 +70,19 @@ def hit_results(result: SearchResult, limit: int) -> list[InlineQueryResultArtic
         if len(out) >= limit:
             break
     return out
+
+
+ANSWER_TITLE = "🤖 回答（附引文）"
+
+
+def answer_result(kept: Answer, generated: Generated) -> InlineQueryResultArticle:
+    """The article of a checked model answer: the answer paragraph, then the first page's quotes, numbered."""
+    [first, *_] = formatting.format_hits(
+        kept.page(0), date_range=kept.date_range, confident=kept.confident, outside_range=kept.outside_range,
+        lead=formatting.format_generated(generated.text), numbers=generated.numbers,
+    )
+    return InlineQueryResultArticle(id="answer", title=ANSWER_TITLE, input_message_content=_content(first),
+                                    description=shorten(generated.text, MAX_DESCRIPTION))
 
 
 def not_found_result(result: SearchResult) -> InlineQueryResultArticle:
@@ -113,8 +131,11 @@ def inline_results(reply: Reply, limit: int) -> list[InlineQueryResultArticle]:
             return headline_results(found.items)
         case NotFound(result=result):
             return [not_found_result(result)]
-        case Quotes(result=result):
-            return hit_results(result, limit)
+        case Quotes(result=result, answer=kept, generated=generated):
+            results = hit_results(result, limit)
+            if generated is not None:  # [llm]: the checked answer with the quotes it cites, offered first
+                results = [answer_result(kept, generated), *results[: limit - 1]]
+            return results
     return []  # Unaskable: inline mode turns an empty query into headlines, so it never comes
 
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .conversation import Conversations
     from .feedback import FeedbackLog
     from .limits import QuestionLimiter
+    from .llm.compose import LLMService
     from .newsindex import NewsIndex
     from .subscriptions import Subscriptions
 
@@ -59,6 +60,7 @@ class Services:
     subscriptions: Subscriptions  # daily /digest chats
     feedback: FeedbackLog  # answers, 👍/👎 votes, unanswered questions
     conversations: Conversations  # what follow-up questions lean on (memory only)
+    llm: LLMService | None = None  # [llm] on: the model that writes an answer above the quotes
     usage: Counter[str] = field(default_factory=Counter)  # what /stats counts
     summary_started: dict[int, float] = field(default_factory=dict)  # chat id -> clock time of its last /summary
     seen_updates: OrderedDict[int, None] = field(default_factory=OrderedDict)  # update ids handled (redeliveries)
@@ -74,6 +76,11 @@ class Services:
         from .limits import QuestionLimiter
         from .subscriptions import Subscriptions
 
+        llm = None
+        if config.llm.enabled:  # bot.llm (and its client) is imported only with [llm] on
+            from .llm.compose import LLMService
+
+            llm = LLMService(config.llm)
         # The group message log and the digest subscriptions share one file ([groups] log_path).
         return cls(
             config=config,
@@ -85,6 +92,7 @@ class Services:
             subscriptions=Subscriptions(config.groups.log_path or ":memory:"),
             feedback=FeedbackLog(config.feedback.log_path or ":memory:"),
             conversations=Conversations(config.followup_minutes, config.answer_cache),
+            llm=llm,
         )
 
     @property

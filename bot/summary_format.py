@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 import unicodedata
 from datetime import datetime
 
@@ -64,22 +65,26 @@ def format_summary(
     window_label: str = "",
     quote_chars: int = 400,
     max_chars: int = MAX_MESSAGE_CHARS,
+    lead: str | None = None,
 ) -> str:
-    """Return the summary as Telegram HTML of at most `max_chars` characters."""
+    """Return the summary as Telegram HTML of at most `max_chars` characters.
+
+    ``lead`` ([llm] summaries): a checked paragraph whose markers [n] cite the picks, which are then numbered.
+    """
     if summary.too_few:
         return html.escape(too_few_text(summary))
     # Shorter quotes first, then fewer of them, until the message fits.
     for limit in (quote_chars, 120, 60, 30):
         for keep in range(len(summary.picks), -1, -1):
-            text = _render(summary, chat_id, username, window_label, limit, keep)
+            text = _render(summary, chat_id, username, window_label, limit, keep, lead)
             if tg_len(text) <= max_chars:
                 return text
     # Unreachable in practice: header, keywords and three headlines are far below the limit.
-    return _render(summary, chat_id, username, window_label, 30, 0)
+    return _render(summary, chat_id, username, window_label, 30, 0, lead)
 
 
 def _render(
-    summary: Summary, chat_id: int, username: str | None, label: str, limit: int, keep: int
+    summary: Summary, chat_id: int, username: str | None, label: str, limit: int, keep: int, lead: str | None = None
 ) -> str:
     head = "<b>讨论摘要</b>"
     if label:
@@ -88,20 +93,34 @@ def _render(
     if summary.first_time and summary.last_time:
         span = f"，{_when(summary.first_time)}–{_when(summary.last_time)}"
     lines = [head, f"读了 {summary.messages_read} 条消息，{summary.participants} 人参与{span}。"]
+    links = [message_link(p.message.chat_id or chat_id, p.message.message_id, username) for p in summary.picks]
+    if lead:
+        lines.append(_linked_lead(lead, links))
     if summary.keywords:
         lines.append("<b>话题：</b>" + html.escape(_visible("、".join(summary.keywords))))
     if summary.picks[:keep]:
         lines += ["", "<b>代表性发言：</b>"]
-        for pick in summary.picks[:keep]:
+        for n, pick in enumerate(summary.picks[:keep], 1):
             m = pick.message
             quote = html.escape(_shown(pick.text, limit))
             link = message_link(m.chat_id or chat_id, m.message_id, username)
             if link:
                 quote = f'<a href="{html.escape(link, quote=True)}">{quote}</a>'
-            lines.append(f"• <b>{html.escape(_shown(m.sender, 40))}</b>：{quote}")
+            mark = f"[{n}] " if lead else "• "
+            lines.append(f"{mark}<b>{html.escape(_shown(m.sender, 40))}</b>：{quote}")
     if summary.related:
         lines += ["", "<b>相关新闻：</b>"] + [_related_line(item) for item in summary.related]
     return "\n".join(lines)
+
+
+def _linked_lead(lead: str, links: list[str | None]) -> str:
+    """🤖 and the paragraph, each marker [n] a link to the message it cites (where Telegram has links)."""
+    def link(match: re.Match) -> str:
+        n = int(match[1])
+        url = links[n - 1] if 1 <= n <= len(links) else None
+        return f'<a href="{html.escape(url, quote=True)}">[{n}]</a>' if url else match[0]
+
+    return "🤖 " + re.sub(r"\[(\d{1,3})\]", link, html.escape(lead, quote=False))
 
 
 def message_link(chat_id: int, message_id: int, username: str | None = None) -> str | None:

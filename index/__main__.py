@@ -30,68 +30,63 @@ from index.typedconfig import ConfigError
 logger = logging.getLogger("index")
 
 
-def _encoder(cfg: Config, needed: bool = True):
+def _encoder(args, cfg: Config, needed: bool = True):
+    """The encoder main() was given, else the one [index] model names; None when not needed."""
     if not needed:
         return None
+    if args.encoder is not None:
+        return args.encoder
     from index.models.encoder import encoder_for
 
     return encoder_for(cfg.index)
 
 
 def cmd_build(args, cfg: Config) -> int:
-    from index.build import add_to_index, build_index
-    from index.ingest.poll import with_feed_files
+    from index.writer import add_to_index, build_index, write_new_articles
 
     embed = cfg.index.embed_on_build and not args.no_embed
-    written: list[Path] = []  # fetched articles written for this add: removed again if it fails
+    if args.command == "build":
+        # Everything added before (<index dir>/added/) is read with the seeds.
+        report = build_index([Path(s) for s in args.sources] or cfg.index.seeds, cfg.index.dir,
+                             _encoder(args, cfg, embed), cfg.index, embed=embed, rebuild=args.rebuild)
+        print(report.summary())
+        return 0
+    files, batches = _read_sources(args.sources, args.timeout)
+    # One version for the lot: the fetched articles the index lacks are written under <index dir>/added/
+    # and added with the files (each kept there too); if the add fails, nothing is left behind.
+    written = write_new_articles(batches, cfg.index.dir)
+    for source, articles in batches.items():
+        print(f"{source}: {len(articles)} articles, {written.get(source, (None, 0))[1]} new")
+    if not files and not written:
+        print("nothing new to add")
+        return 0
     try:
-        if args.command == "add":
-            sources = _fetched_sources(args.sources, cfg, args.timeout, written)
-        else:
-            sources = [Path(s) for s in args.sources] or with_feed_files(cfg.index.seeds, cfg.index.dir)
-        if not sources:
-            print("nothing new to add")
-            return 0
-        encoder = _encoder(cfg, embed)
-        if args.command == "add":
-            report = add_to_index(sources, cfg.index.dir, encoder, cfg.index, embed=embed)
-        else:
-            report = build_index(sources, cfg.index.dir, encoder, cfg.index, embed=embed, rebuild=args.rebuild)
+        report = add_to_index([*files, *(path for path, _ in written.values())], cfg.index.dir,
+                              _encoder(args, cfg, embed), cfg.index, embed=embed, seeds=cfg.index.seeds)
     except BaseException:
-        # A failed add leaves nothing for the next build to pick up from <index>/feeds/.
-        for path in written:
+        for path, _ in written.values():
             path.unlink(missing_ok=True)
         raise
     print(report.summary())
     return 0
 
 
-def _fetched_sources(given: list[str], cfg: Config, timeout: float, written: list[Path]) -> list[Path]:
-    """Seed files as they are; URLs, feed files and HTML pages parsed and written as JSONL under the index.
-
-    The JSONL files are appended to `written` as they are written; a source that fails is named in the error.
-    """
+def _read_sources(given: list[str], timeout: float) -> tuple[list[Path], dict[str, list]]:
+    """Seed files as they are; URLs, feed files and HTML pages parsed into articles (a source that fails is named)."""
     from index.errors import FeedError
     from index.ingest.pages import FEED_SUFFIXES, PAGE_SUFFIXES
-    from index.ingest.poll import known_articles, new_articles, slug, write_jsonl
 
-    out: list[Path] = []
-    known = known_articles(cfg.index.dir)
+    files, batches = [], {}
     for source in given:
         path = Path(source)
         if not source.startswith(("http://", "https://")) and path.suffix.lower() not in FEED_SUFFIXES | PAGE_SUFFIXES:
-            out.append(path)
+            files.append(path)
             continue
         try:
-            articles = _read_source(source, timeout)
+            batches[source] = _read_source(source, timeout)
         except FeedError as e:
             raise FeedError(f"{source}: {e}") from None
-        fresh = new_articles(articles, known)
-        print(f"{source}: {len(articles)} articles, {len(fresh)} new")
-        if fresh:
-            written.append(write_jsonl(cfg.index.dir, slug(source), fresh))
-            out.append(written[-1])
-    return out
+    return files, batches
 
 
 def _read_source(source: str, timeout: float) -> list:
@@ -108,7 +103,7 @@ def _read_source(source: str, timeout: float) -> list:
 
 
 def cmd_remove(args, cfg: Config) -> int:
-    from index.build import remove_from_index
+    from index.writer import remove_from_index
     from index.store.versions import current_version
 
     report = remove_from_index(args.ids, cfg.index.dir, cfg.index)
@@ -117,9 +112,9 @@ def cmd_remove(args, cfg: Config) -> int:
 
 
 def cmd_embed(args, cfg: Config) -> int:
-    from index.build import embed_missing
+    from index.writer import embed_missing
 
-    done = embed_missing(cfg.index.dir, _encoder(cfg), cfg.index)
+    done = embed_missing(cfg.index.dir, _encoder(args, cfg), cfg.index)
     print(f"embedded {done} passages")
     return 0
 
@@ -140,12 +135,12 @@ def cmd_stats(args, cfg: Config) -> int:
     return 0
 
 
-def _retriever(cfg: Config, lexical_only: bool):
+def _retriever(args, cfg: Config, lexical_only: bool):
     from index.search.retriever import Retriever
     from index.store.versions import read_manifest, require_version
 
     manifest = read_manifest(require_version(cfg.index.dir))
-    encoder = None if lexical_only or not manifest["counts"].get("vectors") else _encoder(cfg)
+    encoder = None if lexical_only or not manifest["counts"].get("vectors") else _encoder(args, cfg)
     return Retriever.load(cfg.index.dir, encoder, cfg.retrieval, index_config=cfg.index)
 
 
@@ -184,7 +179,7 @@ def _stdin_questions(stream) -> Iterator[str]:
 
 
 def cmd_search(args, cfg: Config) -> int:
-    r = _retriever(cfg, args.lexical)
+    r = _retriever(args, cfg, args.lexical)
     if args.json:
         for line in _stdin_questions(sys.stdin.buffer):
             question = line.strip()
@@ -223,8 +218,8 @@ def _seconds(text: str) -> float:
     return value
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the index command line."""
+def main(argv: list[str] | None = None, *, encoder: object | None = None) -> int:
+    """Run the index command line; `encoder` instead of the model config.toml names (tests pass a fake)."""
     parser = argparse.ArgumentParser(prog="python -m index", description="Build and search the news index.")
     parser.add_argument("--config", default="config.toml", help="config file (default: config.toml)")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -255,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rebuild", action="store_true", help="drop the collection and fill it again")
     p.set_defaults(func=cmd_milvus_sync)
     args = parser.parse_args(argv)
+    args.encoder = encoder
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

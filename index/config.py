@@ -61,7 +61,7 @@ class IndexConfig:
 class RetrievalConfig:
     """How a question is answered: candidates per leg, fusion weight, relevance threshold.
 
-    The defaults were tuned with `python bench/retrieval_eval.py` on CMRC 2018 dev (see README); the
+    The defaults were tuned with `python bench/retrieval_eval.py` on CMRC 2018 dev (see docs/retrieval.md); the
     answerability model's come from ANSWER_MODEL_FILE.
     """
 
@@ -75,6 +75,16 @@ class RetrievalConfig:
     answer_at: float = field(default_factory=lambda: fitted_answer_model()["answer_at"])
     # at or above (and below answer_at): quoted under "不确定…"; below: not found
     hedge_at: float = field(default_factory=lambda: fitted_answer_model()["hedge_at"])
+    # The decision on a calibrated index (index.search.answerability.RelevanceRule, index.search.calibration):
+    # relevance = standing + coverage_weight × coverage − headline_penalty (a bare headline), in units of
+    # an unrelated question's spread on this index; below quote_at "not found", below confident_at hedged.
+    # "relevance": the RelevanceRule on every index the encoder calibrates (the default); "model": the fitted
+    # logistic model above, which also decides wherever there is no calibration (the Milvus backend, no encoder).
+    decision: str = "relevance"
+    coverage_weight: float = field(default_factory=lambda: fitted_answer_model()["relevance"]["coverage_weight"])
+    headline_penalty: float = field(default_factory=lambda: fitted_answer_model()["relevance"]["headline_penalty"])
+    quote_at: float = field(default_factory=lambda: fitted_answer_model()["relevance"]["quote_at"])
+    confident_at: float = field(default_factory=lambda: fitted_answer_model()["relevance"]["confident_at"])
     # An event date in the question ("2019年") adds to the fused score of passages (index.search.rank.date_bonus).
     date_mention_bonus: float = 0.2
     date_published_bonus: float = 0.2
@@ -86,6 +96,13 @@ class RetrievalConfig:
         from index.search.answerability import AnswerModel
 
         return AnswerModel(self.answer_weights, self.answer_bias, self.answer_at, self.hedge_at)
+
+    def relevance_rule(self):
+        """The decision on a calibrated index."""
+        from index.search.answerability import RelevanceRule
+
+        return RelevanceRule(self.coverage_weight, self.headline_penalty, self.quote_at, self.confident_at,
+                             fitted_answer_model()["relevance"].get("related_at", 0.0))
 
 
 @dataclass(frozen=True)
@@ -99,7 +116,7 @@ class Config:
 
 
 # Every table of config.toml: the index's, then the bot's (read by bot.config); any other is a typo.
-TABLES = ("index", "retrieval", "telegram", "summary", "groups", "feeds", "feedback", "channels")
+TABLES = ("index", "retrieval", "telegram", "summary", "groups", "feeds", "feedback", "channels", "llm")
 
 # Beyond each field's type (index.typedconfig): the values a setting may take.
 RULES = {
@@ -127,6 +144,11 @@ RULES = {
         "answer_weights": Rule(keys=FEATURES),
         "answer_at": Rule(0, 1),
         "hedge_at": Rule(0, 1),
+        "decision": Rule(choices=("relevance", "model")),
+        "coverage_weight": Rule(0, 100),
+        "headline_penalty": Rule(0, 100),
+        "quote_at": Rule(-100, 100),
+        "confident_at": Rule(-100, 100),
         "date_mention_bonus": Rule(0, 1),
         "date_published_bonus": Rule(0, 1),
         "date_after_bonus": Rule(0, 1),
@@ -169,4 +191,7 @@ def load_config(path: Path | str | None = "config.toml") -> Config:
     retrieval = _typed(RetrievalConfig, raw.get("retrieval", {}), base, "retrieval")
     if retrieval.hedge_at > retrieval.answer_at:
         raise ConfigError(f"[retrieval] hedge_at ({retrieval.hedge_at}) must not be above answer_at ({retrieval.answer_at})")
+    if retrieval.quote_at > retrieval.confident_at:
+        raise ConfigError(f"[retrieval] quote_at ({retrieval.quote_at}) must not be above confident_at "
+                          f"({retrieval.confident_at})")
     return Config(index=_typed(IndexConfig, raw.get("index", {}), base, "index"), retrieval=retrieval, raw=raw, path=path)

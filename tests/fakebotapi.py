@@ -14,7 +14,8 @@ Answers are spec-shaped objects (a Message has message_id, date, chat, from, tex
 gives a ChatMemberOwner, ChatMemberAdministrator or ChatMemberMember by ``admins``), themselves
 checked against the spec. Members of a union type (ChatMember, BotCommandScope, …) must carry the
 discriminator their spec fixes (``status`` always "creator", ``type`` must be all_group_chats, …).
-Every call is recorded in ``calls``; updates queued with ``enqueue`` are served by getUpdates (long polling honours ``offset`` and waits briefly for new updates).
+``sendMessageDraft`` (Bot API 10.0: a private chat's streamed preview) is checked too: a private
+chat, a non-zero ``draft_id``, 0-4096 characters of well-formed HTML. Every call is recorded in ``calls``; updates queued with ``enqueue`` are served by getUpdates (long polling honours ``offset`` and waits briefly for new updates).
 
 Faults (``fail``) make the next calls of a method go wrong the way Telegram and networks do:
 ``retry_after`` (HTTP 429 with ``parameters.retry_after``), ``server_error`` (5xx), ``connect_error``
@@ -540,6 +541,19 @@ class FakeBotApi:
             size = utf16_len(text.strip())
             if not 1 <= size <= MAX_TEXT:
                 problems.append(f"{method}.text is {size} characters after parsing (1-4096)")
+        if name == "sendmessagedraft":
+            # "the target private chat"; "must be non-zero"; "0-4096 characters after entities parsing".
+            chat = self.chats.get(int(params["chat_id"]))
+            if chat is None or chat["type"] != "private":
+                problems.append(f"sendMessageDraft: chat {params['chat_id']} is not a private chat")
+            if int(params["draft_id"]) == 0:
+                problems.append("sendMessageDraft: draft_id must be non-zero")
+            text = params.get("text", "")
+            if params.get("parse_mode") == "HTML":
+                text, html_problems = parse_html(text)
+                problems += [f"{method}.text: {p}" for p in html_problems]
+            if utf16_len(text) > MAX_TEXT:
+                problems.append(f"{method}.text is {utf16_len(text)} characters after parsing (0-4096)")
         if name == "answercallbackquery" and len(params.get("text", "")) > 200:
             problems.append("answerCallbackQuery.text is longer than 200 characters")
         if name == "answerinlinequery":

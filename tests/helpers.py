@@ -58,7 +58,7 @@ class Shared:
 
 
 def hash_retrieval(config: RetrievalConfig) -> RetrievalConfig:
-    """``config`` with an answer line fitted for ``index.models.hashing.HashEncoder`` instead of the real model.
+    """``config`` with an answer line fitted for ``tests.hashencoder.HashEncoder`` instead of the real model.
 
     The configured answerability weights are calibrated on the real model's cosines; a hash of
     character bigrams gives unrelated texts cosines of 0.1–0.4 and related ones hardly more, so on
@@ -75,6 +75,7 @@ def hash_retrieval(config: RetrievalConfig) -> RetrievalConfig:
         answer_bias=-4.0,
         answer_at=0.5,
         hedge_at=0.2,
+        decision="model",  # the calibrated rule reads e5's cosines; a hash of bigrams has none to read
     )
 
 

@@ -36,7 +36,7 @@ OFF_TOPIC = "巴西足球比赛的比分是多少"
 SEED_SENTENCE = "社区防控,要以网格化为基础,守住门,突出“严”。"
 
 
-@pytest.fixture(params=["hash", "e5"])
+@pytest.fixture(params=["hash", pytest.param("e5", marks=pytest.mark.model)])
 async def either_seed_bot(request, make_bot):
     """``seed_bot`` (conftest), then the same over the seed index embedded with the real model."""
     retriever = request.getfixturevalue("hash_seed_retriever" if request.param == "hash" else "seed_retriever")
@@ -366,7 +366,7 @@ LONG_URL = "https://news.example.com/2020/02/10/long.html?a=1&b=2"
 def long_retriever(tmp_path_factory, project_config, hash_retrieval_config):
     """An index (hash-embedded) of the seed page plus one long article (with a url) given as JSONL."""
     from index import Retriever, build_index
-    from index.models.hashing import HashEncoder
+    from tests.hashencoder import HashEncoder
 
     root = Path(__file__).resolve().parents[1]
     seeds = tmp_path_factory.mktemp("long-seeds")

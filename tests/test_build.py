@@ -15,7 +15,7 @@ from index import (
     CorruptIndexError, IndexConfig, IndexNotBuiltError, ModelMismatchError, Retriever, build_index, embed_missing,
     add_to_index, index_is_stale, remove_from_index,
 )
-from index.models.hashing import HashEncoder
+from tests.hashencoder import HashEncoder
 from tests.helpers import jsonl, numbered_article, seed_folder
 from index import store
 
@@ -150,7 +150,7 @@ KILLER = textwrap.dedent("""
     from pathlib import Path
     from index import build_index, store
     from index.store.lexical import LexicalIndex
-    from index.models.hashing import HashEncoder
+    from tests.hashencoder import HashEncoder
     point = sys.argv[3]
     def die(*a, **k):
         os.kill(os.getpid(), 9)

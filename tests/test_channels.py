@@ -10,8 +10,7 @@ from telegram import Chat, MessageEntity
 from bot import channels
 from bot.newsindex import NewsIndex
 from bot.config import ChannelsConfig, ConfigError, load_channels_config
-from index import IndexConfig, Retriever, build_index, store
-from index.ingest.poll import FeedPoller, with_feed_files
+from index import IndexConfig, Retriever, add_articles, build_index, store
 from tests.fakebotapi import parse_html
 from tests.helpers import feed, one_article_index, started
 
@@ -36,9 +35,9 @@ def index_dir(tmp_path):
 @pytest.fixture
 async def channel_bot(make_bot, index_dir):
     """The bot over a small lexical index, with jiangcheng_news and the private channel listed."""
-    # What `python -m bot` wires: the feed poller knows the index folder; reload loads the new version.
+    # What `python -m bot` wires: add_articles bound to the index folder; reload loads the new version.
     news = NewsIndex(Retriever.load(index_dir), reload=lambda: Retriever.load(index_dir),
-                     poller=FeedPoller([], index_dir, config=IndexConfig(), embed=False))
+                     add=lambda batches: add_articles(batches, index_dir, None, IndexConfig(), embed=False))
     application = make_bot(news, admins=frozenset({ADMIN["id"]}),
                            channels=ChannelsConfig(usernames=frozenset({"jiangcheng_news"}),
                                                    ids=frozenset({PRIVATE_CHANNEL["id"]})))
@@ -85,8 +84,8 @@ async def test_a_listed_channel_post_is_searchable_and_in_latest_and_an_edit_rep
     article = retriever.article(f"tg-{CHANNEL['id']}-77")
     assert article.paragraphs == ["全长十二公里的长江大桥今天正式通车，预计每天通行车辆八万辆。"]
     assert channel_bot.bot_data["services"].usage["channel_posts"] == 2
-    # The edit also wins in a rebuild from the sources (seeds + the feed files, read in time order).
-    build_index(with_feed_files([index_dir.parent / "seeds"], index_dir), index_dir, None, IndexConfig(),
+    # The edit also wins in a rebuild from the sources (the seeds, then the added files in time order).
+    build_index([index_dir.parent / "seeds"], index_dir, None, IndexConfig(),
                 embed=False, progress=False, rebuild=True)
     rebuilt = Retriever.load(index_dir)
     try:
@@ -100,7 +99,7 @@ async def test_an_unlisted_channel_post_is_not_stored(channel_bot, fake_bot_api,
     version = store.current_version(index_dir)
     await feed(channel_bot, post(fake_bot_api, UNLISTED, POST, message_id=5))
     assert store.current_version(index_dir) == version  # no new index version
-    assert not (index_dir / "feeds").exists()  # no article file written
+    assert not (index_dir / "added").exists()  # no article file written
     assert channel_bot.bot_data["services"].news.retriever.article(f"tg-{UNLISTED['id']}-5") is None
     assert channel_bot.bot_data["services"].usage["channel_posts_ignored"] == 1
     assert fake_bot_api.sent("sendMessage") == []  # nothing posted into anyone's chat

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from index import add_to_index, build_index
-from index.models.hashing import HashEncoder
+from tests.hashencoder import HashEncoder
 
 
 def _garbage(data: bytes) -> bytes:

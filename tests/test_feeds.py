@@ -24,7 +24,8 @@ from bot import admin
 from bot import feeds as bot_feeds
 from bot.newsindex import RETIRE_JOB, NewsIndex
 from index import IndexConfig, Retriever, store
-from index import build as build_mod
+from index.writer import articles as build_mod
+from index.writer import add_articles
 from index.errors import FeedError
 from index.ingest import fetch as fetch_mod
 from index.ingest import pages as pages_mod
@@ -77,8 +78,13 @@ def index_dir(tmp_path):
     return one_article_index(tmp_path, SEED)
 
 
-def poller(urls, index_dir, **kw) -> FeedPoller:
-    return FeedPoller(urls, index_dir, config=IndexConfig(), embed=False, interval=INTERVAL, timeout=kw.pop("timeout", 2.0), **kw)
+def poller(urls, **kw) -> FeedPoller:
+    return FeedPoller(urls, interval=INTERVAL, timeout=kw.pop("timeout", 2.0), **kw)
+
+
+def adder(index_dir: Path):
+    """What `python -m bot` gives the poller: index.writer.add_articles bound to the index folder (lexical only here)."""
+    return lambda batches: add_articles(batches, index_dir, None, IndexConfig(), embed=False)
 
 
 def titles(index_dir: Path) -> list[str]:
@@ -110,28 +116,28 @@ def test_feeds_parse_html_bodies_and_keep_publication_times(feed_server):
 def test_a_poll_adds_new_items_and_an_unchanged_feed_adds_nothing(feed_server, index_dir):
     route = feed_server.route("/rss", rss([ITEM_A]), etag='"v1"')
     atom = feed_server.route("/atom", ATOM, content_type="application/atom+xml")  # no validators
-    p = poller([feed_server.url("/rss"), feed_server.url("/atom")], index_dir)
+    p = poller([feed_server.url("/rss"), feed_server.url("/atom")])
     before = version(index_dir)
-    report = p.poll(now=1000.0)
+    report = p.poll(adder(index_dir), now=1000.0)
     assert report.added == 2 and report.version and report.version != before
     assert {"长江流域迎来新一轮强降雨", "城市更新项目集中开工", "种子新闻标题"} <= set(titles(index_dir))
-    assert len(list((index_dir / "feeds").glob("*.jsonl"))) == 2
+    assert len(list((index_dir / "added").glob("*.jsonl"))) == 2
 
     # 304 for the RSS feed, the same bytes for the Atom feed: no new version.
     v1 = version(index_dir)
-    report = p.poll(now=1000.0 + INTERVAL)
+    report = p.poll(adder(index_dir), now=1000.0 + INTERVAL)
     assert route.conditional == 1 and atom.requests == 2
     assert report.added == 0 and report.version is None and version(index_dir) == v1
     assert [s.last_status for s in p.status()] == ["not modified", "not modified"]
 
     # A fresh poller (a restart) gets the same content again: the index already holds it.
-    again = poller([feed_server.url("/atom")], index_dir).poll(now=5000.0)
+    again = poller([feed_server.url("/atom")]).poll(adder(index_dir), now=5000.0)
     assert again.added == 0 and again.version is None and version(index_dir) == v1
 
     # A new item and a changed one: only those two are written.
     changed = (ITEM_A[0], ITEM_A[1], "<p>气象台升级暴雨预警为橙色。</p>", ITEM_A[3])
     feed_server.route("/rss", rss([changed, ITEM_B]), etag='"v2"')
-    report = p.poll(now=1000.0 + 2 * INTERVAL)
+    report = p.poll(adder(index_dir), now=1000.0 + 2 * INTERVAL)
     assert report.added == 2 and report.version
     r = Retriever.load(index_dir)
     try:
@@ -148,8 +154,8 @@ def test_failing_feeds_back_off_and_the_others_still_update(feed_server, index_d
     broken = feed_server.route("/500", "oops", status=500, content_type="text/plain")
     bad = feed_server.route("/bad", '<?xml version="1.0"?><rss version="2.0"><channel><title>坏')
     urls = [feed_server.url(p) for p in ("/slow", "/500", "/bad", "/good")]
-    p = poller(urls, index_dir, timeout=2.0)
-    report = p.poll(now=1000.0)
+    p = poller(urls, timeout=2.0)
+    report = p.poll(adder(index_dir), now=1000.0)
     assert report.fetched == [feed_server.url("/good")] and len(report.failed) == 3
     assert report.added == 1 and "长江流域迎来新一轮强降雨" in titles(index_dir)
     state = {s.url: s for s in p.status()}
@@ -160,11 +166,11 @@ def test_failing_feeds_back_off_and_the_others_still_update(feed_server, index_d
     assert "HTTP 500" in state[feed_server.url("/500")].last_status
 
     # One interval later only the good feed is due.
-    p.poll(now=1000.0 + INTERVAL)
+    p.poll(adder(index_dir), now=1000.0 + INTERVAL)
     assert good.requests == 2 and broken.requests == bad.requests == slow.requests == 1
     # When they are due and fail again, the wait doubles; a recovered feed is back to the interval.
     feed_server.route("/500", rss([ITEM_B]))
-    p.poll(now=1000.0 + 2 * INTERVAL)
+    p.poll(adder(index_dir), now=1000.0 + 2 * INTERVAL)
     state = {s.url: s for s in p.status()}
     assert state[feed_server.url("/bad")].next_attempt == 1000.0 + 2 * INTERVAL + 4 * INTERVAL
     assert state[feed_server.url("/500")].failures == 0
@@ -177,8 +183,8 @@ def test_the_same_story_in_two_feeds_is_stored_once(feed_server, index_dir):
     feed_server.route("/two", rss([ITEM_A, ITEM_B], title="另一家"))
     renamed = ("other-guid",) + ITEM_A[1:]  # same content under another guid
     feed_server.route("/three", rss([renamed]))
-    p = poller([feed_server.url(x) for x in ("/one", "/two", "/three")], index_dir)
-    report = p.poll(now=1000.0)
+    p = poller([feed_server.url(x) for x in ("/one", "/two", "/three")])
+    report = p.poll(adder(index_dir), now=1000.0)
     assert report.added == 2
     r = Retriever.load(index_dir)
     try:
@@ -215,9 +221,10 @@ async def test_the_bot_polls_feeds_and_latest_shows_them(make_bot, fake_bot_api,
                                                          feed_server, index_dir):
     feed_server.route("/rss", rss([ITEM_A, ITEM_B]))
     feed_server.route("/500", "oops", status=500, content_type="text/plain")
-    p = poller([feed_server.url("/rss"), feed_server.url("/500")], index_dir)
+    p = poller([feed_server.url("/rss"), feed_server.url("/500")])
     # What `python -m bot` wires: the poller, and reload loading the new version.
-    news = NewsIndex(Retriever.load(index_dir), reload=lambda: Retriever.load(index_dir), poller=p)
+    news = NewsIndex(Retriever.load(index_dir), reload=lambda: Retriever.load(index_dir),
+                     add=adder(index_dir), poller=p)
     application = make_bot(news, admins=frozenset({ADMIN["id"]}))
     async with started(application):  # post_init starts the index service with the job queue
         old = news.retriever
@@ -271,7 +278,7 @@ def test_a_full_disk_ends_add_with_an_error_line_and_no_feed_files(tmp_path, cap
     def full_disk(*args, **kwargs):
         raise OSError(errno_, os.strerror(errno_), str(tmp_path / "idx" / "x"))
 
-    monkeypatch.setattr(build_mod, "add_to_index", full_disk)
+    monkeypatch.setattr("index.writer.add_to_index", full_disk)  # what the CLI calls
     assert index_main(["--config", _config(tmp_path), "add", str(tmp_path / "ok.xml")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and os.strerror(errno_) in err and "Traceback" not in err
@@ -434,7 +441,7 @@ def test_a_feed_declared_utf8_in_gbk_bytes_is_read_as_gbk():
 
 async def test_feeds_are_fetched_outside_the_reindex_lock(make_bot, index_dir, feed_server):
     route = feed_server.route("/rss", rss([ITEM_A]))
-    p = poller([feed_server.url("/rss")], index_dir)
+    p = poller([feed_server.url("/rss")])
     building, finish = threading.Event(), threading.Event()
 
     def rebuild():  # a /reindex that holds the index lock until the test lets it finish
@@ -442,7 +449,8 @@ async def test_feeds_are_fetched_outside_the_reindex_lock(make_bot, index_dir, f
         assert finish.wait(30), "the rebuild was never let finish"
         return Retriever.load(index_dir)
 
-    news = NewsIndex(Retriever.load(index_dir), rebuild=rebuild, reload=lambda: Retriever.load(index_dir), poller=p)
+    news = NewsIndex(Retriever.load(index_dir), rebuild=rebuild, reload=lambda: Retriever.load(index_dir),
+                     add=adder(index_dir), poller=p)
     application = make_bot(news)
     async with started(application):
         reindexing = asyncio.create_task(news.rebuild())
@@ -534,15 +542,15 @@ def test_a_feed_whose_articles_break_the_build_does_not_hold_back_the_others(fee
         return real(sources, *args, **kwargs)
 
     monkeypatch.setattr(build_mod, "add_to_index", build)
-    p = poller([feed_server.url("/good"), feed_server.url("/poison")], index_dir)
-    report = p.poll(now=1000.0)
+    p = poller([feed_server.url("/good"), feed_server.url("/poison")])
+    report = p.poll(adder(index_dir), now=1000.0)
     assert report.added == 1 and report.version and "长江流域迎来新一轮强降雨" in titles(index_dir)
     bad = {s.url: s for s in p.status()}[feed_server.url("/poison")]
     assert bad.failures == 1 and "could not add" in bad.last_status and bad.next_attempt == 1000.0 + 2 * INTERVAL
     assert report.failed == [feed_server.url("/poison")]
-    assert not [f for f in (index_dir / "feeds").glob("*.jsonl") if "poison" in f.name]
+    assert not [f for f in (index_dir / "added").glob("*.jsonl") if "poison" in f.name]
     monkeypatch.setattr(build_mod, "add_to_index", real)  # fixed: the next poll adds it
-    p.poll(now=1000.0 + 2 * INTERVAL)
+    p.poll(adder(index_dir), now=1000.0 + 2 * INTERVAL)
     assert "新能源汽车出口继续增长" in titles(index_dir)
 
 

@@ -17,6 +17,7 @@ import sys
 import time
 import tracemalloc
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -35,6 +36,8 @@ from index.store.lexical import LexicalIndex
 from tests.fakebotapi import ALICE, BOB, GROUP_CHAT, MAX_TEXT, PRIVATE_CHAT, parse_html, utf16_len
 from tests.fakeretriever import HOSTILE_TITLE, FakeRetriever
 from tests.helpers import feed, started
+
+ROOT = Path(__file__).resolve().parents[1]
 
 CHANNEL = {"id": -100777, "type": "channel", "title": "新闻频道"}
 ZW = "\u200b\u200c\u200d\u2060\ufeff"
@@ -463,9 +466,10 @@ def malformed_base_url_runs(tmp_path_factory):
         (folder / "seeds" / "s.jsonl").write_text(
             '{"id": "s1", "title": "种子新闻标题", "body": "这是一篇种子新闻的第一段。"}\n', encoding="utf-8")
         (folder / "config.toml").write_text('[index]\nseeds = ["seeds"]\ndir = "idx"\nmodel = "hash-bigram-64"\n')
-        env = {**os.environ, "TELEGRAM_BOT_TOKEN": SECRET_TOKEN, "TELEGRAM_BASE_URL": base_url}
+        env = {**os.environ, "TELEGRAM_BOT_TOKEN": SECRET_TOKEN, "TELEGRAM_BASE_URL": base_url, "PYTHONPATH": str(ROOT)}
         with open(folder / "stdout", "w") as out, open(folder / "stderr", "w") as err:
-            runs[base_url] = (folder, subprocess.Popen([sys.executable, "-m", "bot", "--config", "config.toml"],
+            # `python -m bot` with the hash fake as its encoder (tests/with_fake_encoder.py): no model to load.
+            runs[base_url] = (folder, subprocess.Popen([sys.executable, "-m", "tests.with_fake_encoder", "bot", "--config", "config.toml"],
                                                        cwd=folder, env=env, stdout=out, stderr=err))
     yield runs
     for _, proc in runs.values():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from index import RetrievalConfig, Retriever, build_index
-from index.models.hashing import HashEncoder
+from tests.hashencoder import HashEncoder
 from index.search.judge import Judge
 from index.search.query import prepare
 from index.store import stored as stored_module

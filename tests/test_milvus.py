@@ -17,11 +17,11 @@ pytest.importorskip("pymilvus", exc_type=ImportError)
 pytest.importorskip("milvus_lite", exc_type=ImportError)
 pytest.importorskip("jieba")
 
-from index import IndexConfig, ModelMismatchError, Retriever, add_to_index, build_index, embed_missing, remove_from_index  # noqa: E402
+from index import IndexConfig, ModelMismatchError, RetrievalConfig, Retriever, add_to_index, build_index, embed_missing, remove_from_index  # noqa: E402
 from index import store  # noqa: E402
 from index.store import milvus
-from index.models.hashing import HashEncoder
-from tests.helpers import jsonl, numbered_article, seed_folder  # noqa: E402
+from tests.hashencoder import HashEncoder
+from tests.helpers import hash_retrieval, jsonl, numbered_article, seed_folder  # noqa: E402
 from index.chinatime import CHINA_TZ  # noqa: E402
 
 QUESTIONS = ["社区防控要突出什么", "第3号新闻讲了什么", "第二段讲了别的事", "新冠肺炎疫情防控", "天气怎么样"]
@@ -46,7 +46,8 @@ def _scoring(legs):
 
 def same_answers(idx: Path, enc, cfg: IndexConfig, now: datetime | None = None) -> tuple[Retriever, Retriever]:
     """Both backends on one version: the same legs (within float error) and the same answers."""
-    local, remote = Retriever.load(idx, enc), Retriever.load(idx, enc, index_config=cfg)
+    config = hash_retrieval(RetrievalConfig())  # the fake encoder's line (the calibrated rule reads e5 cosines)
+    local, remote = Retriever.load(idx, enc, config), Retriever.load(idx, enc, config, index_config=cfg)
     assert remote.vector_index == "milvus" and remote.vectors == local.vectors
     for q in QUESTIONS:
         # Candidates that score on some leg (the hash encoder ties many passages at cosine 0).
@@ -58,7 +59,8 @@ def same_answers(idx: Path, enc, cfg: IndexConfig, now: datetime | None = None) 
         np.testing.assert_allclose(a[2][order_a], b[2][order_b], rtol=1e-4, atol=1e-5)
         assert a[3][order_a].tolist() == b[3][order_b].tolist()
         ra, rb = local.search(q, now=now), remote.search(q, now=now)
-        assert [h.passage.id for h in ra.hits] == [h.passage.id for h in rb.hits], q
+        # The same passages quoted; two within BM25's float error of each other may swap places.
+        assert sorted(h.passage.id for h in ra.hits) == sorted(h.passage.id for h in rb.hits), q
         assert (ra.found, ra.confident) == (rb.found, rb.confident)
     return local, remote
 
@@ -137,12 +139,13 @@ def test_milvus_sees_normalized_text(tmp_path):
 
 
 def _cli(config: Path, *args: str) -> str:
-    """`python -m index --config CONFIG ARGS…` in a fresh process (Milvus Lite starts with nothing loaded)."""
+    """`python -m index --config CONFIG ARGS…` with the hash fake as its encoder (tests/with_fake_encoder.py), in
+    a fresh process (Milvus Lite starts with nothing loaded)."""
     import subprocess
     import sys
 
     root = Path(__file__).resolve().parents[1]
-    proc = subprocess.run([sys.executable, "-m", "index", "--config", str(config), *args],
+    proc = subprocess.run([sys.executable, "-m", "tests.with_fake_encoder", "index", "--config", str(config), *args],
                           capture_output=True, text=True, cwd=root, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout

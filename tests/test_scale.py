@@ -10,7 +10,7 @@ import pytest
 
 from index import IndexConfig, Retriever, add_to_index, build_index, embed_missing
 from index import store
-from index.models.hashing import HashEncoder
+from tests.hashencoder import HashEncoder
 
 
 def jsonl(path: Path, articles: list[dict]) -> Path:

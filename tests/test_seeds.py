@@ -192,7 +192,7 @@ def test_detect_format():
 
 def test_fetched_articles_written_as_jsonl_read_back_unchanged(tmp_path):
     """One schema: what the feed poller writes (Article.to_json) the seed reader reads back field for field."""
-    from index.ingest.poll import write_jsonl
+    from index.writer.added import write_articles
     from index.schema import Article
 
     written = [
@@ -200,7 +200,7 @@ def test_fetched_articles_written_as_jsonl_read_back_unchanged(tmp_path):
                 published_at="2020-03-01T09:30:00+08:00", source="新华社", url="https://example.com/a"),
         Article(id="web-2", title="没有时间和来源的文章", paragraphs=["只有一段。"]),
     ]
-    batch = read_seed_file(write_jsonl(tmp_path, "feed", written))
+    batch = read_seed_file(write_articles(tmp_path, "feed", written))
     fields = ("id", "title", "paragraphs", "published_at", "source", "url")
     assert [tuple(getattr(a, f) for f in fields) for a in batch.articles] == \
         [tuple(getattr(a, f) for f in fields) for a in written]

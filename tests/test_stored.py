@@ -8,7 +8,7 @@ import pytest
 
 from index import CorruptIndexError, build_index, store
 from index.chinatime import NO_DAY, china_day
-from index.models.hashing import HashEncoder
+from tests.hashencoder import HashEncoder
 from index.store.stored import StoredVersion
 from tests.helpers import seed_folder
 

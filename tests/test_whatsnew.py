@@ -26,11 +26,13 @@ def questions(name: str) -> list[str]:
 
 WHATS_NEW = questions("whats_new_questions.txt")
 ORDINARY = questions("not_whats_new_questions.txt")
+TOPICAL = [tuple(line.split("\t")) for line in questions("whats_new_topic_questions.txt")]
 
 
 def test_the_lists_hold_thirty_questions_each():
     assert len(WHATS_NEW) == len(set(WHATS_NEW)) == 30
     assert len(ORDINARY) == len(set(ORDINARY)) == 30
+    assert len(TOPICAL) == len(set(TOPICAL)) == 30 and all(len(pair) == 2 for pair in TOPICAL)
 
 
 @pytest.mark.parametrize("question", WHATS_NEW)
@@ -38,9 +40,28 @@ def test_a_whats_new_phrasing_routes_to_the_headlines(question):
     assert whatsnew.is_whats_new(question)
 
 
+@pytest.mark.parametrize("question", WHATS_NEW)
+def test_a_bare_whats_new_phrasing_has_no_topic(question):
+    assert whatsnew.topic_of(question) == ""
+
+
 @pytest.mark.parametrize("question", ORDINARY)
 def test_an_ordinary_question_routes_to_the_search(question):
     assert not whatsnew.is_whats_new(question)
+    assert whatsnew.topic_of(question) == ""
+
+
+@pytest.mark.parametrize("question, topic", TOPICAL)
+def test_a_topical_whats_new_phrasing_gives_its_topic(question, topic):
+    assert not whatsnew.is_whats_new(question)  # not all the newest headlines
+    assert whatsnew.topic_of(question) == topic
+
+
+@pytest.mark.parametrize("question, topic", [
+    ("最近疫情有什麼新消息", "疫情"), ("湖北有甚麼新聞", "湖北"), ("有什麼關於口罩的最新消息", "口罩"),
+])
+def test_a_traditional_script_topic_is_read_as_simplified(question, topic):
+    assert whatsnew.topic_of(question) == topic
 
 
 @pytest.mark.parametrize("question, routed", [
@@ -127,3 +148,130 @@ async def test_the_bot_answers_whats_new_with_headlines(make_bot, fake_bot_api):
         await application.process_update(Update.de_json(
             fake_bot_api.callback_update(down["callback_data"], first.result), application.bot))
     assert application.bot_data["services"].feedback.gaps() == [("今天有什么新闻", 0, 1)]
+
+
+# --- topical questions: the newest headlines about the topic ----------------------------------------
+
+TOPIC_ARTICLES = [  # (id, title, date, body); 口罩 in the title or only in the body, at several dates
+    ("k-old", "口罩出口去年大增", "2019-06-01", "去年口罩出口大增，订单来自多个国家。"),
+    ("k1", "口罩产能持续提升", "2020-03-01", "多家企业扩产，口罩日产量持续提升。"),
+    ("w1", "武汉开通公交新线路", "2020-03-12", "武汉今天开通三条公交新线路，方便市民出行。"),
+    ("k2", "一家工厂连夜扩产", "2020-03-10", "这家工厂连夜扩产，每天生产医用口罩十万只。"),
+    ("f1", "足球联赛今晚开赛", "2020-03-15", "足球联赛今晚开赛，球迷期待已久。"),
+]
+
+
+@pytest.fixture(scope="module")
+def topic_retriever(tmp_path_factory, project_config):
+    """A small index of dated articles, embedded with the HashEncoder (answer line on lexical evidence)."""
+    from index import Retriever, build_index
+    from tests.hashencoder import HashEncoder
+    from tests.helpers import hash_retrieval, jsonl
+
+    folder = tmp_path_factory.mktemp("topics")
+    (folder / "seeds").mkdir()
+    jsonl(folder / "seeds" / "news.jsonl", [
+        {"id": i, "title": t, "published_at": f"{d}T10:00:00+08:00", "source": "测试社", "url": None, "body": b}
+        for i, t, d, b in TOPIC_ARTICLES])
+    build_index([folder / "seeds"], folder / "index", HashEncoder(), project_config.index, progress=False)
+    retriever = Retriever.load(folder / "index", HashEncoder(), hash_retrieval(project_config.retrieval))
+    yield retriever
+    retriever.close()
+
+
+def test_the_newest_about_a_topic_are_its_articles_newest_first(topic_retriever):
+    # k2 says 口罩 only in its body; 武汉 and 足球 are newer but not about it; k-old is a year older.
+    titles = [h.title for h in topic_retriever.newest_about("口罩", 10)]
+    assert titles == ["一家工厂连夜扩产", "口罩产能持续提升", "口罩出口去年大增"]
+    assert [h.title for h in topic_retriever.newest_about("口罩", 1)] == ["一家工厂连夜扩产"]
+    window = (datetime(2020, 3, 1).date(), datetime(2020, 3, 5).date())
+    assert [h.title for h in topic_retriever.newest_about("口罩", 10, window)] == ["口罩产能持续提升"]
+    assert topic_retriever.newest_about("股市", 10) == []
+
+
+def test_a_topical_question_gets_the_topics_newest_headlines(topic_retriever):
+    found = whatsnew.answer(topic_retriever, "最近口罩有什么新消息", NOW, 10)
+    assert found.topic == "口罩" and not found.off_topic
+    assert [i.headline.title for i in found.items] == ["一家工厂连夜扩产", "口罩产能持续提升", "口罩出口去年大增"]
+    assert "十万只" in found.items[0].extract
+    text = parse_html("\n".join(format_whats_new(found)))[0]
+    assert text.startswith("关于「口罩」的最新新闻（最新的是 2020-03-10 的）") and "武汉" not in text
+
+
+def test_a_topic_with_nothing_about_it_says_so_and_gives_the_newest(topic_retriever):
+    found = whatsnew.answer(topic_retriever, "有什么关于股市的新闻", NOW, 10)
+    assert found.off_topic and found.items[0].headline.title == "足球联赛今晚开赛"
+    text = parse_html("\n".join(format_whats_new(found)))[0]
+    assert text.startswith("没有找到关于「股市」的新闻。新闻库最新的新闻（2020-03-15）")
+
+
+def test_a_topic_and_a_window_keep_to_the_window_or_say_there_is_none(topic_retriever):
+    now = datetime(2020, 3, 11, 9, 0, tzinfo=CHINA_TZ)
+    found = whatsnew.answer(topic_retriever, "昨天有什么关于口罩的新闻", now, 10)
+    assert [i.headline.title for i in found.items] == ["一家工厂连夜扩产"] and not found.fallback
+    assert parse_html(format_whats_new(found)[0])[0].startswith("昨天（2020-03-10）关于「口罩」的新闻，最新 1 条")
+    found = whatsnew.answer(topic_retriever, "今天有什么关于口罩的新闻", now, 10)
+    assert found.fallback and found.items[0].headline.title == "一家工厂连夜扩产"
+    assert parse_html(format_whats_new(found)[0])[0].startswith("🗓 今天（2020-03-11）没有关于「口罩」的新闻。")
+
+
+def test_a_reader_without_a_search_falls_back_to_headlines_holding_the_topic():
+    class Keyworded(DatedRetriever):
+        HEADS = [Headline("周一球赛", "2020-02-10T08:00:00+08:00", article_id="m1"),
+                 Headline("口罩日产量破亿", "2020-02-09T20:00:00+08:00", article_id="s1")]
+
+        def latest(self, n=10, keyword=None):
+            return [h for h in self.HEADS if keyword is None or keyword in h.title][:n]
+
+    found = whatsnew.answer(Keyworded(), "口罩有什么消息", NOW, 10)
+    assert found.topic == "口罩" and [i.headline.title for i in found.items] == ["口罩日产量破亿"]
+
+
+@pytest.mark.parametrize("question, topic, expected", [
+    ("湖北有什么新消息", "湖北", ["16个省对口支援湖北", "湖北疫情指挥部"]),
+    ("武汉的新闻", "武汉", ["今天武汉搞了个大动作", "红十字会总会赴武汉工作组", "“武汉战疫”发起总攻"]),
+])
+async def test_the_bot_answers_a_topical_question_with_that_topics_headlines(
+        make_bot, fake_bot_api, hash_seed_retriever, question, topic, expected):
+    application = make_bot(hash_seed_retriever)
+    async with started(application):
+        await application.process_update(Update.de_json(fake_bot_api.message_update(question), application.bot))
+    [text] = fake_bot_api.texts()
+    assert text.startswith(f"关于「{topic}」的最新新闻（最新的是 2020-02-09 的）")
+    lines = [line for line in text.splitlines() if line.startswith("•")]
+    assert len(lines) == len(expected) and all(e in line for e, line in zip(expected, lines))
+    assert application.bot_data["services"].usage["whats_new"] == 1
+
+
+async def test_the_bot_says_when_nothing_is_about_the_topic(make_bot, fake_bot_api, hash_seed_retriever):
+    application = make_bot(hash_seed_retriever)
+    async with started(application):
+        await application.process_update(
+            Update.de_json(fake_bot_api.message_update("最近有什么关于股市的消息"), application.bot))
+    [text] = fake_bot_api.texts()
+    assert text.startswith("没有找到关于「股市」的新闻。新闻库最新的新闻（2020-02-09）") and "•" in text
+
+
+def test_a_span_too_large_to_score_exactly_is_left_to_the_whole_index_search(topic_retriever, monkeypatch):
+    from index.search import retriever as retriever_module
+
+    spans = []
+    real = topic_retriever.rank
+    monkeypatch.setattr(topic_retriever, "rank", lambda pq, **kw: spans.append(kw.get("within")) or real(pq, **kw))
+    monkeypatch.setattr(retriever_module, "MAX_SPAN_ROWS", 1)
+    found = topic_retriever.newest_about("口罩", 2)
+    assert spans == [None]  # every span holds more than one passage: only the whole index was searched
+    bodies = {t: b for _, t, _, b in TOPIC_ARTICLES}
+    assert found and all("口罩" in bodies[h.title] for h in found)
+    assert [h.published_at for h in found] == sorted((h.published_at for h in found), reverse=True)
+
+
+def test_a_hedged_passage_counts_as_about_the_topic_only_when_it_names_it(topic_retriever, monkeypatch):
+    from index.search.answerability import HEDGE
+    from index.search.judge import Assessment
+
+    # The judge hedges on everything (a loose topic match): only the articles that name 口罩 are kept.
+    monkeypatch.setattr(topic_retriever.judge, "assess",
+                        lambda pq, candidates, qvec: [Assessment(c, 0.4, HEDGE) for c in candidates])
+    titles = [h.title for h in topic_retriever.newest_about("口罩", 10)]
+    assert titles == ["一家工厂连夜扩产", "口罩产能持续提升", "口罩出口去年大增"]

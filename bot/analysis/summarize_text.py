@@ -6,7 +6,7 @@ import functools
 import re
 import warnings
 
-import jieba
+from index.store.lexical import cut
 
 __all__ = ["STOPWORDS", "STOPCHARS", "clean", "content", "bigrams", "words", "idf"]
 
@@ -70,7 +70,7 @@ def words(text: str, hmm: bool = True) -> list[str]:
     """
     out = []
     stop = _tfidf().stop_words
-    for w in jieba.lcut(clean(text), HMM=hmm):
+    for w in cut(clean(text), hmm):
         w = w.strip()
         if not w or not _CONTENT.search(w):
             continue

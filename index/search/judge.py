@@ -1,9 +1,12 @@
 """The judge: how likely each ranked candidate is to answer the question, and the verdict it gets.
 
-Built once per opened version from RetrievalConfig (the answerability model) and what the version
-knows (IDF, a passage's words, a fixed sample of its vectors). `assess` computes only the features
-the configured model weighs (index.search.answerability); `explain` computes all of them, for
-calibration (bench/answerability.py).
+Built once per opened version from RetrievalConfig and what the version knows (IDF, a passage's
+words, which rows are headlines, a fixed sample of its vectors, and its calibration). On a
+calibrated index (index.search.calibration) the decision is the RelevanceRule: a candidate's
+standing above what unrelated questions reach on this very index, plus its coverage of the
+question's topic words. Without a calibration (the Milvus backend, no encoder) the fitted logistic
+model decides as before. A question with no topic word at all (的的的, 是) is not found. `assess`
+computes only what the decision needs; `explain` computes every feature, for the benches.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import numpy as np
 
 from index.config import RetrievalConfig
 from index.search import answerability, rank
-from index.search.answerability import ANSWER, NONE, Evidence
+from index.search.answerability import ANSWER, NONE, Evidence, RelevanceRule
+from index.search.calibration import Baseline
 from index.search.query import PreparedQuery
 from index.search.rank import Candidate
 from index.store.lexical import LexicalIndex
@@ -42,16 +46,26 @@ class Judge:
     """Judge ranked candidates with the configured answerability model; immutable, safe to share across threads."""
 
     def __init__(self, config: RetrievalConfig, lexical: LexicalIndex, tokens_of: Callable[[int], set[str]],
-                 background: np.ndarray | None):
-        """`tokens_of(row)`: a passage's words and its title's; `background`: vectors of a fixed sample of passages."""
+                 background: np.ndarray | None, baseline: Baseline | None = None,
+                 is_headline: np.ndarray | None = None):
+        """`tokens_of(row)`: a passage's words and its title's; `background`: vectors of a fixed sample of
+        passages; `baseline`: the index's calibration (None: the fitted model decides); `is_headline`: by row."""
         self.config = config
         self.model = config.answer_model()
+        use_rule = baseline is not None and config.decision == "relevance"
+        self.rule: RelevanceRule | None = config.relevance_rule() if use_rule else None
+        self.baseline = baseline
+        self._is_headline = is_headline
         self._idf, self._k1 = lexical.idf, lexical.k1
         self._tokens_of = tokens_of
         self._background = background
 
     def assess(self, pq: PreparedQuery, candidates: Sequence[Candidate], qvec: np.ndarray | None) -> list[Assessment]:
         """Each candidate's probability and verdict, in the order given (the order to show)."""
+        if not pq.topical:
+            return [Assessment(c, 0.0, NONE) for c in candidates]  # nothing but question and function words
+        if self.rule is not None:
+            return self._by_relevance(pq, candidates)
         wanted = self.model.features
         question = self._question(pq, qvec, wanted)
         return [self._assess(c, pq, self._features(c, pq, question, wanted)) for c in candidates]
@@ -65,6 +79,19 @@ class Judge:
             features = self._features(c, pq, question, answerability.FEATURES)
             out.append((c, None if features is None else Evidence(**features)))
         return out
+
+    def _by_relevance(self, pq: PreparedQuery, candidates: Sequence[Candidate]) -> list[Assessment]:
+        """The RelevanceRule's verdicts (coverage alone for a candidate not embedded yet)."""
+        embedded = [c for c in candidates if c.cosine is not None]
+        relevances = [self.rule.relevance(self.baseline.standing(c.row, c.cosine),
+                                          rank.coverage(pq.words, self._tokens_of(c.row), self._idf),
+                                          self._headline(c.row)) for c in embedded]
+        judged = {c.row: Assessment(c, self.rule.probability(r), v)
+                  for c, r, v in zip(embedded, relevances, self.rule.verdicts(relevances))}
+        return [judged[c.row] if c.cosine is not None else self._assess(c, pq, None) for c in candidates]
+
+    def _headline(self, row: int) -> bool:
+        return bool(self._is_headline is not None and self._is_headline[row])
 
     def _assess(self, c: Candidate, pq: PreparedQuery, features: dict[str, float] | None) -> Assessment:
         if features is None:
@@ -111,6 +138,10 @@ class Judge:
                 values[f] = answerability.rank_feature(c.dense_rank, n)
             elif f == "numbers":
                 values[f] = answerability.number_coverage(pq.tokens, tokens)
+            elif f == "standing":
+                values[f] = self.baseline.standing(c.row, c.cosine) if self.baseline is not None else 0.0
+            elif f == "headline":
+                values[f] = float(self._headline(c.row))
         return values
 
 

@@ -31,6 +31,11 @@ class PreparedQuery:
         """Nothing left to search for (blanks, punctuation, symbols)."""
         return not is_askable(self.text)
 
+    @property
+    def topical(self) -> bool:
+        """Whether any word says what the question is about (的的的, 是, 什么 alone do not)."""
+        return rank.has_topic(self.tokens)
+
 
 def is_askable(text: str) -> bool:
     """Whether a text has anything to search for (a letter or a digit); the bot asks before searching."""

@@ -46,11 +46,21 @@ def ranking(rows: np.ndarray, lexical: np.ndarray, cosines: np.ndarray, has_vect
     ]
 
 
+def _topic_words(tokens: Sequence[str]) -> list[str]:
+    # Single Latin letters or digits carry no topic ("a", "i") but would weigh as unseen words;
+    # a run of one function character ("的的") is still a function word.
+    return [t for t in dict.fromkeys(tokens)
+            if t not in QUESTION_WORDS and not (len(t) == 1 and t.isascii()) and not (len(set(t)) == 1 and t[0] in QUESTION_WORDS)]
+
+
+def has_topic(tokens: Sequence[str]) -> bool:
+    """Whether any token is a topic word (not a question or function word)."""
+    return bool(_topic_words(tokens))
+
+
 def content_words(tokens: Sequence[str]) -> list[str]:
     """The question's topic words: its tokens without question and function words (kept if nothing else is left)."""
-    # Single Latin letters or digits carry no topic ("a", "i") but would weigh as unseen words.
-    words = [t for t in dict.fromkeys(tokens) if t not in QUESTION_WORDS and not (len(t) == 1 and t.isascii())]
-    return words or list(dict.fromkeys(tokens))
+    return _topic_words(tokens) or list(dict.fromkeys(tokens))
 
 
 def coverage(question_words: Sequence[str], passage_tokens: set[str], idf: Callable[[str], float]) -> float:

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Collection
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 
 from index.chinatime import china_day, epoch
+from index.ingest.clean import normalize_for_search
 from index.config import RetrievalConfig
 from index.schema import Article, Headline, Hit, SearchResult
-from index.search import headlines, rank
+from index.search import calibration, headlines, rank
 from index.search.answerability import ANSWER, NONE
 from index.search.judge import BACKGROUND_SAMPLE, Judge, judged
 from index.search.legs import Candidates, Legs, LocalLegs
@@ -24,7 +25,14 @@ from index.search.query import PreparedQuery, prepare
 from index.search.rank import Candidate
 from index.store import duplicates
 from index.store.lexical import tokenize
-from index.store.stored import StoredVersion, headline, reading
+from index.store.stored import StoredVersion, VersionVectors, headline, reading
+
+
+# How far back from the newest article a topic's newest headlines are looked for, in turn (days).
+NEWEST_SPANS = (3, 10, 30, 100, 365)
+# A span's vectors are scored exactly (LocalLegs): past this many rows (~30 MB of float32 vectors),
+# the span is skipped for the search of the whole index (approximate on a large index).
+MAX_SPAN_ROWS = 20_000
 
 
 # What a passage of an article the conversation was about adds to its fused score (bench/followup_eval.py):
@@ -62,7 +70,10 @@ class Retriever:
             else:
                 legs = LocalLegs(stored.lexical, stored.vectors)
             with reading(stored.path):
-                judge = Judge(config, stored.lexical, stored.tokens_of, legs.background(BACKGROUND_SAMPLE))
+                vectors = stored.vectors or (VersionVectors.open(stored.path, len(stored.passages)) if milvus else None)
+                baseline = calibration.calibrate(encoder, vectors, len(stored.passages))
+                judge = Judge(config, stored.lexical, stored.tokens_of, legs.background(BACKGROUND_SAMPLE),
+                              baseline, stored.is_headline)
         except BaseException:
             stored.close()
             raise
@@ -272,6 +283,61 @@ class Retriever:
         """The newest headlines, newest first (undated last), optionally only those matching a keyword."""
         heads = headlines.matching(self.stored.headlines, keyword) if keyword else self.stored.headlines
         return duplicates.collapse_headlines(heads, self.clusters, self.stored.sources, max(n, 0))
+
+    def newest_about(self, topic: str, n: int = 10, window: tuple[date, date] | None = None) -> list[Headline]:
+        """The newest headlines of articles about a topic ("疫情", "湖北"), newest first, one per story.
+
+        "About" is the search's own verdict (``_about``): a passage the judge quotes confidently for
+        the topic (so 疫情 finds 新冠肺炎 articles that never say 疫情), or one it hedges that names it. A search over the whole index would give the
+        most relevant passages, from any month; so the topic is searched among the newest articles
+        first (the last 3 days of the index, then 10, 30, 100, 365, then all), until n stories are
+        found. With `window` (China dates) only that is searched. At most ``len(NEWEST_SPANS) + 1``
+        searches of 2n answers each; a span of more than ``MAX_SPAN_ROWS`` passages is not searched
+        on its own.
+        """
+        pq = prepare(topic)
+        if pq.empty or n <= 0:
+            return []
+        qvec = self.query_vector(pq)
+        if window is not None:
+            spans: list[tuple[date, date] | None] = [window]
+        else:
+            newest = next((china_day(h.published_at) for h in self.stored.headlines if h.published_at), None)
+            spans = [] if newest is None else [
+                (date.fromordinal(newest - days + 1), date.fromordinal(newest)) for days in NEWEST_SPANS]
+            spans.append(None)
+        found: list[Headline] = []
+        for span in spans:
+            within = None if span is None else self.stored.published_between(*span)
+            if within is not None and not 0 < int(within.sum()) <= MAX_SPAN_ROWS:
+                continue  # empty; or so large that scoring it exactly costs more than the whole index's search
+            found = self._newest_stories(found + self._about(pq, self.rank(pq, within=within, qvec=qvec), 2 * n, qvec), n)
+            if len(found) >= n:
+                break
+        return found
+
+    def _about(self, pq: PreparedQuery, candidates: list[Candidate], k: int, qvec: np.ndarray | None) -> list[Headline]:
+        """The headlines of the judged candidates that are about the topic, in the ranking's order.
+
+        A candidate the judge would quote confidently is; a hedged one only when its passage or title
+        holds one of the topic's words (the hedge quotes a passage that shares the question's topic
+        only loosely: on dxy-news, 5 of 9 hedged "疫苗" articles never name a vaccine).
+        """
+        out = []
+        for a in self.judge.assess(pq, candidates[: judged(k)], qvec):
+            if a.verdict == NONE:
+                continue
+            p = self.passages[a.candidate.row]
+            if a.verdict == ANSWER or any(w in p.text or w in normalize_for_search(p.title) for w in pq.words):
+                out.append(headline(p))  # substrings, not jieba words: 湖北 is in 湖北省
+        return out
+
+    def _newest_stories(self, heads: list[Headline], n: int) -> list[Headline]:
+        """Headlines newest first (undated last), one per story and per title, at most n."""
+        heads = sorted(heads, key=lambda h: -epoch(h.published_at) if h.published_at else float("inf"))
+        titles: set[str] = set()
+        unique = [h for h in heads if not (h.title in titles or titles.add(h.title))]  # the newest of a title
+        return duplicates.collapse_headlines(unique, self.clusters, self.stored.sources, n)
 
     def article(self, article_id: str) -> Article | None:
         """The whole cleaned article."""

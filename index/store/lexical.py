@@ -72,9 +72,17 @@ def _jieba():
     return jieba
 
 
+def cut(text: str, hmm: bool = True) -> list[str]:
+    """jieba's exact-mode cut, the project's one (BM25 here, group summaries in bot/summarize_text.py).
+
+    hmm=False skips jieba's guessing of unknown words (~25 % faster).
+    """
+    return _jieba().lcut(text, HMM=hmm)
+
+
 def tokenize(text: str) -> list[str]:
     """Tokenize for BM25: fold script and width, cut with jieba, drop punctuation and spaces."""
-    words = _jieba().lcut(normalize_for_search(text[:MAX_TOKENIZE_CHARS]))
+    words = cut(normalize_for_search(text[:MAX_TOKENIZE_CHARS]))
     return [w for w in (w.strip() for w in words) if w and not _NOT_A_WORD.match(w)]
 
 

@@ -1,6 +1,6 @@
-"""One published version opened for reading, and checked: the mirror of what index.build.write writes.
+"""One published version opened for reading, and checked: the mirror of what index.writer.write writes.
 
-`index.build.write.finish_version` writes a version folder (SQLite rows, BM25 segments, FAISS
+`index.writer.write.finish_version` writes a version folder (SQLite rows, BM25 segments, FAISS
 vectors, near-duplicate clusters, the manifest counting them) and publishes it; `StoredVersion.open`
 reads that folder back and refuses it when its parts disagree, as bm25s' `BM25.load` mirrors `save`.
 """
@@ -112,6 +112,7 @@ class StoredVersion:
         self.db, self.db_lock = db, threading.Lock()
         # Passages stay in SQLite, read when a hit is shown: a large index costs no start-up time or memory.
         self.passages = Passages(db, self.db_lock)
+        self.is_headline = np.zeros(len(self.passages), dtype=bool)  # a headline passage: a title, not a paragraph
         self.headlines = self._sorted_headlines()
         self._row_days: np.ndarray | None = None
 
@@ -212,7 +213,9 @@ class StoredVersion:
 
     def _sorted_headlines(self) -> list[Headline]:
         with self.db_lock:
-            heads = [headline(p) for p in self.passages.where("kind = ?", (HEADLINE,))]
+            passages = list(self.passages.where("kind = ?", (HEADLINE,)))
+        self.is_headline[[p.id for p in passages]] = True
+        heads = [headline(p) for p in passages]
         # Newest first; undated ones after every dated one, in page order.
         dated = sorted((h for h in heads if h.published_at), key=lambda h: epoch(h.published_at), reverse=True)
         return dated + [h for h in heads if not h.published_at]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from index import store
-from index.build.report import BuildReport
+from index.writer.report import BuildReport
 from index.config import IndexConfig
 from index.errors import NewsIndexError
 from index.ingest.seeds import Skipped, content_hash, read_seed_file

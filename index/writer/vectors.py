@@ -9,11 +9,16 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from index import store
-from index.build.report import BuildReport
+from index.writer.report import BuildReport
 from index.config import IndexConfig
 from index.models.encoder import embed_passages
 
 logger = logging.getLogger(__name__)
+
+# An add with at most this many passages not embedded yet (a channel post, a feed poll, a page) is
+# embedded before its version is published: one version, searchable by meaning at once. A larger
+# build is published lexical first and embedded after (embed_pending), so it is searchable sooner.
+EMBED_FIRST_MAX = 256
 
 
 def write_cached_vectors(version: Path, index_dir: Path, model: str, encoder, config: IndexConfig,
@@ -27,6 +32,26 @@ def write_cached_vectors(version: Path, index_dir: Path, model: str, encoder, co
             return None, 0, 0
         total, added = extend_vectors(vectors_from, version, rows, cache, dim, config, n_passages)
         return dim, total, added
+    finally:
+        cache.close()
+
+
+def embed_first(db, index_dir: Path, encoder, config: IndexConfig, rows: list[tuple[int, str]]) -> int:
+    """Embed into the cache the passages of `rows` (row, hash) that have no cached vector, if they are
+    at most EMBED_FIRST_MAX; the number embedded (0: none missing, or too many to wait for)."""
+    cache = store.EmbeddingCache(index_dir, encoder.name, config.passage_vectors)
+    try:
+        wanted = list(dict.fromkeys(h for _, h in rows))
+        if not 0 < len(wanted) - cache.count(wanted) <= EMBED_FIRST_MAX:
+            return 0  # counted in SQLite: a large build does not load the cache's hashes for nothing
+        have = cache.hashes()
+        missing = [h for h in wanted if h not in have]
+        cache.set_dim(encoder.dim)
+        texts = dict(db.execute(f"SELECT hash, index_text FROM passages WHERE hash IN ({','.join('?' * len(missing))})",
+                                missing))
+        vectors = embed_passages(encoder, [texts[h] for h in missing], config.batch_size, config.passage_vectors)
+        cache.put(missing, vectors)
+        return len(missing)
     finally:
         cache.close()
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from index import store
-from index.build.report import BuildReport
-from index.build.rows import ARTICLE_COLS, PASSAGE_COLS, SourceFile, read_or_reuse
-from index.build.vectors import write_cached_vectors
+from index.writer.report import BuildReport
+from index.writer.rows import ARTICLE_COLS, PASSAGE_COLS, SourceFile, parse_file, read_or_reuse
+from index.writer.vectors import embed_first, write_cached_vectors
 from index.schema import HEADLINE, PARAGRAPH
 from index.store import duplicates
 from index.store.lexical import LexicalIndex
@@ -104,14 +104,18 @@ class VersionWriter:
 
 
 def write_version(index_dir, paths, shas, prev, model, encoder, config, report, *, add: bool,
-                   remove: Sequence[str], progress: bool = True) -> Path:
-    """Write a complete version folder, file by file, and publish it."""
+                   remove: Sequence[str], removed: Iterable[str] = (), progress: bool = True, embed_now=None) -> Path:
+    """Write a complete version folder, file by file, and publish it.
+
+    `removed`: ids removed before (they stay out unless given again); `remove`: ids to remove now.
+    """
     given: list[SourceFile] = []
-    excluded = set(prev.excluded) if prev else set()
+    excluded = (set(prev.excluded) if prev else set()) | set(removed)
     seen = {str(p) for p in paths}
     if add and prev:
-        # Articles given again are no longer excluded: read the (few) given files first.
-        given = [read_or_reuse(p, shas[str(p)], prev, config, report).materialize() for p in paths]
+        # Articles given again are no longer excluded: read the (few) given files first, from the files
+        # themselves (the current version's copy of an unchanged file lacks its removed articles).
+        given = [parse_file(p, shas[str(p)], config, report).materialize() for p in paths]
         for f in given:
             excluded -= {row[0] for kind, row in f.rows() if kind == "article"}
     excluded |= set(remove)
@@ -135,7 +139,7 @@ def write_version(index_dir, paths, shas, prev, model, encoder, config, report, 
     bar.close()
     writer.finish()
     report.rows_written = count_rows(db, "SELECT COUNT(*) FROM passages")
-    return finish_version(index_dir, tmp, db, None, None, model, encoder, config, report)
+    return finish_version(index_dir, tmp, db, None, None, model, encoder, config, report, embed_now=embed_now)
 
 
 def count_rows(db, query: str, args: tuple = ()) -> int:
@@ -143,8 +147,12 @@ def count_rows(db, query: str, args: tuple = ()) -> int:
 
 
 def finish_version(index_dir, tmp, db, vectors_from, new_rows, model, encoder, config, report,
-                    lexical: LexicalIndex | None = None, added: list[str] | None = None) -> Path:
-    """BM25 (from the stored tokens unless given), vectors from the cache, counts and manifest; then publish."""
+                    lexical: LexicalIndex | None = None, added: list[str] | None = None, embed_now=None) -> Path:
+    """BM25 (from the stored tokens unless given), vectors from the cache, counts and manifest; then publish.
+
+    With `embed_now` (an encoder), a few new passages are embedded first, so they are published with
+    their vectors in this one version (``vectors.embed_first``).
+    """
     report.articles = count_rows(db, "SELECT COUNT(*) FROM articles")
     report.passages = count_rows(db, "SELECT COUNT(*) FROM passages")
     report.headlines = count_rows(db, "SELECT COUNT(*) FROM passages WHERE kind = ?", (HEADLINE,))
@@ -157,6 +165,8 @@ def finish_version(index_dir, tmp, db, vectors_from, new_rows, model, encoder, c
         duplicates.write_clusters(db, tmp)
     if new_rows is None:
         new_rows = list(db.execute("SELECT row, hash FROM passages ORDER BY row"))
+    if embed_now is not None:
+        report.embedded += embed_first(db, index_dir, embed_now, config, new_rows)
     db.close()
     dim, report.vectors, added = write_cached_vectors(
         tmp, index_dir, model, encoder, config, vectors_from, new_rows, report.passages)

@@ -1,4 +1,4 @@
-"""A deterministic fake encoder for tests and smoke runs (no model, no download)."""
+"""A deterministic fake encoder for tests and benches that time storage, not meaning (no model, no download)."""
 
 from __future__ import annotations
 

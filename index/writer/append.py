@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 from index import store
-from index.build.rows import (
+from index.writer.rows import (
     ARTICLE_COLS,
     FILE_COL,
     PASSAGE_COLS,
@@ -17,13 +17,14 @@ from index.build.rows import (
     PreviousVersion,
     SourceFile,
 )
-from index.build.write import count_rows, finish_version
+from index.writer.write import count_rows, finish_version
 from index.store.lexical import LexicalIndex
 
 logger = logging.getLogger(__name__)
 
 
-def append_version(index_dir, prev: PreviousVersion, given: list[SourceFile], model, encoder, config, report) -> Path | None:
+def append_version(index_dir, prev: PreviousVersion, given: list[SourceFile], model, encoder, config, report, *,
+                   embed_now=None) -> Path | None:
     """Add new files to a copy of the current version: rows appended, vectors added to its FAISS index.
 
     Returns None (nothing written) when an added article would change rows already there (an id that
@@ -93,4 +94,4 @@ def append_version(index_dir, prev: PreviousVersion, given: list[SourceFile], mo
     lexical = LexicalIndex.load(prev.version / store.LEXICAL, mmap=True).append(
         [p[tok].split(" ") if p[tok] else [] for p in rows])
     return finish_version(index_dir, tmp, db, prev.version, new_rows, model, encoder, config, report, lexical,
-                           added=list(articles))
+                           added=list(articles), embed_now=embed_now)
