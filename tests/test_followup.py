@@ -76,8 +76,9 @@ def test_the_topic_goes_first_and_the_question_stays_as_asked():
 
 
 def test_the_question_alone_wins_only_when_clearly_surer():
-    assert followup.merged_wins(0.5, 0.5) and followup.merged_wins(0.55, 0.5) and followup.merged_wins(0.0, 0.0)
-    assert not followup.merged_wins(0.9, 0.5)
+    margin = followup.ALONE_MARGIN
+    assert followup.merged_wins(0.5, 0.5) and followup.merged_wins(0.5 + margin, 0.5) and followup.merged_wins(0.0, 0.0)
+    assert not followup.merged_wins(0.51 + margin, 0.5)
 
 
 def test_a_huge_question_is_read_in_bounded_time():
@@ -260,8 +261,20 @@ def test_the_terminal_chat_reads_the_seed_dialogues_as_conversations(hash_seed_r
 
 
 @pytest.mark.model
-def test_the_seed_dialogues_find_their_passages_with_context(seed_retriever):
-    """The real model: a follow-up's passage is in the first three of the ranking more often with the topic before."""
+def test_the_terminal_chat_answers_the_seed_dialogues(seed_retriever):
+    """The real model: the ten dialogues typed into the terminal chat, each turn's passage quoted."""
+    replies = chat(seed_retriever, DIALOGUES)
+    turns = [t for d in DIALOGUES for t in d["turns"]]
+    assert [r.split("\n", 1)[0] for r in replies] == [t["q"] for t in turns]
+    missed = [t["q"] for t, r in zip(turns, replies) if "没有找到" in r or (t["contains"] and t["contains"] not in r)]
+    assert len(missed) <= 3, missed  # 31 of 33 when written: 防控中要避免哪些过头的做法, 最终要筑起什么
+    followups = [r for t, r in zip(turns, replies) if followup.classify(t["q"]) is Kind.FOLLOWUP]
+    assert sum(LINE in r for r in followups) >= len(followups) - 3  # read with the topic before, and said so
+
+
+@pytest.mark.model
+def test_the_seed_dialogues_find_their_passages_with_context_in_the_ranking(seed_retriever):
+    """The real model's ranking: a follow-up's passage is in the first three more often with the topic before."""
 
     def in_top3(query: str, wanted: str) -> bool:
         return any(wanted in seed_retriever.passages[c.row].text for c in seed_retriever.rank(query)[:3])
