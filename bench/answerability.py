@@ -87,28 +87,32 @@ def share_vectors(indexes: Path, folder: Path) -> None:
         db.close()
 
 
-def collect(retriever: Retriever, questions: list[dict], out: Path) -> list[dict]:
-    """Per question: the gold article's rank and each judged candidate's features (cached in `out`)."""
+def gold_rank(retriever: Retriever, judged, gold: set[str]) -> int:
+    """The 1-based rank of the first gold article among the candidates' articles (0: none)."""
+    articles: list[str] = []
+    for c, _ in judged:
+        aid = retriever.passages[c.row].article_id
+        if aid and aid not in articles:
+            articles.append(aid)
+    return next((i + 1 for i, a in enumerate(articles) if a in gold), 0)
+
+
+def features_row(retriever: Retriever, q: dict, now, judged) -> dict:
+    """One question's row: the gold article's rank and each judged candidate's features and gold flag."""
+    gold = set(q["gold"])
+    cands = [{"x": {f: round(float(v), 5) for f, v in zip(FEATURES, ev.vector())},
+              "gold": retriever.passages[c.row].article_id in gold} for c, ev in judged if ev is not None]
+    return {"id": q["id"], "rank": gold_rank(retriever, judged, gold), "cands": cands}
+
+
+def collect(retriever: Retriever, questions: list[dict], out: Path, row=features_row) -> list[dict]:
+    """Per question, `row(retriever, question, now, judged candidates)`, cached in `out`."""
     if out.is_file():
         return read_jsonl(out)
     rows = []
     for q in questions:
         now = datetime.fromisoformat(q["now"]) if q.get("now") else None
-        judged = retriever.explain(q["question"], CANDIDATES, now)
-        gold = set(q["gold"])
-        articles: list[str] = []
-        for c, _ in judged:
-            aid = retriever.passages[c.row].article_id
-            if aid and aid not in articles:
-                articles.append(aid)
-        rank = next((i + 1 for i, a in enumerate(articles) if a in gold), 0)
-        cands = []
-        for c, ev in judged:
-            if ev is None:
-                continue
-            cands.append({"x": {f: round(float(v), 5) for f, v in zip(FEATURES, ev.vector())},
-                          "gold": retriever.passages[c.row].article_id in gold})
-        rows.append({"id": q["id"], "rank": rank, "cands": cands})
+        rows.append(row(retriever, q, now, retriever.explain(q["question"], CANDIDATES, now)))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return rows

@@ -27,7 +27,6 @@ import itertools
 import json
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +35,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from answerability import build, read_jsonl  # noqa: E402
+from answerability import build, collect, gold_rank, read_jsonl  # noqa: E402
 from index import Retriever, build_index, load_config  # noqa: E402
+from index.search.query import prepare  # noqa: E402
 
 OWN = {  # answerable set -> the corpora of its own index
     "cmrc": ["cmrc"], "cmrc-tw": ["cmrc-tw"], "cmrc-trial": ["cmrc-trial"], "cmrc-tw-long": ["cmrc-tw-long"],
@@ -46,7 +46,7 @@ OWN = {  # answerable set -> the corpora of its own index
 INDEX_OF = {"dxy-topic": "dxy"}
 FAMILY = {"cmrc-tw": "cmrc", "cmrc-tw-long": "cmrc-trial", "dxy-topic": "dxy"}
 NEWS = ("xwlb", "dxy", "dxy-topic", "crud")
-CANDIDATES = 27  # search() judges max(3k, 10) candidates; the bot asks for k = 9 (max_passages)
+FEATURES_DIR = "decision2"
 MAX_REFUSED, MAX_HEDGED = 0.02, 0.08
 
 
@@ -62,29 +62,13 @@ def seed_index(work: Path, encoder, cfg) -> Path:
     return folder
 
 
-def collect(retriever: Retriever, questions: list[dict], out: Path) -> list[dict]:
-    """Per question: gold article rank, and each judged candidate's standing, coverage, headline (cached)."""
-    if out.is_file():
-        return read_jsonl(out)
-    rows = []
-    for q in questions:
-        now = datetime.fromisoformat(q["now"]) if q.get("now") else None
-        from index.search.query import prepare
-
-        topical = prepare(q["question"], now).topical
-        judged = retriever.explain(q["question"], CANDIDATES, now)
-        gold, articles = set(q.get("gold", [])), []
-        for c, _ in judged:
-            aid = retriever.passages[c.row].article_id
-            if aid not in articles:
-                articles.append(aid)
-        rows.append({"id": q.get("id"), "rank": next((i + 1 for i, a in enumerate(articles) if a in gold), 0),
-                     "topical": topical,
-                     "cands": [[round(ev.standing, 4), round(ev.coverage, 4), int(ev.headline)]
-                               for _, ev in judged if ev is not None]})
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return rows
+def decision_row(retriever: Retriever, q: dict, now, judged) -> dict:
+    """One question's row: gold rank, whether it has a topic word, each candidate's standing, coverage,
+    headline, cosine and bm25_ratio (the last two for the fitted model's "before" figures)."""
+    return {"id": q.get("id"), "rank": gold_rank(retriever, judged, set(q.get("gold", []))),
+            "topical": prepare(q["question"], now).topical,
+            "cands": [[round(ev.standing, 4), round(ev.coverage, 4), int(ev.headline), round(ev.cosine, 5),
+                       round(ev.bm25_ratio, 4)] for _, ev in judged if ev is not None]}
 
 
 def run_all(eval_dir: Path, work: Path, limit: int) -> dict[str, dict]:
@@ -115,7 +99,7 @@ def run_all(eval_dir: Path, work: Path, limit: int) -> dict[str, dict]:
         name = f"{qset}@{folder.name}"
         t0 = time.perf_counter()
         runs[name] = {"source": source, "index": folder.name, "answerable": answerable,
-                      "rows": collect(opened[folder], qs, work / "decision" / f"{name}.jsonl")}
+                      "rows": collect(opened[folder], qs, work / FEATURES_DIR / f"{name}.jsonl", decision_row)}
         print(f"  {name}: {len(qs)} questions, {time.perf_counter() - t0:.0f} s", flush=True)
 
     news_index = build("hide-cmrc", ["xwlb", "dxy"], eval_dir, work, encoder, cfg)
@@ -145,6 +129,38 @@ def scores(run: dict, weight: float, penalty: float) -> np.ndarray:
         if r["topical"] and r["cands"]:
             c = np.array(r["cands"], dtype=np.float64)
             out[i] = (c[:, 0] + weight * c[:, 1] - penalty * c[:, 2]).max()
+    return out
+
+
+def before_scores(run: dict, model) -> np.ndarray:
+    """Each question's best probability under the fitted logistic model (the decision before issue #20)."""
+    out = np.zeros(len(run["rows"]))
+    for i, r in enumerate(run["rows"]):
+        if r["cands"]:
+            out[i] = max(model.probability({"cosine": c[3], "coverage": c[1], "bm25_ratio": c[4], "cos_z": 0.0,
+                                            "lex_rank": 0.0, "dense_rank": 0.0, "numbers": 1.0, "standing": 0.0,
+                                            "headline": 0.0}) for c in r["cands"])
+    return out
+
+
+def before_table(runs: dict[str, dict], model) -> list[str]:
+    """Per source: the fitted model with its shipped lines on the same questions (its own figures, not left out)."""
+    out = []
+    for source in sorted({r["source"] for r in runs.values()}):
+        pos = [before_scores(r, model) for r in runs.values() if r["source"] == source and r["answerable"]]
+        neg = [before_scores(r, model) for r in runs.values() if r["source"] == source and not r["answerable"]]
+        cells = [source]
+        if pos:
+            p = np.concatenate(pos)
+            cells += [f"{np.mean(p < model.hedge_at):.1%}", f"{np.mean((p >= model.hedge_at) & (p < model.answer_at)):.1%}"]
+        else:
+            cells += ["–", "–"]
+        if neg:
+            n = np.concatenate(neg)
+            cells += [f"{np.mean(n < model.hedge_at):.1%}", f"{np.mean(n >= model.answer_at):.1%}"]
+        else:
+            cells += ["–", "–"]
+        out.append("| " + " | ".join(cells) + " |")
     return out
 
 
@@ -195,9 +211,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--eval", default=str(ROOT / "var" / "eval"), help="what bench/evalsets*.py wrote")
     ap.add_argument("--work", default=str(ROOT / "var" / "eval" / "work"), help="indexes and cached features")
+    ap.add_argument("--features", default="decision2", help="the cache folder of collected features, under --work")
     ap.add_argument("--limit", type=int, default=300, help="questions per set (seeded sample)")
     ap.add_argument("--form", help="coverage_weight,headline_penalty for the detailed table (default: configured)")
     args = ap.parse_args()
+    global FEATURES_DIR
+    FEATURES_DIR = args.features
     runs = run_all(Path(args.eval), Path(args.work), args.limit)
     cfg = load_config(ROOT / "config.toml").retrieval
     if args.form:
@@ -213,6 +232,10 @@ def main() -> None:
     print(HEADER)
     rows, _ = loso(runs, cfg.coverage_weight, cfg.headline_penalty)
     print("\n".join("| " + " | ".join(r) + " |" for r in rows))
+    print("\nThe same questions under the fitted logistic model with its shipped lines (the decision before issue #20;"
+          " fitted on cmrc, cmrc-tw, xwlb, dxy, lccc, offtopic: a training figure there):")
+    print("| source | answerable refused | hedged | unanswerable refused | answered confidently |\n|---|---|---|---|---|")
+    print("\n".join(before_table(runs, cfg.answer_model())))
     every = [scores(r, cfg.coverage_weight, cfg.headline_penalty) for r in runs.values() if r["answerable"]]
     quote, confident = choose_lines(every)
     print(f"\nLines chosen on every source (TRAINING figures; index/search/answer_model.json): "

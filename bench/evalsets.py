@@ -88,6 +88,14 @@ def write_jsonl(path: Path, rows: list[dict]) -> None:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
+def write_sets(out: Path, corpora: dict[str, list[dict]], sets: dict[str, list[dict]]) -> None:
+    """Each corpus to out/corpora/<name>.jsonl and each question set to out/questions/<name>.jsonl."""
+    for name, arts in corpora.items():
+        write_jsonl(out / "corpora" / f"{name}.jsonl", arts)
+    for name, qs in sets.items():
+        write_jsonl(out / "questions" / f"{name}.jsonl", qs)
+
+
 def ingest(record: dict) -> dict:
     """The record reduced to the ingest keys."""
     return {k: record.get(k) for k in KEYS}
@@ -499,10 +507,7 @@ def main() -> None:
         "offtopic": offtopic(ROOT / "bench" / "offtopic_questions.txt"),
         "dates": date_sets(q1 + dxy, rng("dates"), 150),
     }
-    for name, arts in corpora.items():
-        write_jsonl(args.out / "corpora" / f"{name}.jsonl", arts)
-    for name, qs in sets.items():
-        write_jsonl(args.out / "questions" / f"{name}.jsonl", qs)
+    write_sets(args.out, corpora, sets)
     print("corpora (articles):")
     for name, arts in corpora.items():
         print(f"  {name:12s} {len(arts):6d}")

@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.evalsets import (at, cloze, ingest, number_ids, pick_slots, question, read_jsonl, sentences,  # noqa: E402
+from bench.evalsets import (at, cloze, ingest, write_sets, number_ids, pick_slots, question, read_jsonl, sentences,  # noqa: E402
                             slots, text_index, write_jsonl)
 
 SEED_FILE = ROOT / "seeds" / "000_eb63601c10643f4d.txt"
@@ -586,10 +586,7 @@ def main() -> None:
             long, long_q, originals = cmrc_tw_long(trial, trial_q, rng("cmrc-tw-long"))
             corpora["cmrc-tw-long"], sets["cmrc-tw-long"] = long, long_q
             report_t2s(data, originals, long, trial_q, long_q)
-    for name, arts in corpora.items():
-        write_jsonl(args.out / "corpora" / f"{name}.jsonl", arts)
-    for name, qs in sets.items():
-        write_jsonl(args.out / "questions" / f"{name}.jsonl", qs)
+    write_sets(args.out, corpora, sets)
     print("corpora (articles, passages estimate: 1 title + ceil(len/300) per paragraph):")
     for name, arts in corpora.items():
         est = passages_estimate(arts)

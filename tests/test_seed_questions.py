@@ -77,3 +77,11 @@ def test_stopword_only_inputs_are_never_answered_with_confidence(replies):
     for q in stopwords:
         reply = replies[q["question"]]
         assert "全文" not in reply or HEDGE in reply, (q["question"], reply[:80])  # no quote, or one under the hedge
+
+
+def test_confident_passages_are_quoted_before_hedged_ones(seed_retriever):
+    # Fused, a hot-list headline just over the quote line ("“武汉战疫”发起总攻…") came first and the answering
+    # paragraph third; the confident passages now come first: a related headline, then the paragraph.
+    hits = seed_retriever.search("农村能不能随便挖断道路来防疫？", k=3).hits
+    texts = [h.passage.text for h in hits]
+    assert "武汉战疫" not in texts[0] and any("断路封道" in t for t in texts[:2]), [t[:30] for t in texts]
