@@ -1,9 +1,11 @@
 """Follow-up questions (为什么？ 那返程高峰呢？ 它有多少个社区？ 还有吗？): told apart by rules, merged with the topic.
 
 A question leans on the one before when it asks for more (还有吗, 更多), is an elliptical form
-(那…呢, 为什么, 具体呢, 什么时候开始的), names its topic only by a pronoun (它, 这个, 其, 该…) while
-saying little of its own, or has too few topic words of its own to search on. A complete question
-with its own topic is a new one. Everything here is pure: ``bot.ask`` keeps the conversation.
+(那…呢, 为什么, 具体呢, 什么时候开始的), names its topic by a pronoun (它, 这个, 其, 该…), leaves its
+subject out (starts with a verb or preposition: 位于哪个省) while saying little of its own, or has too
+few topic words of its own to search on. A complete question with its own topic is a new one.
+``bot.ask`` searches a follow-up alone and with the topic before (``merged_query``) and keeps the
+surer answer (``merged_wins``). Everything here is pure; ``bot.conversation`` keeps the turns.
 """
 
 from __future__ import annotations
