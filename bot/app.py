@@ -36,6 +36,7 @@ COMMANDS = [
     BotCommand("ask", "提问：/ask 问题"),
     BotCommand("latest", "最新标题：/latest [条数|关键词]"),
     BotCommand("digest", "新闻摘要：/digest [on 08:00 | off]"),
+    BotCommand("forget", "忘掉刚才的对话（追问不再接着它）"),
     BotCommand("help", "使用说明"),
 ]
 GROUP_COMMANDS = [

@@ -23,6 +23,7 @@ BASE_URL_ENV = "TELEGRAM_BASE_URL"
 WEBHOOK_URL_ENV = "TELEGRAM_WEBHOOK_URL"
 WEBHOOK_SECRET_ENV = "TELEGRAM_WEBHOOK_SECRET"
 LLM_KEY_ENV = "LLM_API_KEY"
+MAX_FOLLOWUP_MINUTES = 60  # a conversation's context is short-lived: older questions are not "just asked"
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,7 @@ class BotConfig:
     webhook_secret: str | None = None
     admins: frozenset[int] = frozenset()  # user ids allowed /stats, /reindex and /forget anywhere
     questions_per_minute: int = 10  # per user; 0: unlimited
+    followup_minutes: int = 5  # a private chat's last question is context for this long (0: no follow-ups)
     summary: SummaryConfig = field(default_factory=SummaryConfig)
     groups: GroupsConfig = field(default_factory=GroupsConfig)
     feeds: FeedsConfig = field(default_factory=FeedsConfig)
@@ -184,6 +186,8 @@ class BotConfig:
             raise ConfigError("[telegram] answer_cache must be positive")
         if self.questions_per_minute < 0:
             raise ConfigError("[telegram] questions_per_minute must not be negative")
+        if not 0 <= self.followup_minutes <= MAX_FOLLOWUP_MINUTES:
+            raise ConfigError(f"[telegram] followup_minutes must be 0-{MAX_FOLLOWUP_MINUTES}, got {self.followup_minutes}")
         if self.webhook_url and not self.webhook_secret:
             raise ConfigError(
                 f"webhook mode needs a secret token: set {WEBHOOK_SECRET_ENV} in the environment"
@@ -203,6 +207,7 @@ _INT_KEYS = (
     "answer_cache",
     "webhook_port",
     "questions_per_minute",
+    "followup_minutes",
 )
 _STR_KEYS = ("base_url", "webhook_url", "webhook_listen", "webhook_path")
 _SECRET_KEYS = ("token", "webhook_secret")

@@ -51,6 +51,7 @@ GROUP_ONLY = "这个命令只能在群组里用。"
 COOLDOWN = "请稍等：每个群 {every} 秒内只总结一次，{wait} 秒后再试。"
 FORGET_REFUSED = "只有群管理员（或机器人管理员）可以删除本群的消息记录。"
 FORGOTTEN = "已删除本群的 {n} 条消息记录。"
+FORGOTTEN_CONVERSATION = "好的，刚才的对话已忘掉：下一个问题会当作新问题。"
 PRIVACY_HINT = (
     "我可能只看得到命令：Telegram 的隐私模式不让机器人看群里的普通消息。"
     "请群管理员把我设为管理员，"
@@ -322,14 +323,16 @@ async def _may_miss_messages(context: ContextTypes.DEFAULT_TYPE, chat_id: int, m
 
 
 async def forget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Delete the group's message log, when a group admin issues /forget."""
+    """Delete the group's message log when a group admin issues /forget; in private, forget the conversation."""
     message, chat = update.effective_message, update.effective_chat
-    if not is_group(chat):
-        await message.reply_html(esc(GROUP_ONLY))
+    if not is_group(chat):  # a private chat keeps no log, only what follow-up questions lean on
+        services(context).conversations.forget(chat.id)
+        await message.reply_html(esc(FORGOTTEN_CONVERSATION))
         return
     if not await _sent_by_admin(context, message):
         await message.reply_html(esc(FORGET_REFUSED))
         return
+    services(context).conversations.forget(chat.id)
     n = await asyncio.to_thread(_chatlog(context).forget, chat.id)
     await message.reply_html(esc(FORGOTTEN.format(n=n)))
 

@@ -24,13 +24,14 @@ from telegram.ext import ContextTypes
 
 from . import feedback, formatting
 from .answers import Answer
-from .ask import TOO_FAST, USAGE_ASK, Asking, Headlines, NotFound, Quotes, Surface, TooFast, Unaskable, ask
+from .analysis import followup
+from .ask import TOO_FAST, USAGE_ASK, Asking, Headlines, NotFound, Page, Quotes, Surface, TooFast, Unaskable, ask
 from .config import BotConfig
 from .digest_format import format_whats_new
 from .mentions import question_without_mention
 from .sending import quote_in, send_messages
 from .services import services
-from .text import CHINA_TZ, esc
+from .text import CHINA_TZ, MAX_MESSAGE_CHARS, esc
 
 if TYPE_CHECKING:
     from .llm.compose import Generated
@@ -131,10 +132,26 @@ async def ask_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def asking_of(update: Update) -> Asking:
-    """Who asks a chat message, where and when (now, in China time)."""
+    """Who asks a chat message, where and when (now, in China time), and which answer of the bot it replies to."""
     chat, user = update.effective_chat, update.effective_user
     surface = Surface.PRIVATE if chat.type == Chat.PRIVATE else Surface.GROUP
-    return Asking(surface, chat.id, user.id if user else None, datetime.now(CHINA_TZ))
+    replied = answer_key_of(update.effective_message.reply_to_message, update.get_bot().id)
+    return Asking(surface, chat.id, user.id if user else None, datetime.now(CHINA_TZ), replied)
+
+
+_ANSWER_BUTTON = re.compile(r"^(?:more|full|vote):(\w+):\w+$")
+
+
+def answer_key_of(message: Message | None, bot_id: int) -> str | None:
+    """The key of the bot's answer a message is, read from its buttons (every answer page has 👍/👎); else None."""
+    if message is None or message.from_user is None or message.from_user.id != bot_id or message.reply_markup is None:
+        return None
+    for row in message.reply_markup.inline_keyboard:
+        for button in row:
+            match = _ANSWER_BUTTON.match(str(button.callback_data or ""))
+            if match:
+                return match[1]
+    return None
 
 
 async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
@@ -159,8 +176,15 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: s
         case NotFound(question=asked, result=result):
             messages = formatting.format_not_found(asked, result.nearest_headlines, date_range=result.date_range)
             await send_messages(context, message.chat_id, messages, reply_to=reply_to)
-        case Quotes(answer=kept, key=key, generated=generated):
-            await _send_page(context, message.chat_id, key, kept, 0, reply_to=reply_to, generated=generated)
+        case Quotes(answer=kept, key=key, generated=generated, followup=topic):
+            understood = followup.topic_line(topic) if topic else None  # what it understood, so a wrong guess shows
+            await _send_page(context, message.chat_id, key, kept, 0, reply_to=reply_to, generated=generated,
+                             understood=understood)
+        case Page(answer=kept, key=key, offset=offset):
+            if offset is None:
+                await message.reply_html(esc(NO_MORE))
+            else:
+                await _send_page(context, message.chat_id, key, kept, offset, reply_to=reply_to)
 
 
 class Drafter:
@@ -199,19 +223,23 @@ async def _send_page(
     *,
     reply_to: Message | None = None,
     generated: Generated | None = None,
+    understood: str | None = None,
 ) -> None:
     keyboard = formatting.answer_keyboard(
         key, kept.next_offset(offset), kept.articles_on_page(offset)
     )
     keyboard = feedback.with_vote_buttons(keyboard, key)  # 👍/👎 under every page of an answer
+    head = esc(understood) + "\n" if understood else ""  # the follow-up line goes first
     messages = formatting.format_hits(
         kept.page(offset),
+        limit=MAX_MESSAGE_CHARS - len(head),
         date_range=kept.date_range if offset == 0 else None,
         confident=kept.confident or offset > 0,
         outside_range=kept.outside_range and offset == 0,
         lead=formatting.format_generated(generated.text) if generated is not None else None,
         numbers=generated.numbers if generated is not None else None,
     )
+    messages = [head + messages[0], *messages[1:]] if messages else messages
     await send_messages(context, chat_id, messages, reply_to=reply_to, keyboard=keyboard)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .answers import AnswerStore
     from .chatlog import ChatLog
     from .config import BotConfig
+    from .conversation import Conversations
     from .feedback import FeedbackLog
     from .limits import QuestionLimiter
     from .llm.compose import LLMService
@@ -34,7 +35,8 @@ SERVICES = "services"  # the one bot_data key
 class Retriever(Protocol):
     """What the bot asks of the index (``index.Retriever``; tests lend fakes of the same shape)."""
 
-    def search(self, query: str, k: int = 3, now: datetime | None = None) -> SearchResult: ...
+    def search(self, query: str, k: int = 3, now: datetime | None = None,
+               prefer_articles: Collection[str] = ()) -> SearchResult: ...
 
     def latest(self, n: int = 10, keyword: str | None = None) -> list[Headline]: ...
 
@@ -57,6 +59,7 @@ class Services:
     chatlog: ChatLog  # group messages for /summary
     subscriptions: Subscriptions  # daily /digest chats
     feedback: FeedbackLog  # answers, 👍/👎 votes, unanswered questions
+    conversations: Conversations  # what follow-up questions lean on (memory only)
     llm: LLMService | None = None  # [llm] on: the model that writes an answer above the quotes
     usage: Counter[str] = field(default_factory=Counter)  # what /stats counts
     summary_started: dict[int, float] = field(default_factory=dict)  # chat id -> clock time of its last /summary
@@ -68,6 +71,7 @@ class Services:
         # Imported here: the modules that handlers use import this one for ``services(context)``.
         from .answers import AnswerStore
         from .chatlog import ChatLog
+        from .conversation import Conversations
         from .feedback import FeedbackLog
         from .limits import QuestionLimiter
         from .subscriptions import Subscriptions
@@ -87,6 +91,7 @@ class Services:
             chatlog=ChatLog(config.groups.log_path or ":memory:"),
             subscriptions=Subscriptions(config.groups.log_path or ":memory:"),
             feedback=FeedbackLog(config.feedback.log_path or ":memory:"),
+            conversations=Conversations(config.followup_minutes, config.answer_cache),
             llm=llm,
         )
 

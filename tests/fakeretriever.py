@@ -29,13 +29,15 @@ class FakeRetriever:
         self.delay = delay
         self.label = label
         self.searches: list[str] = []
+        self.preferred: list[tuple[str, ...]] = []  # the prefer_articles of each search
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self.closed = False
 
-    def search(self, query: str, k: int = 3, now=None) -> SearchResult:
+    def search(self, query: str, k: int = 3, now=None, prefer_articles=()) -> SearchResult:
         with self._lock:
             self.searches.append(query)
+            self.preferred.append(tuple(prefer_articles))
             n = len(self.searches)
             pause = self._rng.uniform(0, self.delay) if self.delay else 0.0
         if pause:

@@ -143,7 +143,7 @@ async def test_start_and_help_say_what_the_bot_knows(seed_bot, fake_bot_api):
 async def test_post_init_registers_the_command_menu(seed_bot, fake_bot_api):
     default, in_groups = fake_bot_api.sent("setMyCommands")
     assert "scope" not in default
-    assert [c["command"] for c in default["commands"]] == ["ask", "latest", "digest", "help"]
+    assert [c["command"] for c in default["commands"]] == ["ask", "latest", "digest", "forget", "help"]
     # Groups get their own menu (issue 4), which repeats the commands that work everywhere.
     assert in_groups["scope"] == {"type": "all_group_chats"}
     assert [c["command"] for c in in_groups["commands"]] == [

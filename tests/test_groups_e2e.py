@@ -359,7 +359,7 @@ async def test_summary_related_news_is_one_search_of_the_keywords(make_bot, hash
     "chat, text, expected",
     [
         (PRIVATE_CHAT, "/summary", groups.GROUP_ONLY),
-        (PRIVATE_CHAT, "/forget", groups.GROUP_ONLY),
+        (PRIVATE_CHAT, "/forget", groups.FORGOTTEN_CONVERSATION),
         (GROUP_CHAT, "/summary 昨天", "看不懂 “昨天”。" + groups.SUMMARY_USAGE),
         # int() refuses over 4,300 digits in English; the user gets the Chinese limit instead.
         (GROUP_CHAT, "/summary " + "9" * 5000, "最多总结 2000 条消息。" + groups.SUMMARY_USAGE),

@@ -7,6 +7,7 @@ judge (index.search.judge) → hits with their best sentence, near-duplicates co
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -32,6 +33,11 @@ NEWEST_SPANS = (3, 10, 30, 100, 365)
 # A span's vectors are scored exactly (LocalLegs): past this many rows (~30 MB of float32 vectors),
 # the span is skipped for the search of the whole index (approximate on a large index).
 MAX_SPAN_ROWS = 20_000
+
+
+# What a passage of an article the conversation was about adds to its fused score (bench/followup_eval.py):
+# a follow-up's answer is most likely in the article just quoted, but this is evidence, never a filter.
+PREFERRED_ARTICLE_BONUS = 0.1
 
 
 class Retriever:
@@ -140,14 +146,35 @@ class Retriever:
         weight = self.config.dense_weight if dense_weight is None else dense_weight
         return rank.ranking(rows, lex, cos, has, weight if lexical else 1.0, n)
 
-    def _ranked(self, pq: PreparedQuery, qvec: np.ndarray | None) -> list[Candidate]:
-        """The fused ranking, with the question's event date weighed in (no publication window)."""
+    def _ranked(self, pq: PreparedQuery, qvec: np.ndarray | None, articles: Collection[str] = ()) -> list[Candidate]:
+        """The fused ranking, with the question's event date and preferred articles weighed in (no publication window)."""
         tq = pq.time
+        mine = self._article_rows(articles) if articles else None
         if tq is None or tq.event is None:
-            return self.rank(pq, qvec=qvec)
+            return self._weigh_articles(self.rank(pq, prefer=mine, qvec=qvec), mine)
         start, end = tq.event
         prefer = self.stored.published_between(start, end + timedelta(days=self.config.date_after_days))
-        return self._weigh_dates(self.rank(pq, prefer=prefer, qvec=qvec), pq)
+        ranked = self._weigh_dates(self.rank(pq, prefer=prefer if mine is None else prefer | mine, qvec=qvec), pq)
+        return self._weigh_articles(ranked, mine)
+
+    def _article_rows(self, article_ids: Collection[str]) -> np.ndarray:
+        """A boolean mask of the rows of these articles."""
+        ids = list(article_ids)[:50]  # a conversation quotes a few articles; the cap keeps the SQL small
+        mask = np.zeros(len(self.passages), dtype=bool)
+        with self.stored.db_lock:
+            rows = self.stored.db.execute(
+                f"SELECT row FROM passages WHERE article_id IN ({','.join('?' * len(ids))})", ids).fetchall()
+        mask[[r for (r,) in rows]] = True
+        return mask
+
+    @staticmethod
+    def _weigh_articles(candidates: list[Candidate], mine: np.ndarray | None) -> list[Candidate]:
+        """Re-rank with PREFERRED_ARTICLE_BONUS added to the passages of the preferred articles."""
+        if mine is None or not mine.any():
+            return candidates
+        scored = [dataclasses.replace(c, fused=c.fused + PREFERRED_ARTICLE_BONUS) if mine[c.row] else c
+                  for c in candidates]
+        return sorted(scored, key=lambda c: -c.fused)
 
     def _weigh_dates(self, candidates: list[Candidate], pq: PreparedQuery) -> list[Candidate]:
         """Re-rank by the fused score plus the question's event-date evidence (index.search.rank.date_bonus)."""
@@ -164,7 +191,8 @@ class Retriever:
 
     # --- answering -------------------------------------------------------------------------------
 
-    def search(self, query: str, k: int = 3, now: datetime | None = None) -> SearchResult:
+    def search(self, query: str, k: int = 3, now: datetime | None = None,
+               prefer_articles: Collection[str] = ()) -> SearchResult:
         """The k passages that best answer a question, each with its best sentence, and a verdict.
 
         With `now` (the reference time), the question's time words count: a publication window
@@ -172,6 +200,8 @@ class Retriever:
         outside it are given with ``outside_range`` set; an event date ("2019年", "2月9日") raises
         passages published then or after, or mentioning it, but never restricts; "最新" prefers the
         newest. ``confident`` is False when the best passage is only likely to answer (a hedge).
+        `prefer_articles` (a follow-up's previous answer) raises those articles' passages by
+        PREFERRED_ARTICLE_BONUS, never restricts.
         """
         pq = prepare(query, now)
         if pq.empty:
@@ -180,7 +210,8 @@ class Retriever:
         tq = pq.time
         if tq is not None and tq.window is not None:
             return self._search_window(pq, k, qvec)
-        return self._answer(pq, self._ranked(pq, qvec), k, qvec, prefer_recent=tq is not None and tq.recent)
+        ranked = self._ranked(pq, qvec, prefer_articles)
+        return self._answer(pq, ranked, k, qvec, prefer_recent=tq is not None and tq.recent)
 
     def _search_window(self, pq: PreparedQuery, k: int, qvec: np.ndarray | None) -> SearchResult:
         """A question with a publication window: passages inside it; if none answers, the nearest outside."""
